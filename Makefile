@@ -1,0 +1,47 @@
+# ordersite: `make run` brings the whole system up; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell bin/find-python)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+FLOWER_PORT ?= 5555
+export FLOWER_PORT
+
+.PHONY: run test lint services setup bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+services:
+	@bin/ensure-services ordersite
+
+setup: $(BIN)/.installed services
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/python manage.py seed_demo | tee var/demo-logins.txt
+
+run: setup
+	@password=$$(cat var/admin-password); \
+	echo; \
+	echo "  API root  http://127.0.0.1:$(PORT)/api/v1/"; \
+	echo "  Admin     http://127.0.0.1:$(PORT)/admin/   (admin / $$password)"; \
+	echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"; \
+	echo "  Flower    http://127.0.0.1:$(FLOWER_PORT)/  (admin / $$password)"; \
+	echo "  Ctrl-C stops everything."; echo; \
+	export FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-admin:$$password}; \
+	export GUNICORN_CMD_ARGS=$${GUNICORN_CMD_ARGS:-"--bind 127.0.0.1:$(PORT) --workers 3"}; \
+	export PATH=$(CURDIR)/$(BIN):$$PATH; \
+	exec $(BIN)/honcho start
+
+test: $(BIN)/.installed services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) staticfiles var

@@ -1,0 +1,140 @@
+"""Stock changes: reserve for an order, release on compensation, commit when the parcel ships.
+
+Every change is a guarded UPDATE (compare-and-swap): no read-modify-write, no row lock held
+across anything but the statement itself and its transaction.
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from orders import selectors as order_selectors
+from orders import services as order_services
+from orders.pipeline import compensate_on_commit
+from orders.states import EventKind, OrderStatus
+from ordersite.db import cas_update, require_transaction
+from ordersite.errors import ConflictError
+
+from .exceptions import OutOfStockError
+from .models import Product, Reservation, ReservationStatus
+from .selectors import held_reservations
+
+logger = logging.getLogger(__name__)
+
+
+def _reserve_units(*, product_id: int, sku: str, quantity: int) -> None:
+    """Take `quantity` units of one product, or raise OutOfStockError. Call inside a transaction."""
+    try:
+        cas_update(
+            Product,
+            product_id,
+            when=Q(on_hand__gte=F("reserved") + quantity),
+            reserved=F("reserved") + quantity,
+        )
+    except ConflictError as exc:
+        available = Product.objects.filter(pk=product_id).values_list("on_hand", "reserved").first()
+        left = available[0] - available[1] if available else 0
+        raise OutOfStockError(f"Only {left} of {sku} left.", sku=sku, available=left, requested=quantity) from exc
+
+
+def reserve_stock(*, order_id: str) -> str:
+    """Pipeline step: hold every line of a paid order, all or nothing.
+
+    Idempotent: an order already past `paid` is left alone. Lines are reserved in product-id
+    order so two orders never wait on each other's rows (no deadlock). Out of stock is a state,
+    not an error: the order goes `out_of_stock` and compensation voids its authorization.
+    """
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        if order.status != OrderStatus.PAID:
+            return f"skipped: order is {order.status}"
+        lines = order_selectors.order_items(order=order)
+        try:
+            with transaction.atomic():
+                for line in lines:
+                    _reserve_units(product_id=line.product_id, sku=line.sku, quantity=line.quantity)
+                Reservation.objects.bulk_create(
+                    Reservation(order=order, product_id=line.product_id, quantity=line.quantity) for line in lines
+                )
+                order_services.transition_order(
+                    order,
+                    OrderStatus.RESERVED,
+                    kind=EventKind.STOCK_RESERVED,
+                    lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines],
+                )
+        except OutOfStockError as exc:
+            order.refresh_from_db()
+            if order.status != OrderStatus.PAID:
+                raise ConflictError("orders.Order", pk=order.pk) from exc
+            order_services.transition_order(
+                order, OrderStatus.OUT_OF_STOCK, kind=EventKind.STOCK_UNAVAILABLE, reason=exc.message, **exc.data
+            )
+            compensate_on_commit(order_id=order_id)
+            return "out_of_stock"
+    return "reserved"
+
+
+def release_stock(*, order_id: str) -> str:
+    """Compensation: give back every unit an order still holds. Idempotent (held rows only)."""
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        held = held_reservations(order_id=order.pk)
+        for reservation in held:
+            _release_reservation(reservation, to=ReservationStatus.RELEASED)
+            cas_update(
+                Product,
+                reservation.product_id,
+                when=Q(reserved__gte=reservation.quantity),
+                reserved=F("reserved") - reservation.quantity,
+            )
+        if held:
+            order_services.record_event(
+                order,
+                EventKind.STOCK_RELEASED,
+                lines=[{"product_id": r.product_id, "quantity": r.quantity} for r in held],
+            )
+    return f"released {len(held)}"
+
+
+def commit_stock(*, order_id: int) -> None:
+    """The parcel left: held units leave the shelf (on hand and reserved both drop). Call inside
+    a transaction, with the shipment it accounts for."""
+    require_transaction("commit_stock")
+    for reservation in held_reservations(order_id=order_id):
+        _release_reservation(reservation, to=ReservationStatus.COMMITTED)
+        cas_update(
+            Product,
+            reservation.product_id,
+            when=Q(reserved__gte=reservation.quantity, on_hand__gte=reservation.quantity),
+            reserved=F("reserved") - reservation.quantity,
+            on_hand=F("on_hand") - reservation.quantity,
+        )
+
+
+def _release_reservation(reservation: Reservation, *, to: ReservationStatus) -> None:
+    """Move a held reservation on, once: a concurrent release makes this one a conflict."""
+    rows = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.HELD).update(status=to)
+    if rows != 1:
+        raise ConflictError("inventory.Reservation", pk=reservation.pk)
+
+
+def create_product(*, sku: str, name: str, price_cents: int, on_hand: int, currency: str = "USD") -> Product:
+    with transaction.atomic(durable=True):
+        return Product.objects.create(sku=sku, name=name, price_cents=price_cents, on_hand=on_hand, currency=currency)
+
+
+def update_product(*, sku: str, version: int, name: str, price_cents: int, on_hand: int) -> None:
+    """Staff edit: compare-and-swap on the version the form was loaded with, and never below
+    what is reserved (the CHECK constraint would refuse it anyway)."""
+    with transaction.atomic(durable=True):
+        product = Product.objects.get(sku=sku)
+        cas_update(
+            Product,
+            product.pk,
+            version=version,
+            when=Q(reserved__lte=on_hand),
+            name=name,
+            price_cents=price_cents,
+            on_hand=on_hand,
+        )

@@ -1,0 +1,107 @@
+"""Orders in the admin: items, payment, shipment and the full timeline on one page. Orders are
+changed only through services (the cancel action), never by editing fields."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from ordersite.errors import DomainError
+from payments import selectors as payment_selectors
+from shipping import selectors as shipping_selectors
+
+from . import services
+from .models import Order, OrderEvent, OrderItem
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    fields = ("sku", "name", "quantity", "unit_price_cents", "line_total_cents")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    fields = ("seq", "created_at", "kind", "status", "actor", "data")
+    readonly_fields = fields
+    ordering = ("seq",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "customer", "status", "total_cents", "currency", "created_at", "updated_at")
+    list_filter = ("status", "currency", "created_at")
+    search_fields = ("=public_id", "customer__username", "customer__email", "items__sku", "=correlation_id")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "public_id",
+        "customer",
+        "status",
+        "status_reason",
+        "total_cents",
+        "currency",
+        "shipping_address",
+        "correlation_id",
+        "cancel_requested_at",
+        "version",
+        "created_at",
+        "updated_at",
+        "payment_summary",
+        "shipment_summary",
+    )
+    exclude = ("payment_token", "last_event_seq")
+    inlines = (OrderItemInline, OrderEventInline)
+    actions = ("cancel_orders",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Payment")
+    def payment_summary(self, order: Order) -> str:
+        payment = payment_selectors.payment_for_order(order_id=order.pk)
+        if payment is None:
+            return "-"
+        rows = [
+            ("status", payment.status),
+            ("authorized", payment.amount_cents),
+            ("captured", payment.captured_cents),
+            ("voided", payment.voided_cents),
+            ("refunded", payment.refunded_cents),
+            ("gateway", payment.gateway),
+            ("reference", payment.gateway_reference),
+        ]
+        return format_html_join(", ", "{}: {}", rows)
+
+    @admin.display(description="Shipment")
+    def shipment_summary(self, order: Order) -> str:
+        shipment = shipping_selectors.shipment_for_order(order_id=order.pk)
+        if shipment is None:
+            return "-"
+        rows = [("carrier", shipment.carrier), ("tracking", shipment.tracking_number), ("status", shipment.status)]
+        return format_html_join(", ", "{}: {}", rows)
+
+    @admin.action(description="Cancel selected orders (void or refund, release stock)")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        done = 0
+        for order in queryset:
+            try:
+                services.cancel_order(order=order, actor=request.user.get_username(), reason="Cancelled by staff.")
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, exc.message, level=messages.WARNING)
+        if done:
+            self.message_user(request, f"Cancelled {done} order(s).", level=messages.SUCCESS)

@@ -1,0 +1,104 @@
+"""The order pipeline: StepTask (retry policy), TRANSIENT_ERRORS, the chain and compensation.
+
+Steps are sent by name, so orders never imports another app's tasks; each step is idempotent,
+because Celery with acks_late delivers at least once.
+"""
+
+import logging
+from typing import Any
+
+from celery import Task, chain, signature
+from celery.canvas import Signature
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from ordersite.errors import ConflictError, TransientError
+
+from .states import EventKind, OrderStatus
+from .timeline import record_step_event
+
+logger = logging.getLogger(__name__)
+
+# Retried with backoff: lost races, unreachable gateways, a restarted database.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConflictError,
+    TransientError,
+    OperationalError,
+    InterfaceError,
+)
+
+AUTHORIZE, RESERVE, SHIP, CAPTURE = (
+    "payments.authorize_payment",
+    "inventory.reserve_stock",
+    "shipping.create_shipment",
+    "payments.capture_payment",
+)
+STEPS: tuple[str, ...] = (AUTHORIZE, RESERVE, SHIP, CAPTURE)
+
+# Where a stalled order picks up again: the step that moves it out of its status.
+STEP_FOR_STATUS: dict[str, str] = {
+    OrderStatus.PENDING: AUTHORIZE,
+    OrderStatus.PAYMENT_PROCESSING: AUTHORIZE,
+    OrderStatus.PAID: RESERVE,
+    OrderStatus.RESERVED: SHIP,
+    OrderStatus.SHIPPED: CAPTURE,
+}
+
+# Undo, in reverse order of the steps: free the stock, then give the money back.
+COMPENSATIONS: tuple[str, ...] = ("shipping.cancel_shipment", "inventory.release_stock", "payments.void_payment")
+
+
+def step_key(order_id: str, step: str) -> str:
+    """The idempotency key a step passes to its gateway: one per order and action."""
+    return f"{order_id}:{step}"
+
+
+def pipeline_chain(order_id: str, *, start: str = AUTHORIZE) -> Signature:
+    """The remaining steps from `start`, each with only the order id (immutable signatures)."""
+    names = STEPS[STEPS.index(start) :]
+    return chain(*(signature(name, args=(order_id,), immutable=True) for name in names))
+
+
+def start_on_commit(*, order_id: str) -> None:
+    """Send the whole chain once the order is committed (never before: a worker would not find it)."""
+    transaction.on_commit(lambda: pipeline_chain(order_id).apply_async())
+
+
+def resume(*, order_id: str, status: str) -> str | None:
+    """Send the chain again from the step that handles `status`; None if nothing is waiting."""
+    step = STEP_FOR_STATUS.get(status)
+    if step is not None:
+        pipeline_chain(order_id, start=step).apply_async()
+    return step
+
+
+def compensate_on_commit(*, order_id: str) -> None:
+    """After commit, undo whatever the pipeline has done for the order. Every compensation is
+    idempotent and finds by itself whether there is anything to undo."""
+    transaction.on_commit(
+        lambda: chain(*(signature(name, args=(order_id,), immutable=True) for name in COMPENSATIONS)).apply_async()
+    )
+
+
+class StepTask(Task):
+    """Base of every pipeline task: late ack, redelivery when a worker dies, exponential backoff
+    with full jitter on TRANSIENT_ERRORS only. Permanent outcomes are states, not exceptions."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = TRANSIENT_ERRORS
+    max_retries = settings.PIPELINE_MAX_RETRIES
+    retry_backoff = settings.PIPELINE_RETRY_BACKOFF
+    retry_backoff_max = settings.PIPELINE_RETRY_BACKOFF_MAX
+    retry_jitter = settings.PIPELINE_RETRY_JITTER
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        order_id = str(args[0]) if args else kwargs.get("order_id", "")
+        logger.warning("%s retrying after %r", self.name, exc, extra={"order_id": order_id, "task": self.name})
+        record_step_event(
+            order_id=order_id,
+            kind=EventKind.STEP_RETRY,
+            task=self.name,
+            attempt=self.request.retries + 1,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )

@@ -1,0 +1,41 @@
+"""Read queries on orders, scoped to whoever asks."""
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import Order, OrderEvent, OrderItem
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+def order_list(*, user: "AbstractBaseUser | AnonymousUser") -> QuerySet[Order]:
+    """The orders `user` may see: staff see all, a customer only their own."""
+    orders = Order.objects.select_related("customer")
+    if getattr(user, "is_staff", False):
+        return orders
+    return orders.filter(customer=user)
+
+
+def order_detail(*, user: "AbstractBaseUser | AnonymousUser", order_id: str) -> Order:
+    """One order by public id; another customer's order is as unknown as a missing one (404)."""
+    try:
+        return order_list(user=user).prefetch_related("items").get(public_id=order_id)
+    except (Order.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"Order {order_id} not found.") from exc
+
+
+def order_for_step(*, order_id: str) -> Order:
+    """The current row of an order, read fresh by a pipeline step (no caller scoping)."""
+    return Order.objects.get(public_id=order_id)
+
+
+def order_items(*, order: Order) -> list[OrderItem]:
+    """Lines in product-id order: reservations take row locks in this order, so none deadlock."""
+    return list(order.items.order_by("product_id"))
+
+
+def order_events(*, order: Order) -> QuerySet[OrderEvent]:
+    return OrderEvent.objects.filter(order=order).order_by("seq")

@@ -1,0 +1,193 @@
+"""State changes of orders: placing, moving along the state machine, cancelling, the timeline."""
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory import selectors as inventory_selectors
+from ordersite.db import cas_update, require_transaction
+
+from . import pipeline
+from .exceptions import (
+    IdempotencyKeyReusedError,
+    InvalidTransitionError,
+    OrderNotCancellableError,
+    StalePriceError,
+    UnknownCustomerError,
+    UnknownProductError,
+)
+from .models import IdempotencyKey, Order, OrderItem
+from .selectors import order_for_step
+from .states import CANCELLABLE, EventKind, OrderStatus, can_transition
+from .timeline import record_event
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+
+def transition_order(
+    order: Order, to: OrderStatus, *, kind: EventKind, actor: str = "", reason: str = "", **data: Any
+) -> None:
+    """Move `order` along TRANSITIONS (compare-and-swap on its version) and append its event.
+    Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race."""
+    require_transaction("transition_order")
+    if not can_transition(order.status, to):
+        raise InvalidTransitionError(
+            f"Order {order.public_id} cannot go from {order.status} to {to}.",
+            order_id=str(order.public_id),
+            current_status=order.status,
+            requested_status=str(to),
+        )
+    changes: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
+    if reason:
+        changes["status_reason"] = reason[:255]
+    cas_update(Order, order.pk, version=order.version, when=None, **changes)
+    order.version += 1
+    order.status = to
+    order.status_reason = changes.get("status_reason", order.status_reason)
+    record_event(order, kind, actor=actor, **({"reason": reason} if reason else {}), **data)
+    logger.info("order %s -> %s", order.public_id, to, extra={"order_id": str(order.public_id), "status": to})
+
+
+def _merge_lines(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Duplicate skus are merged into one line (quantities added), as documented in the API."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in items:
+        line = merged.setdefault(item["sku"], {"quantity": 0, "unit_price_cents": item.get("unit_price_cents")})
+        line["quantity"] += item["quantity"]
+    return merged
+
+
+def _fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _existing_for_key(customer: "AbstractBaseUser", key: str, fingerprint: str) -> Order | None:
+    existing = IdempotencyKey.objects.select_related("order").filter(customer=customer, key=key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was used with a different request body.", idempotency_key=key
+        )
+    return existing.order
+
+
+def resolve_customer(*, requester: "AbstractBaseUser", customer_id: str | None) -> "AbstractBaseUser":
+    """Whom an order is for: the requester, or (staff only) the customer named by username."""
+    if customer_id in (None, "", requester.get_username()):
+        return requester
+    if not requester.is_staff:
+        raise UnknownCustomerError("customer_id must be your own.", customer_id=customer_id)
+    user = get_user_model().objects.filter(username=customer_id).first()
+    if user is None:
+        raise UnknownCustomerError(f"No customer {customer_id}.", customer_id=customer_id)
+    return user
+
+
+def place_order(
+    *,
+    customer: "AbstractBaseUser",
+    items: list[dict[str, Any]],
+    shipping_address: dict[str, Any] | None = None,
+    payment_token: str = "tok_visa",  # noqa: S107  (a test card token, not a secret)
+    idempotency_key: str | None = None,
+    actor: str = "",
+) -> tuple[Order, bool]:
+    """Price every line from the catalog, store the order and its first event, and start the
+    pipeline once that commits. Returns (order, created): a repeated Idempotency-Key with the
+    same body returns the original order and False."""
+    lines = _merge_lines(items)
+    fingerprint = _fingerprint({"lines": lines, "address": shipping_address or {}, "token": payment_token})
+    if idempotency_key:
+        existing = _existing_for_key(customer, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+
+    products = inventory_selectors.products_by_sku(skus=list(lines))
+    unknown = sorted(set(lines) - set(products))
+    if unknown:
+        raise UnknownProductError(f"Unknown product(s): {', '.join(unknown)}.", skus=unknown)
+    for sku, line in lines.items():
+        quoted, price = line["unit_price_cents"], products[sku].price_cents
+        if quoted is not None and quoted != price:
+            raise StalePriceError(
+                f"The price of {sku} is now {price} cents, not {quoted}.",
+                sku=sku,
+                quoted_unit_price_cents=quoted,
+                current_unit_price_cents=price,
+            )
+    currencies = {products[sku].currency for sku in lines}
+    try:
+        with transaction.atomic(durable=True):
+            order = Order.objects.create(
+                customer=customer,
+                total_cents=sum(products[sku].price_cents * line["quantity"] for sku, line in lines.items()),
+                currency=currencies.pop() if len(currencies) == 1 else "USD",
+                shipping_address=shipping_address or {},
+                payment_token=payment_token,
+            )
+            OrderItem.objects.bulk_create(
+                OrderItem(
+                    order=order,
+                    product_id=products[sku].pk,
+                    sku=sku,
+                    name=products[sku].name,
+                    quantity=line["quantity"],
+                    unit_price_cents=products[sku].price_cents,
+                )
+                for sku, line in lines.items()
+            )
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    customer=customer, key=idempotency_key, request_fingerprint=fingerprint, order=order
+                )
+            record_event(
+                order,
+                EventKind.ORDER_CREATED,
+                actor=actor or customer.get_username(),
+                total_cents=order.total_cents,
+                items=[{"sku": sku, "quantity": line["quantity"]} for sku, line in lines.items()],
+            )
+            pipeline.start_on_commit(order_id=str(order.public_id))
+    except IntegrityError:
+        # A concurrent request with the same key won the insert; answer with its order.
+        if idempotency_key:
+            existing = _existing_for_key(customer, idempotency_key, fingerprint)
+            if existing is not None:
+                return existing, False
+        raise
+    return order, True
+
+
+def cancel_order(*, order: Order, actor: str, reason: str = "Cancelled on request.") -> Order:
+    """Cancel before the parcel leaves. The order turns `cancelled` at once; compensation (void
+    the authorization, release the stock) runs on commit, and a step still in flight notices the
+    cancellation when it tries to move the order and compensates for its own work."""
+    if order.status not in CANCELLABLE:
+        raise OrderNotCancellableError(
+            f"Order {order.public_id} is {order.status} and can no longer be cancelled.",
+            order_id=str(order.public_id),
+            current_status=order.status,
+        )
+    with transaction.atomic(durable=True):
+        order = order_for_step(order_id=str(order.public_id))
+        if order.status not in CANCELLABLE:
+            raise OrderNotCancellableError(
+                f"Order {order.public_id} is {order.status} and can no longer be cancelled.",
+                order_id=str(order.public_id),
+                current_status=order.status,
+            )
+        cas_update(Order, order.pk, version=order.version, cancel_requested_at=timezone.now())
+        order.version += 1
+        transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, actor=actor, reason=reason)
+        pipeline.compensate_on_commit(order_id=str(order.public_id))
+    return order

@@ -1,0 +1,17 @@
+"""URL wiring: app URL modules are included by string, so ordersite imports no app."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .api_root import ApiRootView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-auth/", include("rest_framework.urls")),
+    path("api/v1/", ApiRootView.as_view(), name="api-root"),
+    path("api/v1/", include("orders.urls")),
+    path("api/v1/", include("inventory.urls")),
+]

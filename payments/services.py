@@ -1,0 +1,123 @@
+"""Money movements of an order: authorize, capture, void. Each gateway call happens before the
+transaction that records it, with the step's idempotency key, so a retried step never charges
+twice and no transaction is held across the network."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+
+from orders import selectors as order_selectors
+from orders import services as order_services
+from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
+from orders.states import EventKind, OrderStatus
+
+from .gateways import get_payment_gateway
+from .models import Payment, PaymentStatus
+from .selectors import payment_for_order
+
+logger = logging.getLogger(__name__)
+
+
+def authorize_payment(*, order_id: str) -> str:
+    """Pipeline step: hold the order total on the customer's card.
+
+    Idempotent: an order past payment is skipped, and the gateway key makes a repeated
+    authorization return the first one. If the order was cancelled while the gateway answered,
+    the fresh authorization is recorded and voided at once.
+    """
+    order = order_selectors.order_for_step(order_id=order_id)
+    if order.status == OrderStatus.PENDING:
+        with transaction.atomic(durable=True):
+            order_services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
+    elif order.status != OrderStatus.PAYMENT_PROCESSING:
+        return f"skipped: order is {order.status}"
+
+    gateway = get_payment_gateway()
+    key = step_key(order_id, AUTHORIZE)
+    result = gateway.authorize(
+        amount_cents=order.total_cents, currency=order.currency, token=order.payment_token, idempotency_key=key
+    )
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        payment, _ = Payment.objects.get_or_create(
+            order=order,
+            defaults={
+                "amount_cents": order.total_cents if result.approved else 0,
+                "currency": order.currency,
+                "status": PaymentStatus.AUTHORIZED if result.approved else PaymentStatus.FAILED,
+                "gateway": gateway.name,
+                "gateway_reference": result.reference,
+                "idempotency_key": key,
+                "failure_code": result.decline_code,
+            },
+        )
+        if order.status != OrderStatus.PAYMENT_PROCESSING:
+            # Cancelled meanwhile: whatever was authorized goes back.
+            compensate_on_commit(order_id=order_id)
+            return f"authorized after {order.status}; compensating"
+        if not result.approved:
+            order_services.transition_order(
+                order,
+                OrderStatus.PAYMENT_FAILED,
+                kind=EventKind.PAYMENT_FAILED,
+                reason=result.message or result.decline_code,
+                decline_code=result.decline_code,
+            )
+            return f"declined: {result.decline_code}"
+        order_services.transition_order(
+            order,
+            OrderStatus.PAID,
+            kind=EventKind.PAYMENT_AUTHORIZED,
+            amount_cents=payment.amount_cents,
+            reference=payment.gateway_reference,
+        )
+    return "authorized"
+
+
+def capture_payment(*, order_id: str) -> str:
+    """Pipeline step, after shipping: take the authorized money and complete the order."""
+    order = order_selectors.order_for_step(order_id=order_id)
+    if order.status != OrderStatus.SHIPPED:
+        return f"skipped: order is {order.status}"
+    payment = payment_for_order(order_id=order.pk)
+    if payment is None:
+        raise RuntimeError(f"shipped order {order_id} has no payment to capture")
+    if payment.status == PaymentStatus.AUTHORIZED:
+        key = step_key(order_id, CAPTURE)
+        result = get_payment_gateway().capture(
+            reference=payment.gateway_reference, amount_cents=payment.amount_cents, idempotency_key=key
+        )
+        if not result.approved:
+            raise RuntimeError(f"capture refused for order {order_id}: {result.decline_code}")
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
+            status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
+        )
+        order_services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents)
+        order_services.transition_order(order, OrderStatus.COMPLETED, kind=EventKind.ORDER_COMPLETED)
+    return "captured"
+
+
+def void_payment(*, order_id: str) -> str:
+    """Compensation: release an authorization that will not be captured. Idempotent: only an
+    authorized payment is voided; an out-of-stock order then ends `cancelled`."""
+    order = order_selectors.order_for_step(order_id=order_id)
+    payment = payment_for_order(order_id=order.pk)
+    if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
+        get_payment_gateway().void(reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void"))
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        voided = 0
+        if payment is not None:
+            voided = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
+                status=PaymentStatus.VOIDED, voided_cents=F("amount_cents"), version=F("version") + 1
+            )
+            if voided:
+                order_services.record_event(order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents)
+        if order.status == OrderStatus.OUT_OF_STOCK:
+            order_services.transition_order(
+                order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, reason="Out of stock."
+            )
+    return "voided" if voided else "nothing to void"

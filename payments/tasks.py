@@ -1,0 +1,22 @@
+"""Thin Celery tasks for payments: each runs the service of the same name."""
+
+from celery import shared_task
+
+from orders.pipeline import StepTask
+
+from . import services
+
+
+@shared_task(name="payments.authorize_payment", base=StepTask)
+def authorize_payment(order_id: str) -> str:
+    return services.authorize_payment(order_id=order_id)
+
+
+@shared_task(name="payments.capture_payment", base=StepTask)
+def capture_payment(order_id: str) -> str:
+    return services.capture_payment(order_id=order_id)
+
+
+@shared_task(name="payments.void_payment", base=StepTask)
+def void_payment(order_id: str) -> str:
+    return services.void_payment(order_id=order_id)

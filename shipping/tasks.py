@@ -1,0 +1,17 @@
+"""Thin Celery tasks of the shipping queue: each runs the service of the same name."""
+
+from celery import shared_task
+
+from orders.pipeline import StepTask
+
+from . import services
+
+
+@shared_task(name="shipping.create_shipment", base=StepTask)
+def create_shipment(order_id: str) -> str:
+    return services.create_shipment(order_id=order_id)
+
+
+@shared_task(name="shipping.cancel_shipment", base=StepTask)
+def cancel_shipment(order_id: str) -> str:
+    return services.cancel_shipment(order_id=order_id)

@@ -1,0 +1,88 @@
+"""Order services against the real database: pricing, events, transitions, conflicts."""
+
+import pytest
+from django.db import transaction
+
+from orders import services
+from orders.exceptions import InvalidTransitionError, StalePriceError, UnknownProductError
+from orders.models import Order
+from orders.states import EventKind, OrderStatus
+from ordersite.errors import ConflictError
+
+from ..factories import OrderFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_place_order_prices_every_line_from_the_catalog(customer, django_capture_on_commit_callbacks):
+    widget = ProductFactory(sku="prod-1", price_cents=1250)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        order, created = services.place_order(customer=customer, items=[{"sku": "prod-1", "quantity": 2}])
+    assert created
+    assert order.total_cents == 2500
+    assert order.status == OrderStatus.PENDING
+    assert [(i.sku, i.quantity, i.unit_price_cents) for i in order.items.all()] == [("prod-1", 2, widget.price_cents)]
+    assert list(order.events.values_list("seq", "kind")) == [(1, EventKind.ORDER_CREATED)]
+    assert len(callbacks) == 1, "the pipeline is sent once, after commit"
+
+
+def test_place_order_merges_duplicate_skus(customer, django_capture_on_commit_callbacks):
+    ProductFactory(sku="prod-1", price_cents=100)
+    with django_capture_on_commit_callbacks(execute=False):
+        order, _ = services.place_order(
+            customer=customer, items=[{"sku": "prod-1", "quantity": 2}, {"sku": "prod-1", "quantity": 3}]
+        )
+    assert [(i.sku, i.quantity) for i in order.items.all()] == [("prod-1", 5)]
+    assert order.total_cents == 500
+
+
+def test_place_order_rejects_a_stale_price_and_writes_nothing(customer):
+    ProductFactory(sku="prod-1", price_cents=1200)
+    with pytest.raises(StalePriceError) as err:
+        services.place_order(customer=customer, items=[{"sku": "prod-1", "quantity": 1, "unit_price_cents": 1000}])
+    assert err.value.data["current_unit_price_cents"] == 1200
+    assert not Order.objects.exists()
+
+
+def test_place_order_rejects_unknown_skus_and_writes_nothing(customer):
+    with pytest.raises(UnknownProductError) as err:
+        services.place_order(customer=customer, items=[{"sku": "nope", "quantity": 1}])
+    assert err.value.data["skus"] == ["nope"]
+    assert not Order.objects.exists()
+
+
+def test_transition_order_moves_status_and_writes_its_event_together():
+    order = OrderFactory()
+    with transaction.atomic():
+        services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
+    order.refresh_from_db()
+    assert (order.status, order.version) == (OrderStatus.PAYMENT_PROCESSING, 2)
+    assert list(order.events.values_list("kind", "status")) == [(EventKind.PAYMENT_STARTED, "payment_processing")]
+
+
+def test_transition_order_refuses_an_illegal_move():
+    order = OrderFactory(status=OrderStatus.PENDING)
+    with pytest.raises(InvalidTransitionError), transaction.atomic():
+        services.transition_order(order, OrderStatus.SHIPPED, kind=EventKind.ORDER_SHIPPED)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert not order.events.exists()
+
+
+def test_transition_order_with_a_stale_version_is_a_conflict_not_a_lost_update():
+    order = OrderFactory(status=OrderStatus.PAID)
+    stale = Order.objects.get(pk=order.pk)
+    with transaction.atomic():
+        services.transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED)
+    with pytest.raises(ConflictError), transaction.atomic():
+        services.transition_order(stale, OrderStatus.RESERVED, kind=EventKind.STOCK_RESERVED)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert list(order.events.values_list("kind", flat=True)) == [EventKind.ORDER_CANCELLED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transition_order_must_run_inside_a_transaction():
+    order = OrderFactory()
+    with pytest.raises(AssertionError, match="inside a transaction"):
+        services.transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED)

@@ -1,0 +1,42 @@
+"""Promises about the repository itself: every setting documented, Procfile and compose agree."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_vars_read_in_settings() -> set[str]:
+    source = (ROOT / "ordersite" / "settings.py").read_text()
+    return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', source))
+
+
+def test_every_env_var_is_in_the_readme_and_env_example():
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    names = _env_vars_read_in_settings()
+    assert names, "settings.py reads its variables through env"
+    assert not {n for n in names if f"`{n}`" not in readme}, "missing from README's configuration table"
+    assert not {n for n in names if not re.search(rf"^#? ?{n}=", example, re.M)}, "missing from .env.example"
+
+
+def _procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_docker_compose_runs_every_procfile_process_with_the_same_command():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name, command in _procfile().items():
+        service = name.replace("_", "-")
+        assert service in services, f"{service} missing from docker-compose.yml"
+        assert services[service]["command"] == command, f"{service} runs something else than the Procfile"
+
+
+def test_compose_redis_keeps_the_dead_letter_queue_on_disk():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["redis"]["command"]
+    assert "--appendonly yes" in command
