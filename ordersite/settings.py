@@ -179,3 +179,6 @@ CARRIER_CLASSES = {
     "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.InProcessCarrier"),
     "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.InProcessCarrier"),
 }
+
+# --- Dead-letter queue -------------------------------------------------------------------
+DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
