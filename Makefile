@@ -20,6 +20,7 @@ services:
 setup: $(BIN)/.installed services
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
+	@mkdir -p var
 	$(BIN)/python manage.py seed_demo | tee var/demo-logins.txt
 
 run: setup
