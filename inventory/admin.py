@@ -30,6 +30,15 @@ class ProductForm(forms.ModelForm):
         model = Product
         fields = ("sku", "name", "price_cents", "currency", "on_hand", "version")
 
+    def clean(self) -> dict:
+        """Refuse early what the compare-and-swap would refuse anyway, with the reason on the form."""
+        data = super().clean()
+        if self.instance.pk and data.get("version") != self.instance.version:
+            raise forms.ValidationError("This product was changed by someone else since you opened it; reload it.")
+        if self.instance.pk and data.get("on_hand", 0) < self.instance.reserved:
+            raise forms.ValidationError(f"{self.instance.reserved} units are reserved; on hand cannot go below that.")
+        return data
+
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
@@ -39,6 +48,11 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("currency",)
     readonly_fields = ("reserved", "updated_at")
     inlines = (ReservationInline,)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Unlike Django's default, no transaction around the whole view: the services called
+        from save_model open their own durable transaction, as every entry service does."""
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> tuple[str, ...]:
         return (*self.readonly_fields, "sku", "currency") if obj else self.readonly_fields
