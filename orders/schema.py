@@ -87,7 +87,7 @@ SHIP_REQUEST = OpenApiExample("A tracking number", value={"tracking_number": "1Z
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     description=(
         "Makes a retried POST safe: the same key with the same body returns the original order and status "

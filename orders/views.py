@@ -52,7 +52,7 @@ class OrderListCreateView(GenericAPIView):
     @extend_schema(
         operation_id="orders_list",
         summary="List your orders",
-        responses={200: OrderOutput(many=True), **error_responses("invalid", *AUTHENTICATED)},
+        responses={200: OrderOutput(many=True), **error_responses("invalid", *AUTHENTICATED, "not_found")},
         examples=[schema.ORDER_PAGE],
     )
     def get(self, request: Request) -> Response:
