@@ -28,7 +28,7 @@ def _html(response, status=200):
 
 @pytest.mark.usefixtures("live_worker")
 def test_every_get_endpoint_renders_as_html(browser, staff, settings):
-    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    settings.HEALTH_CHECK_TIMEOUT = 1.5
     product = ProductFactory(sku="prod-1")
     order = OrderFactory(customer=staff, lines=[(product, 1)])
     paths = [

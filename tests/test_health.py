@@ -15,7 +15,7 @@ def test_liveness_needs_no_auth():
 
 @pytest.mark.usefixtures("live_worker")
 def test_ready_when_database_redis_and_a_worker_per_queue_answer(settings):
-    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    settings.HEALTH_CHECK_TIMEOUT = 1.5  # generous: other test runs may share the CPU
     started = time.monotonic()
     response = APIClient().get("/api/v1/health/ready")
     assert response.status_code == 200, response.content
@@ -28,12 +28,12 @@ def test_ready_when_database_redis_and_a_worker_per_queue_answer(settings):
         "worker:inventory": "ok",
         "worker:shipping": "ok",
     }
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 6
 
 
 @pytest.mark.usefixtures("live_worker")
 def test_503_names_a_queue_no_worker_consumes(settings):
-    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    settings.HEALTH_CHECK_TIMEOUT = 1.5
     settings.HEALTH_QUEUES = [*settings.HEALTH_QUEUES, "nobody-listens"]
     response = APIClient().get("/api/v1/health/ready")
     assert response.status_code == 503
