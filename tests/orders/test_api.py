@@ -91,6 +91,8 @@ TOO_MANY_LINES = [_line(f"sku-{i}") for i in range(101)]
         pytest.param({"items": [_line()], "shipping_address": "London"}, "shipping_address", id="address-not-object"),
         pytest.param({"items": [_line()], "payment_token": ["x"]}, "payment_token", id="token-wrong-type"),
         pytest.param({"items": [_line()], "customer_id": {"id": 1}}, "customer_id", id="customer-id-wrong-type"),
+        pytest.param([_line()], "non_field_errors", id="body-a-list-not-an-object"),
+        pytest.param({"items": [_line(quantity=None)]}, "items", id="quantity-null"),
     ],
 )
 def test_invalid_body_is_400_naming_the_field_and_writes_nothing(api, catalog, body, field):
