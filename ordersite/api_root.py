@@ -8,6 +8,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+LINKS = ("products", "orders", "analytics", "health", "ready", "schema", "docs")
+
 
 class ApiRootView(APIView):
     """The API's entry point: where the catalog, the orders and the documentation are."""
@@ -17,7 +19,7 @@ class ApiRootView(APIView):
     @extend_schema(
         operation_id="api_root",
         summary="Links to every resource",
-        responses={200: inline_serializer("ApiRootOutput", fields={"products": serializers.URLField()})},
+        responses={200: inline_serializer("ApiRootOutput", fields={name: serializers.URLField() for name in LINKS})},
         examples=[
             OpenApiExample(
                 "Links",
