@@ -4,7 +4,7 @@ and how long the pipeline takes to complete the orders (from the staff dashboard
     .venv/bin/python bench/api_latency.py --base http://127.0.0.1:8000 --token T --staff-token S -n 100
 
 Bounded: 2n requests (n at most 1000), then at most 60 s waiting for the pipeline. Loopback only.
-Replays count against ORDER_CREATE_THROTTLE_RATE too: keep 2n under it, or run the web with
+Replays count against ORDER_CREATE_THROTTLE_RATE (600/min) too: keep 2n under it, or run the web with
 ORDER_CREATE_THROTTLE_RATE= (empty) to measure without the throttle.
 """
 

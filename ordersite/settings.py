@@ -191,8 +191,8 @@ CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {
     "task": "orders.purge_idempotency_keys",
     "schedule": 3600.0,
 }
-# Orders one user may place, DRF rate syntax ("120/min", "1000/hour"); empty turns it off.
-ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="120/min") or None
+# Orders one user may place, DRF rate syntax ("600/min", "1000/hour"); empty turns it off.
+ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="600/min") or None
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 # GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
