@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -23,7 +24,7 @@ def order_detail(*, user: "AbstractBaseUser | AnonymousUser", order_id: str) -> 
     """One order by public id; another customer's order is as unknown as a missing one (404)."""
     try:
         return order_list(user=user).prefetch_related("items").get(public_id=order_id)
-    except (Order.DoesNotExist, ValueError, TypeError) as exc:
+    except (Order.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise Http404(f"Order {order_id} not found.") from exc
 
 

@@ -4,9 +4,12 @@ status, a total or a payment outcome: the server computes those."""
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Order, OrderEvent, OrderItem
+from .states import OrderStatus
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -32,10 +35,51 @@ class OrderItemInput(serializers.Serializer):
 
 
 class OrderCreateInput(serializers.Serializer):
-    customer_id = serializers.CharField(max_length=150, required=False, allow_null=True)
+    """The body of POST /orders/. Lines naming the same sku are merged (quantities added); the
+    merged quantity must still be within 1..1000. Unknown fields (a total, a status) are ignored."""
+
+    customer_id = serializers.CharField(
+        max_length=150, required=False, allow_null=True, help_text="Your own username; staff may name any customer."
+    )
     items = OrderItemInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    shipping_address = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
-    payment_token = serializers.CharField(max_length=64, required=False, default="tok_visa")
+    shipping_address = serializers.DictField(
+        child=serializers.CharField(max_length=200), required=False, help_text="Free-form strings: name, line1, city…"
+    )
+    payment_token = serializers.CharField(
+        max_length=64, required=False, default="tok_visa", help_text="Sandbox: tok_visa, tok_declined…"
+    )
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        totals: dict[str, int] = {}
+        for item in items:
+            totals[item["sku"]] = totals.get(item["sku"], 0) + item["quantity"]
+        too_many = sorted(sku for sku, quantity in totals.items() if quantity > MAX_QUANTITY)
+        if too_many:
+            raise serializers.ValidationError(
+                f"Lines of the same product are merged; the total for {', '.join(too_many)} exceeds {MAX_QUANTITY}."
+            )
+        return items
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def idempotency_key(headers: Any) -> str | None:
+    """The Idempotency-Key header, validated like a field so a bad one is a 400 naming it."""
+    key = headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise serializers.ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters."]}
+        )
+    return key
+
+
+class OrderStatusOutput(serializers.Serializer):
+    order_id = serializers.UUIDField(source="public_id", read_only=True)
+    status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
+    status_reason = serializers.CharField(read_only=True)
 
 
 class OrderItemOutput(serializers.ModelSerializer):
@@ -46,6 +90,14 @@ class OrderItemOutput(serializers.ModelSerializer):
         model = OrderItem
         fields = ("product_id", "name", "quantity", "unit_price_cents", "line_total_cents")
         read_only_fields = fields
+
+
+class OrderLinksOutput(serializers.Serializer):
+    self = serializers.URLField(read_only=True)
+    status = serializers.URLField(read_only=True)
+    events = serializers.URLField(read_only=True)
+    cancel = serializers.URLField(read_only=True)
+    ship = serializers.URLField(read_only=True, help_text="Staff only.")
 
 
 class OrderOutput(serializers.ModelSerializer):
@@ -80,15 +132,18 @@ class OrderOutput(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:
         return self._absolute("order-detail", order)
 
+    @extend_schema_field(OrderLinksOutput)
     def get_links(self, order: Order) -> dict[str, str]:
         return {
             "self": self._absolute("order-detail", order),
             "status": self._absolute("order-status", order),
             "events": self._absolute("order-events", order),
             "cancel": self._absolute("order-cancel", order),
+            "ship": self._absolute("order-ship", order),
         }
 
 

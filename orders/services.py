@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -86,10 +87,12 @@ def resolve_customer(*, requester: "AbstractBaseUser", customer_id: str | None) 
     if customer_id in (None, "", requester.get_username()):
         return requester
     if not requester.is_staff:
-        raise UnknownCustomerError("customer_id must be your own.", customer_id=customer_id)
+        message = "customer_id must be your own."
+        raise UnknownCustomerError(message, fields={"customer_id": [message]}, customer_id=customer_id)
     user = get_user_model().objects.filter(username=customer_id).first()
     if user is None:
-        raise UnknownCustomerError(f"No customer {customer_id}.", customer_id=customer_id)
+        message = f"No customer {customer_id}."
+        raise UnknownCustomerError(message, fields={"customer_id": [message]}, customer_id=customer_id)
     return user
 
 
@@ -115,7 +118,8 @@ def place_order(
     products = inventory_selectors.products_by_sku(skus=list(lines))
     unknown = sorted(set(lines) - set(products))
     if unknown:
-        raise UnknownProductError(f"Unknown product(s): {', '.join(unknown)}.", skus=unknown)
+        message = f"Unknown product(s): {', '.join(unknown)}."
+        raise UnknownProductError(message, fields={"items": [message]}, skus=unknown)
     for sku, line in lines.items():
         quoted, price = line["unit_price_cents"], products[sku].price_cents
         if quoted is not None and quoted != price:
@@ -166,6 +170,14 @@ def place_order(
                 return existing, False
         raise
     return order, True
+
+
+def purge_idempotency_keys(*, older_than: timedelta) -> int:
+    """Forget Idempotency-Keys older than `older_than` (the beat task runs this; the setting
+    keeps it at 24 hours or more). After that a key may be reused for a new order."""
+    with transaction.atomic(durable=True):
+        deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def cancel_order(*, order: Order, actor: str, reason: str = "Cancelled on request.") -> Order:

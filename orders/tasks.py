@@ -1,1 +1,14 @@
 """Thin Celery tasks of the orders queue (the pipeline's own steps live in their apps)."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+
+
+@shared_task(name="orders.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Run by celery beat (CELERY_BEAT_SCHEDULE): forget keys past IDEMPOTENCY_KEY_TTL_HOURS."""
+    return services.purge_idempotency_keys(older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import analytics_views, views
 
 urlpatterns = [
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("orders/<str:order_id>/status/", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<str:order_id>/events/", views.OrderEventListView.as_view(), name="order-events"),
     path("orders/<str:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
 ]

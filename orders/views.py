@@ -1,23 +1,77 @@
 """Thin DRF views of the order API: validate, call one service or selector, serialize."""
 
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from . import selectors, services
-from .serializers import OrderCreateInput, OrderEventOutput, OrderOutput
+from ordersite.openapi import AUTHENTICATED, error_responses
+from ordersite.pagination import NewestFirstCursorPagination
+from ordersite.throttling import OrderCreateThrottle
+
+from . import schema, selectors, services
+from .filters import OrderFilter
+from .models import Order, OrderEvent
+from .serializers import OrderCreateInput, OrderEventOutput, OrderOutput, OrderStatusOutput, idempotency_key
+
+ORDER_CREATE_ERRORS = (
+    "invalid",
+    "parse_error",
+    "request_too_large",
+    "unknown_product",
+    "unknown_customer",
+    *AUTHENTICATED,
+    "stale_price",
+    "idempotency_key_reused",
+    "throttled",
+)
 
 
-class OrderListCreateView(APIView):
-    """GET /api/v1/orders/: the caller's orders. POST: place one; the server prices every line."""
+class OrderListCreateView(GenericAPIView):
+    """GET /api/v1/orders/: the caller's orders, newest first (staff: everyone's).
+    POST: place one; the server prices every line and never trusts a client total."""
 
+    serializer_class = OrderOutput
+    pagination_class = NewestFirstCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting, no caller
+            return Order.objects.none()
+        return selectors.order_list(user=self.request.user).prefetch_related("items")
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [OrderCreateThrottle()] if self.request.method == "POST" else super().get_throttles()
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List your orders",
+        responses={200: OrderOutput(many=True), **error_responses("invalid", *AUTHENTICATED, "not_found")},
+        examples=[schema.ORDER_PAGE],
+    )
     def get(self, request: Request) -> Response:
-        orders = selectors.order_list(user=request.user).prefetch_related("items")[:50]
-        return Response(OrderOutput(orders, many=True, context={"request": request}).data)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="orders_create",
+        summary="Place an order",
+        parameters=[schema.IDEMPOTENCY_KEY],
+        request=OrderCreateInput,
+        responses={
+            201: OpenApiResponse(OrderOutput, description="Created; `Location` names the order."),
+            **error_responses(*ORDER_CREATE_ERRORS),
+        },
+        examples=[schema.SEED_REQUEST, schema.FULL_REQUEST, schema.ORDER_RESPONSE],
+    )
     def post(self, request: Request) -> Response:
+        key = idempotency_key(request.headers)
         incoming = OrderCreateInput(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -27,18 +81,31 @@ class OrderListCreateView(APIView):
             items=data["items"],
             shipping_address=data.get("shipping_address"),
             payment_token=data["payment_token"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=key,
             actor=request.user.get_username(),
         )
         body = OrderOutput(order, context={"request": request}).data
-        return Response(
-            body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": body["url"]}
-        )
+        headers = {"Location": body["url"]}
+        if not created:
+            # A replay answers as the original did (201), and says so.
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+    def get_serializer_class(self) -> type:
+        # The browsable API's form shows the input fields, not the output ones.
+        return OrderCreateInput if self.request and self.request.method == "POST" else OrderOutput
 
 
 class OrderDetailView(APIView):
     """GET /api/v1/orders/{order_id}/: one of the caller's orders (404 for anyone else's)."""
 
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="One order",
+        parameters=[schema.ORDER_ID_PARAM],
+        responses={200: OrderOutput, **error_responses(*AUTHENTICATED, "not_found")},
+        examples=[schema.ORDER_RESPONSE],
+    )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_detail(user=request.user, order_id=order_id)
         return Response(OrderOutput(order, context={"request": request}).data)
@@ -47,11 +114,16 @@ class OrderDetailView(APIView):
 class OrderStatusView(APIView):
     """GET /api/v1/orders/{order_id}/status/: just the status, for polling clients."""
 
+    @extend_schema(
+        operation_id="orders_status",
+        summary="An order's status",
+        parameters=[schema.ORDER_ID_PARAM],
+        responses={200: OrderStatusOutput, **error_responses(*AUTHENTICATED, "not_found")},
+        examples=[schema.STATUS_RESPONSE],
+    )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_detail(user=request.user, order_id=order_id)
-        return Response(
-            {"order_id": str(order.public_id), "status": order.status, "status_reason": order.status_reason}
-        )
+        return Response(OrderStatusOutput(order).data)
 
 
 class OrderEventListView(ListAPIView):
@@ -60,14 +132,38 @@ class OrderEventListView(ListAPIView):
     serializer_class = OrderEventOutput
     pagination_class = None
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self) -> QuerySet[OrderEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return OrderEvent.objects.none()
         order = selectors.order_detail(user=self.request.user, order_id=self.kwargs["order_id"])
         return selectors.order_events(order=order)
 
+    @extend_schema(
+        operation_id="orders_events",
+        summary="An order's timeline",
+        parameters=[schema.ORDER_ID_PARAM],
+        responses={200: OrderEventOutput(many=True), **error_responses(*AUTHENTICATED, "not_found")},
+        examples=[schema.EVENTS_RESPONSE],
+    )
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
 
 class OrderCancelView(APIView):
-    """POST /api/v1/orders/{order_id}/cancel/: cancel before shipping (409 once too late)."""
+    """POST /api/v1/orders/{order_id}/cancel/: cancel before shipping (409 once too late);
+    stock is released and the payment voided by the pipeline's compensation."""
 
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel an order",
+        parameters=[schema.ORDER_ID_PARAM],
+        request=None,
+        responses={
+            200: OrderOutput,
+            **error_responses(*AUTHENTICATED, "not_found", "not_cancellable", "conflict"),
+        },
+        examples=[schema.CANCELLED_RESPONSE],
+    )
     def post(self, request: Request, order_id: str) -> Response:
         order = selectors.order_detail(user=request.user, order_id=order_id)
         order = services.cancel_order(order=order, actor=request.user.get_username())

@@ -6,13 +6,16 @@ Every 4xx/5xx body is {"error": {"code", "message", "fields", "data"}}; codes ar
 import logging
 from typing import Any, ClassVar
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .parsers import RequestTooLargeError
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +26,15 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "domain_error"
     http_status: ClassVar[int] = status.HTTP_400_BAD_REQUEST
+    # Which request fields the error is about, in the shape of DRF's validation errors.
+    fields: dict[str, Any] | None = None
 
-    def __init__(self, message: str, **data: Any) -> None:
+    def __init__(self, message: str, *, fields: dict[str, Any] | None = None, **data: Any) -> None:
         super().__init__(message)
         self.message = message
         self.data = data
+        if fields is not None:
+            self.fields = fields
 
 
 class ConflictError(DomainError):
@@ -68,10 +75,14 @@ def _as_fields(detail: Any) -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: one body shape for domain, DRF and Django errors."""
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, data=_jsonable(exc.data)), status=exc.http_status)
+        return Response(
+            error_body(exc.code, exc.message, fields=exc.fields, data=_jsonable(exc.data)), status=exc.http_status
+        )
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = drf_exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLargeError(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     elif isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

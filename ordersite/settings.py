@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ordersite.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ordersite.errors.exception_handler",
 }
@@ -182,3 +182,28 @@ CARRIER_CLASSES = {
 
 # --- Dead-letter queue -------------------------------------------------------------------
 DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
+
+# --- API (issue 4) -----------------------------------------------------------------------
+# Idempotency-Keys of POST /orders/ are kept at least 24 hours (the payment APIs' promise),
+# then purged hourly by celery beat; the DatabaseScheduler syncs this dict into its table.
+IDEMPOTENCY_KEY_TTL_HOURS = max(24, env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
+CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {
+    "task": "orders.purge_idempotency_keys",
+    "schedule": 3600.0,
+}
+# Orders one user may place, DRF rate syntax ("600/min", "1000/hour"); empty turns it off.
+ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="600/min") or None
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+# GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
+# Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "ordersite",
+        "TIMEOUT": 3600,
+    }
+}

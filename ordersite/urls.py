@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api_root import ApiRootView
+from .health import HealthView, ReadinessView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,4 +15,7 @@ urlpatterns = [
     path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("orders.urls")),
     path("api/v1/", include("inventory.urls")),
+    path("api/v1/", include("shipping.urls")),
+    path("api/v1/health", HealthView.as_view(), name="health"),
+    path("api/v1/health/ready", ReadinessView.as_view(), name="health-ready"),
 ]

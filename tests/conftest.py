@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from asgiref.local import Local
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -31,6 +33,12 @@ def _use_test_redis() -> None:
     settings.REDIS_URL = TEST_REDIS_URL
     settings.CELERY_BROKER_URL = TEST_REDIS_URL
     celery_app.conf.broker_url = TEST_REDIS_URL
+    # --- API: the cache (throttle counters) in the tests' Redis too, and no throttling unless a
+    # test sets ORDER_CREATE_THROTTLE_RATE through the `settings` fixture.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": TEST_REDIS_URL}}
+    caches._settings = caches.settings = caches.configure_settings(None)
+    caches._connections = Local()
+    settings.ORDER_CREATE_THROTTLE_RATE = None
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""The error body in the OpenAPI schema: one serializer, and the documented codes with examples."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorDetailOutput(serializers.Serializer):
+    code = serializers.CharField(read_only=True, help_text="snake_case, stable: part of the API.")
+    message = serializers.CharField(read_only=True)
+    fields = serializers.DictField(read_only=True, help_text="Field name -> messages (nested for lists).")
+    data = serializers.DictField(read_only=True, help_text="Machine-readable details of the error.")
+
+
+class ErrorOutput(serializers.Serializer):
+    error = ErrorDetailOutput(read_only=True)
+
+
+# code -> (HTTP status, example message, example fields, example data)
+ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
+    "invalid": (
+        400,
+        "The request is invalid; see fields.",
+        {"items": {"0": {"quantity": ["Ensure this value is less than or equal to 1000."]}}},
+        {},
+    ),
+    "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)", {}, {}),
+    "request_too_large": (400, "The request body is larger than 262144 bytes.", {}, {}),
+    "unknown_product": (
+        400,
+        "Unknown product(s): prod-999.",
+        {"items": ["Unknown product(s): prod-999."]},
+        {"skus": ["prod-999"]},
+    ),
+    "unknown_customer": (400, "customer_id must be your own.", {"customer_id": ["customer_id must be your own."]}, {}),
+    "not_authenticated": (401, "Authentication credentials were not provided.", {}, {}),
+    "permission_denied": (403, "You do not have permission to perform this action.", {}, {}),
+    "not_found": (404, "Not found.", {}, {}),
+    "stale_price": (
+        409,
+        "The price of prod-1 is now 1200 cents, not 1000.",
+        {},
+        {"sku": "prod-1", "quoted_unit_price_cents": 1000, "current_unit_price_cents": 1200},
+    ),
+    "not_cancellable": (
+        409,
+        "Order 2b1e… is shipped and can no longer be cancelled.",
+        {},
+        {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "current_status": "shipped"},
+    ),
+    "not_shippable": (
+        409,
+        "Order 2b1e… is reserved; only pending_shipment orders are shipped by hand.",
+        {},
+        {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "current_status": "reserved"},
+    ),
+    "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),
+    "idempotency_key_reused": (422, "This Idempotency-Key was used with a different request body.", {}, {}),
+    "throttled": (429, "Request was throttled. Expected available in 42 seconds.", {}, {"wait": 42}),
+    "not_ready": (503, "Not ready: worker:shipping.", {}, {"checks": {"database": "ok", "worker:shipping": "down"}}),
+}
+AUTHENTICATED = ("not_authenticated",)
+
+
+def error_responses(*codes: str) -> dict[int, OpenApiResponse]:
+    """drf-spectacular `responses` entries for these error codes, grouped by status, each with
+    an example body, so the schema lists every error an endpoint can answer."""
+    by_status: dict[int, list[OpenApiExample]] = {}
+    for code in codes:
+        http_status, message, fields, data = ERROR_CODES[code]
+        body = {"error": {"code": code, "message": message, "fields": fields, "data": data}}
+        by_status.setdefault(http_status, []).append(
+            OpenApiExample(code, value=body, response_only=True, status_codes=[str(http_status)])
+        )
+    return {
+        http_status: OpenApiResponse(ErrorOutput, description=", ".join(e.name for e in examples), examples=examples)
+        for http_status, examples in by_status.items()
+    }
