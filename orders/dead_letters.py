@@ -85,9 +85,13 @@ def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
 
 
 def dead_letter(envelope: dlq.Envelope) -> None:
-    """Redis first (it holds the arguments a replay needs), then the order. A database outage
-    here leaves the entry in Redis and an error in the log."""
-    dlq.push(envelope)
+    """Redis first (it holds the arguments a replay needs), then the order. Either store being
+    down leaves the other one, and an error in the log."""
+    try:
+        dlq.push(envelope)
+    except dlq.redis.RedisError:
+        # Redis down: the log is the last place the envelope can go; the order still gets flagged.
+        logger.critical("dead letter not stored in Redis: %s", envelope.to_json(), extra={"task": envelope.task})
     try:
         mark_order_dead_lettered(envelope)
     except DatabaseError:
@@ -121,7 +125,11 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
     request = task.request
     if request.called_directly:
         return False
-    count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+    try:
+        count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+    except dlq.redis.RedisError:
+        logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
+        return False  # fail open: running a step beats stalling the pipeline on a counter
     if count <= settings.DLQ_MAX_DELIVERIES:
         return False
     exc = WorkerKilledError(f"delivered {count - 1} times, and its worker died every time")

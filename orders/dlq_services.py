@@ -83,7 +83,7 @@ def discard_dead_letter(
     """Remove the entry for good, with a required reason, and give its order up."""
     reason = reason.strip()
     if not reason:
-        raise dlq.DeadLetterNotReplayableError("A reason is required to discard a dead letter.", entry_id=entry_id)
+        raise ValidationError({"reason": ["A reason is required to discard a dead letter."]})
     entry = dlq.discard(entry_id)
     logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"order_id": entry.order_id})
     with transaction.atomic(durable=True):

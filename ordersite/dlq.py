@@ -293,11 +293,11 @@ def stats() -> dict[str, Any]:
 def count_delivery(task_id: str, retries: int) -> int:
     """Count one delivery of a message (same task id and retry number) and return the count.
     Kept a day: long enough to catch a loop, short enough to clean itself."""
-    client = redis_client()
     key = _key(f"deliveries:{task_id}:{retries}")
-    count = int(client.incr(key))
-    client.expire(key, 86400)
-    return count
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 86400)
+    return int(pipe.execute()[0])
 
 
 def first_failure(task_id: str) -> str:

@@ -73,6 +73,8 @@ class Command(BaseCommand):
                 raise CommandError("Name entry ids, or pass --all to act on every entry matching the filters.")
             entry_ids = [entry.id for entry in dlq.matching(self._filters(options))]
         actor = options["actor"]
+        if action == "discard" and not options["reason"].strip():
+            raise CommandError("--reason must say why.")
         user = get_user_model().objects.filter(username=actor).first()
         if action == "replay":
             done, problems = dlq_services.replay_many(entry_ids=entry_ids, actor=actor, user=user)
