@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connections
 
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
@@ -42,6 +43,9 @@ def page(monkeypatch):
         page.set_default_timeout(15000)
         yield page
         browser.close()
+        # Queries made while Playwright's loop runs got connections of their own (Django keeps
+        # connections per context): close them here, or they outlive the test database.
+        connections.close_all()
 
 
 def test_staff_logs_in_filters_replays_and_discards(live_server, page, redis_client, make_entry):
