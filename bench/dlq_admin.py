@@ -86,7 +86,7 @@ def main() -> None:
         "list, page 100": (listing, {"p": "100"}),
         "list, filtered by task and exception": (listing, {"task": TASKS[1], "exc_type": EXCEPTIONS[2]}),
         "list, searched by order id": (listing, {"q": last_order}),
-        "detail of a middle entry": (reverse("admin:orders_deadletter_detail", args=[entry_id]), {}),
+        "detail of a middle entry": (reverse("admin:orders_deadletter_change", args=[entry_id]), {}),
         "admin index (count)": (reverse("admin:index"), {}),
     }
     try:

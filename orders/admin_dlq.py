@@ -60,7 +60,8 @@ class DeadLetterAdmin(admin.ModelAdmin):
         return [
             path("", wrap(self.changelist_view), name="orders_deadletter_changelist"),
             path("discard/", wrap(self.discard_view), name="orders_deadletter_discard"),
-            path("<str:entry_id>/", wrap(self.detail_view), name="orders_deadletter_detail"),
+            # Named like a model's change page, so the admin's "Recent actions" link to the entry.
+            path("<str:entry_id>/", wrap(self.detail_view), name="orders_deadletter_change"),
         ]
 
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:

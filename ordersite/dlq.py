@@ -181,10 +181,6 @@ class Filters:
             )
         )
 
-    @property
-    def empty(self) -> bool:
-        return not any(dataclasses.astuple(self))
-
 
 def matching(filters: Filters) -> list[Envelope]:
     """Entries passing `filters`, newest first."""

@@ -55,7 +55,7 @@ def test_list_filters_searches_by_order_and_survives_garbage(client, reviewer, m
 def test_detail_shows_the_envelope_and_links_the_order(client, reviewer, make_entry):
     order = OrderFactory()
     entry = make_entry(args=[str(order.public_id)])
-    page = client.get(reverse("admin:orders_deadletter_detail", args=[entry.id])).content.decode()
+    page = client.get(reverse("admin:orders_deadletter_change", args=[entry.id])).content.decode()
     assert reverse("admin:orders_order_change", args=[order.pk]) in page
     assert "&quot;exc_type&quot;: &quot;GatewayUnavailableError&quot;" in page
 
@@ -73,3 +73,13 @@ def test_discard_asks_for_a_reason_and_records_it(client, reviewer, make_entry):
     assert dlq.dead_letter_count() == 0
     event = Order.objects.get(pk=order.pk).events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
     assert (event.actor, event.data["reason"]) == (reviewer.username, "test order")
+
+
+def test_replay_from_the_detail_page_lands_in_recent_actions(client, reviewer, make_entry, redis_client):
+    redis_client.delete("dlq-test-parked")
+    entry = make_entry(task="orders.parked_task", queue="dlq-test-parked", order_id="")
+    detail = reverse("admin:orders_deadletter_change", args=[entry.id])
+    response = client.post(detail)
+    assert response.status_code == 302
+    assert redis_client.llen("dlq-test-parked") == 1
+    assert detail in client.get(reverse("admin:index")).content.decode()
