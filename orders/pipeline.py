@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Task, chain, signature
 from celery.canvas import Signature
+from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -108,7 +109,7 @@ class StepTask(Task):
     # is dead-lettered (orders/dead_letters.py).
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if dead_letters.delivered_too_often(self, args, kwargs):
-            return None
+            raise Ignore  # parked in the DLQ: ack it, and run neither it nor the rest of its chain
         with dead_letters.failure_clock(self):
             return super().__call__(*args, **kwargs)
 

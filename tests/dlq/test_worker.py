@@ -87,7 +87,9 @@ def test_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
     redis_client, isolated_broker, isolated_worker
 ):
     order = _order()
-    isolated_worker(DLQ_MAX_DELIVERIES="2", PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.WorkerKillingPaymentGateway")
+    worker = isolated_worker(
+        DLQ_MAX_DELIVERIES="2", PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.WorkerKillingPaymentGateway"
+    )
     pipeline_chain(str(order.public_id)).apply_async(connection=isolated_broker)
 
     entry = wait_for(_one_entry, timeout=90)
@@ -99,6 +101,9 @@ def test_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
     )
     wait_for(lambda: _flagged(order), timeout=10)
     assert order.events.filter(kind=EventKind.DEAD_LETTERED).count() == 1
+    # Acknowledged as ignored: the rest of the chain is not sent (a replay sends it).
+    wait_for(lambda: "ignored" in worker.log.read_text(), timeout=10)
+    assert "Task inventory.reserve_stock[" not in worker.log.read_text()
 
 
 def test_unknown_task_and_undecodable_message_land_in_the_dlq(redis_client, isolated_broker, isolated_worker):
