@@ -12,7 +12,7 @@ from . import dlq
 
 
 class OrdersiteAdminSite(AdminSite):
-    site_header = "ordersite administration"
+    """Django's admin site; only the index and sidebar entry of Dead letters carry a count."""
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)
