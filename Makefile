@@ -37,6 +37,7 @@ run: setup
 	exec $(BIN)/honcho start
 
 test: $(BIN)/.installed services
+	@bin/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

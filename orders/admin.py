@@ -40,7 +40,7 @@ class OrderEventInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("public_id", "customer", "status", "total_cents", "currency", "created_at", "updated_at")
-    list_filter = ("status", "currency", "created_at")
+    list_filter = ("status", ("dead_lettered_at", admin.EmptyFieldListFilter), "currency", "created_at")
     search_fields = ("=public_id", "customer__username", "customer__email", "items__sku", "=correlation_id")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
@@ -54,6 +54,7 @@ class OrderAdmin(admin.ModelAdmin):
         "shipping_address",
         "correlation_id",
         "cancel_requested_at",
+        "dead_lettered_at",
         "version",
         "created_at",
         "updated_at",
@@ -105,3 +106,6 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, exc.message, level=messages.WARNING)
         if done:
             self.message_user(request, f"Cancelled {done} order(s).", level=messages.SUCCESS)
+
+
+from . import admin_dlq  # noqa: E402, F401  (registers the Dead letters page)

@@ -20,6 +20,8 @@ class Order(models.Model):
     # Set when a customer or staff asks to cancel; the pipeline honours it at its next step.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=255, blank=True, default="")
+    # Set while a step of this order waits in the dead-letter queue for staff (see orders/dead_letters.py).
+    dead_lettered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     version = models.PositiveIntegerField(default=1)
     last_event_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -41,6 +43,11 @@ class Order(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def needs_review(self) -> bool:
+        """A step of this order is in the dead-letter queue."""
+        return self.dead_lettered_at is not None
 
 
 class OrderItem(models.Model):
@@ -98,3 +105,18 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.order_id}"
+
+
+class DeadLetter(models.Model):
+    """No table: the dead letters live in Redis (ordersite/dlq.py). This model only carries the
+    admin page's place in the index and its permission."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("review_dead_letters", "Can review, replay and discard dead letters")]
+        verbose_name = "dead letter"
+        verbose_name_plural = "dead letters"
+
+    def __str__(self) -> str:
+        return "dead letter"

@@ -9,11 +9,13 @@ from typing import Any
 
 from celery import Task, chain, signature
 from celery.canvas import Signature
+from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from ordersite.errors import ConflictError, TransientError
 
+from . import dead_letters
 from .states import EventKind, OrderStatus
 from .timeline import record_step_event
 
@@ -102,3 +104,14 @@ class StepTask(Task):
             attempt=self.request.retries + 1,
             error=f"{type(exc).__name__}: {exc}"[:500],
         )
+
+    # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure
+    # is dead-lettered (orders/dead_letters.py).
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if dead_letters.delivered_too_often(self, args, kwargs):
+            raise Ignore  # parked in the DLQ: ack it, and run neither it nor the rest of its chain
+        with dead_letters.failure_clock(self):
+            return super().__call__(*args, **kwargs)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        dead_letters.dead_letter_failed_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)

@@ -106,6 +106,7 @@ class OrderOutput(serializers.ModelSerializer):
     items = OrderItemOutput(many=True, read_only=True)
     url = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    needs_review = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Order
@@ -114,6 +115,8 @@ class OrderOutput(serializers.ModelSerializer):
             "customer_id",
             "status",
             "status_reason",
+            "needs_review",
+            "dead_lettered_at",
             "total_cents",
             "currency",
             "items",

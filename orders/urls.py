@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import analytics_views, views
+from . import analytics_views, dlq_views, views
 
 urlpatterns = [
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
@@ -9,4 +9,10 @@ urlpatterns = [
     path("orders/<str:order_id>/events/", views.OrderEventListView.as_view(), name="order-events"),
     path("orders/<str:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
     path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
+    # --- dead-letter queue (staff with orders.review_dead_letters)
+    path("dlq/", dlq_views.DeadLetterListView.as_view(), name="dlq-list"),
+    path("dlq/stats/", dlq_views.DeadLetterStatsView.as_view(), name="dlq-stats"),
+    path("dlq/<str:entry_id>/", dlq_views.DeadLetterDetailView.as_view(), name="dlq-detail"),
+    path("dlq/<str:entry_id>/replay/", dlq_views.DeadLetterReplayView.as_view(), name="dlq-replay"),
+    path("dlq/<str:entry_id>/discard/", dlq_views.DeadLetterDiscardView.as_view(), name="dlq-discard"),
 ]

@@ -1,7 +1,105 @@
-"""The dead-letter queue: a Redis list of JSON envelopes of tasks that exhausted their retries."""
+"""The dead-letter queue: a Redis list of JSON envelopes of tasks that exhausted their retries.
+
+Newest entries sit at the head (LPUSH), so a page is one LRANGE. Nothing is ever trimmed: past
+DLQ_MAX_LENGTH a push still lands, and the overflow is logged at error level and counted.
+Replay and discard take an entry out with one Lua script (LREM that must remove exactly one
+copy), so of two staff clicking at once only one wins; a replay parks the entry in a processing
+list until its task is sent, so a crash in between loses nothing.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from django.conf import settings
+from rest_framework import status
+
+from .celery import app as celery_app
+from .errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+TRUNCATED = "__truncated__"
+SCAN_CHUNK = 1000
+
+# Move one exact entry from KEYS[1] to KEYS[2] (as ARGV[2]); 0 if someone else took it first.
+_CLAIM = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  if KEYS[2] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
+  return 1
+end
+return 0
+"""
+
+
+class DeadLetterNotFoundError(DomainError):
+    code = "dead_letter_not_found"
+    http_status = status.HTTP_404_NOT_FOUND
+
+
+class DeadLetterNotReplayableError(DomainError):
+    code = "dead_letter_not_replayable"
+    http_status = status.HTTP_409_CONFLICT
+
+
+@dataclass
+class Envelope:
+    """One dead letter. `malformed` entries are whatever someone pushed that is not an envelope:
+    they keep their raw text so staff can see and discard them."""
+
+    task: str
+    task_id: str = ""
+    queue: str = ""
+    args: Any = field(default_factory=list)
+    kwargs: Any = field(default_factory=dict)
+    chain: list[dict] | None = None
+    order_id: str = ""
+    correlation_id: str = ""
+    exc_type: str = ""
+    exc_message: str = ""
+    traceback: str = ""
+    attempts: int = 1
+    first_failed_at: str = ""
+    last_failed_at: str = ""
+    hostname: str = ""
+    reason: str = "unexpected_error"
+    truncated: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    malformed: bool = False
+    raw: str = ""
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        data.pop("malformed")
+        data.pop("raw")
+        return json.dumps(data, sort_keys=True, default=str)
+
+    @classmethod
+    def from_raw(cls, raw: str) -> "Envelope":
+        """Parse one list item; anything that is not an envelope becomes a malformed entry."""
+        try:
+            data = json.loads(raw)
+            names = {f.name for f in dataclasses.fields(cls)} - {"malformed", "raw"}
+            if not isinstance(data, dict) or not isinstance(data.get("task"), str) or not data.get("id"):
+                raise ValueError("not an envelope")
+            return cls(**{k: v for k, v in data.items() if k in names}, raw=raw)
+        except (ValueError, TypeError):
+            digest = hashlib.sha256(raw.encode()).hexdigest()[:24]
+            return cls(task="(malformed)", id=f"malformed-{digest}", malformed=True, raw=raw)
+
+    @property
+    def pretty(self) -> str:
+        if self.malformed:
+            return self.raw
+        return json.dumps(json.loads(self.to_json()), indent=2, sort_keys=True)
 
 
 def redis_client() -> redis.Redis:
@@ -9,6 +107,198 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 
+def _key(suffix: str) -> str:
+    return f"{settings.DLQ_KEY}:{suffix}"
+
+
 def dead_letter_count() -> int:
     """How many entries wait in the dead-letter list."""
     return int(redis_client().llen(settings.DLQ_KEY))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def bounded(value: Any) -> tuple[Any, bool]:
+    """`value` as-is if its JSON fits DLQ_MAX_ARGS_BYTES, else a marker with a preview."""
+    text = json.dumps(value, default=str)
+    if len(text.encode()) <= settings.DLQ_MAX_ARGS_BYTES:
+        return json.loads(text), False
+    preview = text.encode()[: settings.DLQ_MAX_ARGS_BYTES].decode(errors="ignore")
+    return {TRUNCATED: True, "original_bytes": len(text.encode()), "preview": preview}, True
+
+
+def trim_traceback(text: str) -> str:
+    """Keep the tail: the frame that raised is the one staff need."""
+    limit = settings.DLQ_MAX_TRACEBACK_CHARS
+    return text if len(text) <= limit else "...(trimmed)...\n" + text[-limit:]
+
+
+def push(envelope: Envelope) -> int:
+    """Append one entry and return the new length. Never drops nor trims: past the maximum the
+    entry still lands, and the overflow is logged at error level and counted."""
+    client = redis_client()
+    length = int(client.lpush(settings.DLQ_KEY, envelope.to_json()))
+    extra = {"task": envelope.task, "order_id": envelope.order_id, "dlq_entry": envelope.id}
+    logger.error("dead-lettered %s (%s: %s)", envelope.task, envelope.exc_type, envelope.exc_message, extra=extra)
+    if length > settings.DLQ_MAX_LENGTH:
+        client.incr(_key("overflow"))
+        logger.error("dead-letter queue holds %d entries, over DLQ_MAX_LENGTH=%d", length, settings.DLQ_MAX_LENGTH)
+    return length
+
+
+def _raw_entries(client: redis.Redis, key: str) -> Iterator[str]:
+    start = 0
+    while True:
+        chunk = client.lrange(key, start, start + SCAN_CHUNK - 1)
+        yield from chunk
+        if len(chunk) < SCAN_CHUNK:
+            return
+        start += SCAN_CHUNK
+
+
+def entries() -> list[Envelope]:
+    """Every entry, newest first, malformed ones included."""
+    return [Envelope.from_raw(raw) for raw in _raw_entries(redis_client(), settings.DLQ_KEY)]
+
+
+@dataclass(frozen=True)
+class Filters:
+    task: str = ""
+    queue: str = ""
+    exc_type: str = ""
+    order_id: str = ""
+
+    def match(self, entry: Envelope) -> bool:
+        return all(
+            not want or getattr(entry, name) == want
+            for name, want in (
+                ("task", self.task),
+                ("queue", self.queue),
+                ("exc_type", self.exc_type),
+                ("order_id", self.order_id),
+            )
+        )
+
+
+def matching(filters: Filters) -> list[Envelope]:
+    """Entries passing `filters`, newest first."""
+    return [entry for entry in entries() if filters.match(entry)]
+
+
+def page(*, offset: int, limit: int) -> list[Envelope]:
+    """One unfiltered page straight from the list (one LRANGE)."""
+    raws = redis_client().lrange(settings.DLQ_KEY, offset, offset + limit - 1)
+    return [Envelope.from_raw(raw) for raw in raws]
+
+
+def get(entry_id: str) -> Envelope:
+    """One entry by id (a scan: entries are found by id rarely, and listed often)."""
+    for raw in _raw_entries(redis_client(), settings.DLQ_KEY):
+        if entry_id in raw or entry_id.startswith("malformed-"):
+            entry = Envelope.from_raw(raw)
+            if entry.id == entry_id:
+                return entry
+    raise DeadLetterNotFoundError(f"No dead letter {entry_id} (already replayed or discarded?).", entry_id=entry_id)
+
+
+def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str) -> bool:
+    return bool(client.eval(_CLAIM, 2, source, target, raw, parked))
+
+
+def _send(entry: Envelope) -> str:
+    """Send the original task by name, with its arguments, to its queue, and the rest of its chain."""
+    result = celery_app.send_task(
+        entry.task, args=entry.args, kwargs=entry.kwargs, queue=entry.queue or None, chain=entry.chain
+    )
+    return result.id
+
+
+def replay(entry_id: str, *, after_send: Callable[[Envelope, str], None] | None = None) -> Envelope:
+    """Send the entry's task again. The entry is parked in the processing list first (atomic, one
+    winner), sent, then dropped; if sending fails it goes back. `after_send` records the replay."""
+    entry = get(entry_id)
+    if entry.malformed or entry.truncated or entry.reason == "undecodable":
+        raise DeadLetterNotReplayableError(
+            "A malformed, undecodable or truncated entry cannot be replayed; discard it instead.",
+            entry_id=entry_id,
+        )
+    client = redis_client()
+    parked = json.dumps({"claimed_at": time.time(), "raw": entry.raw})
+    if not _claim(client, entry.raw, settings.DLQ_KEY, _key("processing"), parked):
+        raise DeadLetterNotFoundError(f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id)
+    try:
+        task_id = _send(entry)
+    except Exception:
+        _claim(client, parked, _key("processing"), settings.DLQ_KEY, entry.raw)
+        raise
+    try:
+        if after_send is not None:
+            after_send(entry, task_id)
+    finally:
+        client.lrem(_key("processing"), 1, parked)
+    logger.info("replayed dead letter %s as %s", entry.id, task_id, extra={"task": entry.task})
+    return entry
+
+
+def discard(entry_id: str) -> Envelope:
+    """Remove one entry for good (the caller records who and why)."""
+    entry = get(entry_id)
+    if not _claim(redis_client(), entry.raw, settings.DLQ_KEY, "", ""):
+        raise DeadLetterNotFoundError(f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id)
+    return entry
+
+
+def recover_stalled(*, older_than_s: float | None = None) -> int:
+    """Put back entries a crashed replay left in the processing list. Their task may or may not
+    have been sent; replaying twice is safe because every step is idempotent."""
+    client = redis_client()
+    limit = time.time() - (settings.DLQ_REPLAY_TIMEOUT if older_than_s is None else older_than_s)
+    moved = 0
+    for parked in client.lrange(_key("processing"), 0, -1):
+        data = json.loads(parked)
+        if data["claimed_at"] <= limit and _claim(client, parked, _key("processing"), settings.DLQ_KEY, data["raw"]):
+            moved += 1
+    return moved
+
+
+def stats() -> dict[str, Any]:
+    """Figures for dashboards and `manage.py dlq stats`."""
+    client = redis_client()
+    by_task: dict[str, int] = {}
+    by_exc: dict[str, int] = {}
+    malformed = 0
+    for entry in entries():
+        malformed += entry.malformed
+        by_task[entry.task] = by_task.get(entry.task, 0) + 1
+        by_exc[entry.exc_type] = by_exc.get(entry.exc_type, 0) + 1
+    length = int(client.llen(settings.DLQ_KEY))
+    return {
+        "length": length,
+        "max_length": settings.DLQ_MAX_LENGTH,
+        "over_limit": length > settings.DLQ_MAX_LENGTH,
+        "overflow_pushes": int(client.get(_key("overflow")) or 0),
+        "in_replay": int(client.llen(_key("processing"))),
+        "malformed": malformed,
+        "by_task": by_task,
+        "by_exception": by_exc,
+    }
+
+
+def count_delivery(task_id: str, retries: int) -> int:
+    """Count one delivery of a message (same task id and retry number) and return the count.
+    Kept a day: long enough to catch a loop, short enough to clean itself."""
+    key = _key(f"deliveries:{task_id}:{retries}")
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 86400)
+    return int(pipe.execute()[0])
+
+
+def first_failure(task_id: str) -> str:
+    """The first failure time of a task id (across its retries), set once."""
+    client = redis_client()
+    key = _key(f"first-failure:{task_id}")
+    client.set(key, now_iso(), nx=True, ex=86400)
+    return client.get(key) or now_iso()

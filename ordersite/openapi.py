@@ -55,6 +55,13 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "current_status": "reserved"},
     ),
+    "dead_letter_not_found": (404, "No dead letter 7f3a…; it may have been replayed or discarded just now.", {}, {}),
+    "dead_letter_not_replayable": (
+        409,
+        "This entry is malformed, undecodable or truncated and cannot be replayed; discard it.",
+        {},
+        {},
+    ),
     "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different request body.", {}, {}),
     "throttled": (429, "Request was throttled. Expected available in 42 seconds.", {}, {"wait": 42}),

@@ -21,7 +21,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ordersite.admin_site.OrdersiteAdminConfig",  # django.contrib.admin with the DLQ count
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -182,6 +182,17 @@ CARRIER_CLASSES = {
 
 # --- Dead-letter queue -------------------------------------------------------------------
 DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
+# The worker copies messages it cannot run (unknown task, undecodable body) to the DLQ.
+CELERY_WORKER_CONSUMER = "ordersite.dlq_worker:DeadLetteringConsumer"
+# Past this length pushes still land (nothing is trimmed) but each one logs an error and counts.
+DLQ_MAX_LENGTH = env.int("DLQ_MAX_LENGTH", default=10000)
+# A message whose every run killed its worker is dead-lettered after this many deliveries.
+DLQ_MAX_DELIVERIES = env.int("DLQ_MAX_DELIVERIES", default=3)
+DLQ_MAX_ARGS_BYTES = env.int("DLQ_MAX_ARGS_BYTES", default=65536)
+DLQ_MAX_TRACEBACK_CHARS = env.int("DLQ_MAX_TRACEBACK_CHARS", default=8000)
+# A replay still parked in the processing list after this many seconds crashed midway.
+DLQ_REPLAY_TIMEOUT = env.int("DLQ_REPLAY_TIMEOUT", default=300)
+DLQ_PAGE_SIZE = env.int("DLQ_PAGE_SIZE", default=50)
 
 # --- API (issue 4) -----------------------------------------------------------------------
 # Idempotency-Keys of POST /orders/ are kept at least 24 hours (the payment APIs' promise),

@@ -1,0 +1,152 @@
+"""Dead-lettering from the worker: the envelope of a step that failed for good, the order marked
+for review with a timeline event, and the guard against messages that kill their worker.
+
+Called by StepTask (orders/pipeline.py); the Redis list itself is ordersite/dlq.py.
+"""
+
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from ordersite import dlq
+from ordersite.db import cas_update
+
+from .models import Order
+from .states import EventKind
+from .timeline import record_event
+
+if TYPE_CHECKING:
+    from celery import Task
+
+logger = logging.getLogger(__name__)
+
+
+def _order_id(args: Any, kwargs: Any) -> str:
+    if args:
+        return str(args[0])
+    return str((kwargs or {}).get("order_id", ""))
+
+
+def build_envelope(
+    task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, traceback: str, reason: str
+) -> dlq.Envelope:
+    """What staff need to judge and replay a failed step, from the task's current request."""
+    request = task.request
+    bounded_args, cut_args = dlq.bounded(list(args or []))
+    bounded_kwargs, cut_kwargs = dlq.bounded(dict(kwargs or {}))
+    delivery = request.delivery_info or {}
+    return dlq.Envelope(
+        task=task.name,
+        task_id=task_id,
+        queue=str(delivery.get("routing_key") or ""),
+        args=bounded_args,
+        kwargs=bounded_kwargs,
+        chain=list(request.chain or []) or None,
+        order_id=_order_id(args, kwargs),
+        correlation_id=str(request.root_id or ""),
+        exc_type=type(exc).__name__,
+        exc_message=str(exc)[:2000],
+        traceback=dlq.trim_traceback(traceback),
+        attempts=int(request.retries or 0) + 1,
+        first_failed_at=dlq.first_failure(task_id),
+        last_failed_at=dlq.now_iso(),
+        hostname=str(request.hostname or socket.gethostname()),
+        reason=reason,
+        truncated=cut_args or cut_kwargs,
+    )
+
+
+def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
+    """Flag the order for review and record why in its timeline, so the database alone tells
+    that a step is parked. The status stays where the step stopped: a replay continues there."""
+    if not envelope.order_id:
+        return
+    with transaction.atomic(durable=True):
+        order = Order.objects.filter(public_id=envelope.order_id).first()
+        if order is None:
+            return
+        cas_update(Order, order.pk, dead_lettered_at=timezone.now())
+        record_event(
+            order,
+            EventKind.DEAD_LETTERED,
+            actor="worker",
+            entry_id=envelope.id,
+            task=envelope.task,
+            error=f"{envelope.exc_type}: {envelope.exc_message}"[:500],
+            attempts=envelope.attempts,
+            reason=envelope.reason,
+        )
+
+
+def dead_letter(envelope: dlq.Envelope) -> None:
+    """Redis first (it holds the arguments a replay needs), then the order. Either store being
+    down leaves the other one, and an error in the log."""
+    try:
+        dlq.push(envelope)
+    except dlq.redis.RedisError:
+        # Redis down: the log is the last place the envelope can go; the order still gets flagged.
+        logger.critical("dead letter not stored in Redis: %s", envelope.to_json(), extra={"task": envelope.task})
+    try:
+        mark_order_dead_lettered(envelope)
+    except DatabaseError:
+        logger.exception("dead letter %s not recorded on its order", envelope.id, extra={"order_id": envelope.order_id})
+
+
+def dead_letter_failed_task(
+    task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+) -> None:
+    """StepTask.on_failure: the step ran out of retries, or raised something nobody planned for."""
+    exhausted = isinstance(exc, tuple(getattr(task, "autoretry_for", ()) or ()))
+    envelope = build_envelope(
+        task,
+        exc=exc,
+        task_id=task_id,
+        args=args,
+        kwargs=kwargs,
+        traceback=str(getattr(einfo, "traceback", "") or ""),
+        reason="retries_exhausted" if exhausted else "unexpected_error",
+    )
+    dead_letter(envelope)
+
+
+class WorkerKilledError(Exception):
+    """Stands in, in the envelope, for a message whose every delivery killed its worker."""
+
+
+def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
+    """Count this delivery; past DLQ_MAX_DELIVERIES of the same message (its worker died each
+    time, so acks_late redelivered it), dead-letter it instead of running it again."""
+    request = task.request
+    if request.called_directly:
+        return False
+    try:
+        count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+    except dlq.redis.RedisError:
+        logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
+        return False  # fail open: running a step beats stalling the pipeline on a counter
+    if count <= settings.DLQ_MAX_DELIVERIES:
+        return False
+    exc = WorkerKilledError(f"delivered {count - 1} times, and its worker died every time")
+    envelope = build_envelope(
+        task, exc=exc, task_id=str(request.id), args=args, kwargs=kwargs, traceback="", reason="worker_lost"
+    )
+    envelope.attempts = count - 1
+    dead_letter(envelope)
+    return True
+
+
+@contextmanager
+def failure_clock(task: "Task") -> Iterator[None]:
+    """Remember when a task id first failed, across its retries, for the envelope."""
+    try:
+        yield
+    except BaseException:
+        if not task.request.called_directly:
+            dlq.first_failure(str(task.request.id))
+        raise

@@ -1,0 +1,135 @@
+"""Staff actions on dead letters (admin, `manage.py dlq`, the API): replay and discard, each
+recorded in the order's timeline with who and why.
+
+Replaying sends the original task again (steps are idempotent; a replayed order continues from
+where it stopped, and one cancelled meanwhile is skipped by the step itself). Discarding gives the
+step up: an order that can still fail moves to `failed`, and compensation (void, release) runs.
+"""
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ordersite import dlq
+from ordersite.db import cas_update
+
+from . import pipeline
+from .models import DeadLetter, Order
+from .services import transition_order
+from .states import EventKind, OrderStatus, can_transition
+from .timeline import record_event
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+
+def _order(order_id: str) -> Order | None:
+    if not order_id:
+        return None
+    try:
+        return Order.objects.filter(public_id=order_id).first()
+    except ValidationError:  # an envelope whose first argument is no order id
+        return None
+
+
+def order_of(entry: dlq.Envelope) -> Order | None:
+    """The order an entry belongs to, if it names one that exists."""
+    return _order(entry.order_id)
+
+
+def _admin_log(user: "AbstractBaseUser | None", entry: dlq.Envelope, flag: int, message: str) -> None:
+    """The admin's own history (LogEntry): who did what to which entry. Call inside a transaction."""
+    if user is None or user.pk is None:
+        return
+    LogEntry.objects.create(
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(DeadLetter, for_concrete_model=False),
+        object_id=entry.id,
+        object_repr=f"{entry.task} {entry.order_id}".strip()[:200],
+        action_flag=flag,
+        change_message=message[:1000],
+    )
+
+
+def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | None" = None) -> dlq.Envelope:
+    """Send the entry's task again and record it. The entry leaves the DLQ only after the send
+    succeeded; of concurrent replays of one entry exactly one sends (DeadLetterNotFoundError
+    for the others)."""
+
+    def record(entry: dlq.Envelope, task_id: str) -> None:
+        with transaction.atomic(durable=True):
+            _admin_log(user, entry, CHANGE, f"Replayed as task {task_id}.")
+            order = _order(entry.order_id)
+            if order is None:
+                return
+            if order.dead_lettered_at is not None:
+                cas_update(Order, order.pk, dead_lettered_at=None)
+            record_event(
+                order, EventKind.DEAD_LETTER_REPLAYED, actor=actor, entry_id=entry.id, task=entry.task, task_id=task_id
+            )
+
+    return dlq.replay(entry_id, after_send=record)
+
+
+def discard_dead_letter(
+    *, entry_id: str, actor: str, reason: str, user: "AbstractBaseUser | None" = None
+) -> dlq.Envelope:
+    """Remove the entry for good, with a required reason, and give its order up."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required to discard a dead letter."]})
+    entry = dlq.discard(entry_id)
+    logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"order_id": entry.order_id})
+    with transaction.atomic(durable=True):
+        _admin_log(user, entry, DELETION, f"Discarded: {reason}")
+        order = _order(entry.order_id)
+        if order is None:
+            return entry
+        cas_update(Order, order.pk, dead_lettered_at=None)
+        order.refresh_from_db()
+        record_event(
+            order, EventKind.DEAD_LETTER_DISCARDED, actor=actor, entry_id=entry.id, task=entry.task, reason=reason
+        )
+        if can_transition(order.status, OrderStatus.FAILED):
+            transition_order(
+                order,
+                OrderStatus.FAILED,
+                kind=EventKind.ORDER_FAILED,
+                actor=actor,
+                reason=f"Dead letter discarded: {reason}",
+            )
+            pipeline.compensate_on_commit(order_id=str(order.public_id))
+    return entry
+
+
+def replay_many(*, entry_ids: list[str], actor: str, user: "AbstractBaseUser | None" = None) -> tuple[int, list[str]]:
+    """Replay each entry; returns how many were sent and the messages of those that were not."""
+    sent, problems = 0, []
+    for entry_id in entry_ids:
+        try:
+            replay_dead_letter(entry_id=entry_id, actor=actor, user=user)
+            sent += 1
+        except dlq.DeadLetterNotFoundError as exc:
+            problems.append(exc.message)
+        except dlq.DeadLetterNotReplayableError as exc:
+            problems.append(f"{entry_id}: {exc.message}")
+    return sent, problems
+
+
+def discard_many(
+    *, entry_ids: list[str], actor: str, reason: str, user: "AbstractBaseUser | None" = None
+) -> tuple[int, list[str]]:
+    done, problems = 0, []
+    for entry_id in entry_ids:
+        try:
+            discard_dead_letter(entry_id=entry_id, actor=actor, reason=reason, user=user)
+            done += 1
+        except dlq.DeadLetterNotFoundError as exc:
+            problems.append(exc.message)
+    return done, problems

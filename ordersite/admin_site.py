@@ -1,0 +1,39 @@
+"""The admin site: Django's, with the dead-letter count on the index (red past DLQ_MAX_LENGTH)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin import AdminSite
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from . import dlq
+
+
+class OrdersiteAdminSite(AdminSite):
+    """Django's admin site; only the index and sidebar entry of Dead letters carry a count."""
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        app_list = super().get_app_list(request, app_label)
+        for app in app_list:
+            for model in app["models"]:
+                if model["object_name"] == "DeadLetter":
+                    model["name"] = dead_letter_badge(model["name"])
+        return app_list
+
+
+def dead_letter_badge(label: str) -> str:
+    """`Dead letters (n)`; the count turns red past the maximum, the alarm staff see first."""
+    try:
+        count = dlq.dead_letter_count()
+    except dlq.redis.RedisError:
+        return format_html('{} <span class="dlq-count" style="color:#ba2121">(Redis unreachable)</span>', label)
+    alarm = count > settings.DLQ_MAX_LENGTH
+    style = "color:#ba2121;font-weight:bold" if alarm else ""
+    css = "dlq-count dlq-alarm" if alarm else "dlq-count"
+    return format_html('{} <span class="{}" style="{}">({})</span>', label, css, style, count)
+
+
+class OrdersiteAdminConfig(AdminConfig):
+    default_site = "ordersite.admin_site.OrdersiteAdminSite"
