@@ -1,5 +1,7 @@
 """Read queries on orders, scoped to whoever asks."""
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
@@ -39,3 +41,16 @@ def order_items(*, order: Order) -> list[OrderItem]:
 
 def order_events(*, order: Order) -> QuerySet[OrderEvent]:
     return OrderEvent.objects.filter(order=order).order_by("seq")
+
+
+def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
+    """Public ids of orders in `status`, oldest change first (the beat tasks' work list)."""
+    rows = Order.objects.filter(status=status).order_by("updated_at").values_list("public_id", flat=True)[:limit]
+    return [str(public_id) for public_id in rows]
+
+
+def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
+    """Orders in one of `statuses` whose row has not changed since `unchanged_since`."""
+    return Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since).order_by("updated_at")[
+        :limit
+    ]

@@ -1,0 +1,111 @@
+"""The sandbox process: one small threaded HTTP server per sandbox, each on the port of its URL
+in settings. A supervisor loop reads the fault settings from Redis: "down" closes the listening
+socket (clients get connection refused), "up" opens it again."""
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from .apis import CarrierSandbox, PaymentSandbox, Reply
+from .faults import decide, get_faults
+
+logger = logging.getLogger(__name__)
+POLL_S = 0.2
+
+
+def _handler_for(app: PaymentSandbox | CarrierSandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._send(Reply(200, {"sandbox": app.name}) if self.path == "/health" else app.get(self.path))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                self._send(Reply(400, {"error": {"code": "parse_error", "message": "Body is not JSON."}}))
+                return
+            decision = decide(app.name, get_faults(app.name))
+            time.sleep(decision.delay_s)
+            if decision.error:
+                reply = Reply(503, {"error": {"code": "unavailable", "message": "Injected fault."}})
+            else:
+                reply = app.post(self.path, self.headers.get("Idempotency-Key", ""), body)
+            if decision.hang or reply.hang:
+                time.sleep(settings.SANDBOX_HANG_SECONDS)
+            self._send(reply)
+
+        def _send(self, reply: Reply) -> None:
+            payload = json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                logger.info("%s: client left before the answer", app.name)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("%s: " + format, app.name, *args)
+
+    return Handler
+
+
+class Supervisor:
+    """Keeps each sandbox's listening socket open or closed as its `down` fault says."""
+
+    def __init__(self, apps: dict[str, tuple[PaymentSandbox | CarrierSandbox, str, int]]) -> None:
+        self.apps = apps
+        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.stopping = threading.Event()
+
+    def _open(self, name: str) -> None:
+        app, host, port = self.apps[name]
+        server = ThreadingHTTPServer((host, port), _handler_for(app))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self.servers[name] = server
+        logger.info("sandbox %s listening on %s:%s", name, host, port)
+
+    def _close(self, name: str) -> None:
+        server = self.servers.pop(name)
+        server.shutdown()
+        server.server_close()
+        logger.info("sandbox %s down (connections refused)", name)
+
+    def sync(self) -> None:
+        for name in self.apps:
+            down = get_faults(name).down
+            if down and name in self.servers:
+                self._close(name)
+            elif not down and name not in self.servers:
+                self._open(name)
+
+    def run(self) -> None:
+        self.sync()
+        logger.info("sandboxes ready: %s", ", ".join(f"{n}={h}:{p}" for n, (_, h, p) in self.apps.items()))
+        while not self.stopping.wait(POLL_S):
+            try:
+                self.sync()
+            except redis.RedisError:
+                logger.exception("cannot read fault settings; keeping the sandboxes as they are")
+        for name in list(self.servers):
+            self._close(name)
+
+
+def build_supervisor(host: str, ports: dict[str, int]) -> Supervisor:
+    apps: dict[str, PaymentSandbox | CarrierSandbox] = {
+        "payments": PaymentSandbox(),
+        "carrier_primary": CarrierSandbox("carrier_primary"),
+        "carrier_fallback": CarrierSandbox("carrier_fallback"),
+    }
+    return Supervisor({name: (app, host, ports[name]) for name, app in apps.items()})
