@@ -98,6 +98,10 @@ class CircuitOpenError(TransientError):
         self.name = name
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple:
+        # Celery serializes the error of a retry; keep the class (and its countdown) intact.
+        return (type(self), (self.name, self.retry_after))
+
 
 @dataclass(frozen=True)
 class BreakerState:

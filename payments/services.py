@@ -9,6 +9,7 @@ from django.db.models import F
 
 from orders import selectors as order_selectors
 from orders import services as order_services
+from orders.models import Order
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import EventKind, OrderStatus
 
@@ -30,7 +31,7 @@ def authorize_payment(*, order_id: str) -> str:
     if order.status == OrderStatus.PENDING:
         with transaction.atomic(durable=True):
             order_services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
-    elif order.status != OrderStatus.PAYMENT_PROCESSING:
+    elif order.status != OrderStatus.PAYMENT_PROCESSING and not _outcome_unknown(order):
         return f"skipped: order is {order.status}"
 
     gateway = get_payment_gateway()
@@ -73,6 +74,17 @@ def authorize_payment(*, order_id: str) -> str:
             reference=payment.gateway_reference,
         )
     return "authorized"
+
+
+def _outcome_unknown(order: Order) -> bool:
+    """Cancelled while an authorization was on the wire (it may have timed out after the
+    processor took it): asking again with the same key learns the outcome without a second
+    charge, and the branch below voids whatever was held."""
+    return (
+        order.status == OrderStatus.CANCELLED
+        and payment_for_order(order_id=order.pk) is None
+        and order_selectors.order_events(order=order).filter(kind=EventKind.PAYMENT_STARTED).exists()
+    )
 
 
 def capture_payment(*, order_id: str) -> str:
