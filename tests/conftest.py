@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -231,6 +232,40 @@ def sandboxes(_use_test_redis) -> Iterator[SandboxProcess]:
     settings.CARRIER_URLS = {"primary": process.urls["carrier_primary"], "fallback": process.urls["carrier_fallback"]}
     yield process
     process.stop()
+
+
+def refuses(url: str) -> bool:
+    """True once a sandbox marked down refuses connections (a reset while closing is not yet)."""
+    try:
+        httpx.get(f"{url}/health", timeout=1)
+    except httpx.ConnectError:
+        return True
+    except httpx.TransportError:
+        return False
+    return False
+
+
+def _accepts(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
+
+
+@pytest.fixture
+def faults(sandboxes) -> Iterator[SandboxProcess]:
+    """A test that injects faults starts and ends with none, empty ledgers, closed breakers."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+
+    def clear() -> None:
+        for pattern in ("sandbox:*", "breaker:*"):
+            for key in client.scan_iter(pattern):
+                client.delete(key)
+        wait_for(lambda: all(_accepts(url) for url in sandboxes.urls.values()), timeout=10)
+
+    clear()
+    yield sandboxes
+    clear()
+    client.close()
 
 
 @pytest.fixture(scope="session")
