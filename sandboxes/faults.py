@@ -44,11 +44,15 @@ def set_faults(sandbox: str, **changes: object) -> Faults:
     the same sequence of faults from here."""
     if sandbox not in SANDBOXES:
         raise ValueError(f"unknown sandbox {sandbox!r}; one of {', '.join(SANDBOXES)}")
-    known = {f.name: f.type for f in fields(Faults)}
-    unknown = set(changes) - set(known)
+    unknown = set(changes) - {f.name for f in fields(Faults)}
     if unknown:
         raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
     faults = Faults(**{**asdict(get_faults(sandbox)), **changes})
+    if (
+        not (0 <= faults.error_rate <= 1 and 0 <= faults.timeout_rate <= 1)
+        or min(faults.latency_ms, faults.jitter_ms) < 0
+    ):
+        raise ValueError("rates go from 0 to 1; latency and jitter are not negative")
     client = redis_client()
     client.hset(KEY, sandbox, json.dumps(asdict(faults)))
     client.delete(f"{KEY}:{sandbox}:n")

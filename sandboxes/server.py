@@ -19,14 +19,39 @@ logger = logging.getLogger(__name__)
 POLL_S = 0.2
 
 
+class Counter:
+    """A thread-safe count of the blocks currently inside `with counter:`."""
+
+    def __init__(self) -> None:
+        self.value, self._lock = 0, threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.value += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.value -= 1
+
+
 def _handler_for(app: PaymentSandbox | CarrierSandbox) -> type[BaseHTTPRequestHandler]:
+    # Requests being worked on: /health shows it, so a test can wait for a quiet sandbox.
+    in_flight = Counter()
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            self._send(Reply(200, {"sandbox": app.name}) if self.path == "/health" else app.get(self.path))
+            if self.path == "/health":
+                self._send(Reply(200, {"sandbox": app.name, "in_flight": in_flight.value}))
+            else:
+                self._send(app.get(self.path))
 
         def do_POST(self) -> None:
+            with in_flight:
+                self._post()
+
+        def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")

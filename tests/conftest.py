@@ -256,7 +256,15 @@ def faults(sandboxes) -> Iterator[SandboxProcess]:
     """A test that injects faults starts and ends with none, empty ledgers, closed breakers."""
     client = redis.Redis.from_url(TEST_REDIS_URL)
 
+    def quiet(url: str) -> bool:
+        try:
+            return httpx.get(f"{url}/health", timeout=2).json()["in_flight"] == 0
+        except httpx.TransportError:
+            return True  # down: nothing in flight
+
     def clear() -> None:
+        # A request still sleeping in a sandbox would write into the next test's ledger.
+        wait_for(lambda: all(quiet(url) for url in sandboxes.urls.values()), timeout=20)
         for pattern in ("sandbox:*", "breaker:*"):
             for key in client.scan_iter(pattern):
                 client.delete(key)
