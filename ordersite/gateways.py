@@ -1,6 +1,7 @@
 """The HTTP edge shared by every gateway adapter: one JSON POST with timeouts, and the two
 ways a provider can fail (transient: retry; rejected: never retry)."""
 
+import os
 from typing import Any
 
 import httpx
@@ -22,6 +23,19 @@ class GatewayRejectedError(DomainError):
     code = "gateway_rejected"
 
 
+_clients: dict[int, httpx.Client] = {}
+
+
+def _client() -> httpx.Client:
+    """One pooled client per process (a worker's pool children fork: never share sockets).
+    A new client per call costs ~20 ms of TLS setup; a pooled keep-alive call ~3 ms."""
+    pid = os.getpid()
+    if pid not in _clients:
+        _clients.clear()
+        _clients[pid] = httpx.Client()
+    return _clients[pid]
+
+
 def timeouts() -> httpx.Timeout:
     """Connect and read timeouts from settings: a hung provider costs at most this much."""
     return httpx.Timeout(settings.GATEWAY_READ_TIMEOUT, connect=settings.GATEWAY_CONNECT_TIMEOUT)
@@ -32,7 +46,7 @@ def post_json(url: str, body: dict[str, Any], *, idempotency_key: str, ok: froze
     402 decline) are results; transport errors, timeouts, 5xx and RETRYABLE_STATUS are transient;
     any other 4xx is a permanent GatewayRejectedError."""
     try:
-        response = httpx.post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
+        response = _client().post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
     except httpx.TransportError as exc:
         raise GatewayUnavailableError(f"{type(exc).__name__} calling {url}") from exc
     if response.is_success or response.status_code in ok:
