@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
-from .dlq import redis_client
 from .errors import DomainError, TransientError
+from .redis_pool import shared_redis
 
 T = TypeVar("T")
 NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback")
@@ -122,7 +122,7 @@ class Breaker:
     def __init__(self, name: str) -> None:
         self.name = name
         self.state_key, self.window_key = f"breaker:{name}:state", f"breaker:{name}:window"
-        self.redis = redis_client()
+        self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn` if the breaker lets it, and count its outcome."""

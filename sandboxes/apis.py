@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ordersite.dlq import redis_client
+from ordersite.redis_pool import shared_redis
 
 # Test card tokens, as card processors' test cards: the token alone decides the outcome.
 DECLINES = {
@@ -44,7 +44,7 @@ class PaymentSandbox:
     OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refund)$")
 
     def __init__(self) -> None:
-        self.redis = redis_client()
+        self.redis = shared_redis()
 
     def get(self, path: str) -> Reply:
         if path == "/v1/authorizations":
@@ -137,7 +137,7 @@ class CarrierSandbox:
 
     def __init__(self, name: str) -> None:
         self.name, self.prefix = name, f"sandbox:{name}"
-        self.redis = redis_client()
+        self.redis = shared_redis()
 
     def get(self, path: str) -> Reply:
         if path != "/v1/shipments":
