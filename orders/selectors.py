@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from .models import Order, OrderEvent, OrderItem
@@ -50,7 +50,11 @@ def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
 
 
 def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
-    """Orders in one of `statuses` whose row has not changed since `unchanged_since`."""
-    return Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since).order_by("updated_at")[
-        :limit
-    ]
+    """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
+    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck."""
+    return (
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since)
+        .annotate(last_event_at=Max("events__created_at"))
+        .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .order_by("updated_at")[:limit]
+    )

@@ -8,6 +8,7 @@ from django.utils import timezone
 from orders.models import Order
 from orders.services_recovery import resend_stuck_orders
 from orders.states import EventKind, OrderStatus
+from orders.timeline import record_step_event
 
 from ..factories import OrderFactory
 
@@ -45,4 +46,11 @@ def test_resend_stuck_orders_leaves_waiting_and_finished_orders_alone(settings, 
 def test_resend_stuck_orders_leaves_an_order_that_moved_recently(settings):
     settings.PIPELINE_STUCK_AFTER_SECONDS = 300
     _aged(OrderStatus.RESERVED, minutes=1)
+    assert resend_stuck_orders() == 0
+
+
+def test_resend_stuck_orders_leaves_an_order_whose_step_is_retrying(settings):
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 300
+    order = _aged(OrderStatus.PAYMENT_PROCESSING)
+    record_step_event(order_id=str(order.public_id), kind=EventKind.STEP_RETRY, attempt=1)
     assert resend_stuck_orders() == 0
