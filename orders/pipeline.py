@@ -94,6 +94,23 @@ class StepTask(Task):
     retry_backoff_max = settings.PIPELINE_RETRY_BACKOFF_MAX
     retry_jitter = settings.PIPELINE_RETRY_JITTER
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each step's own retry options from settings.PIPELINE_RETRY_POLICY (the one place)."""
+        super().__init_subclass__(**kwargs)
+        for option, value in settings.PIPELINE_RETRY_POLICY.get(getattr(cls, "name", None), {}).items():
+            setattr(cls, option, value)
+
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
+        """An error that knows when to come back (an open breaker) sets the countdown itself."""
+        if getattr(exc, "retry_after", None) is not None:
+            options["countdown"] = exc.retry_after
+        return super().retry(args, kwargs, exc, **options)
+
+    @property
+    def last_attempt(self) -> bool:
+        """True on the final try: a step with a fallback takes it now rather than fail."""
+        return self.request.retries >= self.max_retries
+
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         order_id = str(args[0]) if args else kwargs.get("order_id", "")
         logger.warning("%s retrying after %r", self.name, exc, extra={"order_id": order_id, "task": self.name})

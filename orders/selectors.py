@@ -1,9 +1,11 @@
 """Read queries on orders, scoped to whoever asks."""
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from .models import Order, OrderEvent, OrderItem
@@ -40,3 +42,20 @@ def order_items(*, order: Order) -> list[OrderItem]:
 
 def order_events(*, order: Order) -> QuerySet[OrderEvent]:
     return OrderEvent.objects.filter(order=order).order_by("seq")
+
+
+def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
+    """Public ids of orders in `status`, oldest change first (the beat tasks' work list)."""
+    rows = Order.objects.filter(status=status).order_by("updated_at").values_list("public_id", flat=True)[:limit]
+    return [str(public_id) for public_id in rows]
+
+
+def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
+    """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
+    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck."""
+    return (
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since)
+        .annotate(last_event_at=Max("events__created_at"))
+        .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .order_by("updated_at")[:limit]
+    )

@@ -5,10 +5,16 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import services, services_recovery
 
 
 @shared_task(name="orders.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     """Run by celery beat (CELERY_BEAT_SCHEDULE): forget keys past IDEMPOTENCY_KEY_TTL_HOURS."""
     return services.purge_idempotency_keys(older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS))
+
+
+@shared_task(name="orders.resend_stuck_orders")
+def resend_stuck_orders() -> int:
+    """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS."""
+    return services_recovery.resend_stuck_orders()

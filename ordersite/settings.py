@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "inventory",
     "shipping",
+    "sandboxes",
 ]
 
 MIDDLEWARE = [
@@ -174,10 +175,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Gateways ----------------------------------------------------------------------------
-PAYMENT_GATEWAY_CLASS = env.str("PAYMENT_GATEWAY_CLASS", default="payments.gateways.InProcessPaymentGateway")
+PAYMENT_GATEWAY_CLASS = env.str("PAYMENT_GATEWAY_CLASS", default="payments.gateways.HttpPaymentGateway")
 CARRIER_CLASSES = {
-    "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.InProcessCarrier"),
-    "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.InProcessCarrier"),
+    "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.HttpCarrier"),
+    "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.HttpCarrier"),
 }
 
 # --- Dead-letter queue -------------------------------------------------------------------
@@ -218,3 +219,49 @@ CACHES = {
         "TIMEOUT": 3600,
     }
 }
+
+# --- Faults: gateways over HTTP, sandboxes, retry policy per step, breakers, reconciler ------
+PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="http://127.0.0.1:8071")
+CARRIER_URLS = {
+    "primary": env.str("CARRIER_PRIMARY_URL", default="http://127.0.0.1:8072"),
+    "fallback": env.str("CARRIER_FALLBACK_URL", default="http://127.0.0.1:8073"),
+}
+GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=2.0)
+GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=10.0)
+# The sandbox process binds the ports of the URLs above on this address.
+SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=15.0)
+
+# Per-step retry options (Celery's max_retries, retry_backoff, retry_backoff_max, retry_jitter),
+# applied by orders.pipeline.StepTask; a step not named here uses the PIPELINE_* values above.
+# Shipping gives up on the primary carrier sooner (a fallback exists); compensations and the
+# capture must eventually happen, so they keep trying longer.
+PIPELINE_RETRY_POLICY: dict[str, dict] = {
+    "shipping.create_shipment": {"max_retries": env.int("PIPELINE_SHIP_MAX_RETRIES", default=3)},
+    **{
+        name: {"max_retries": env.int("PIPELINE_COMPENSATION_MAX_RETRIES", default=10)}
+        for name in (
+            "payments.capture_payment",
+            "payments.void_payment",
+            "payments.refund_payment",
+            "inventory.release_stock",
+            "shipping.cancel_shipment",
+        )
+    },
+}
+PIPELINE_STUCK_AFTER_SECONDS = env.int("PIPELINE_STUCK_AFTER_SECONDS", default=300)
+PIPELINE_RECONCILE_EVERY_SECONDS = env.int("PIPELINE_RECONCILE_EVERY_SECONDS", default=60)
+CARRIER_PENDING_RETRY_SECONDS = env.int("CARRIER_PENDING_RETRY_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE |= {
+    "resend-stuck-orders": {"task": "orders.resend_stuck_orders", "schedule": PIPELINE_RECONCILE_EVERY_SECONDS},
+    "retry-pending-shipments": {"task": "shipping.retry_pending_shipments", "schedule": CARRIER_PENDING_RETRY_SECONDS},
+}
+
+BREAKER_ERROR_RATE = env.int("BREAKER_ERROR_RATE", default=50)
+BREAKER_MIN_CALLS = env.int("BREAKER_MIN_CALLS", default=10)
+BREAKER_WINDOW_CALLS = env.int("BREAKER_WINDOW_CALLS", default=100)
+BREAKER_WINDOW_SECONDS = env.float("BREAKER_WINDOW_SECONDS", default=60.0)
+BREAKER_CONSECUTIVE_FAILURES = env.int("BREAKER_CONSECUTIVE_FAILURES", default=5)
+BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
+BREAKER_HALF_OPEN_CALLS = env.int("BREAKER_HALF_OPEN_CALLS", default=5)
+BREAKER_CLOSE_AFTER = env.int("BREAKER_CLOSE_AFTER", default=3)

@@ -8,6 +8,7 @@ from .api_root import ApiRootView
 from .health import HealthView, ReadinessView
 
 urlpatterns = [
+    path("admin/faults/", include("sandboxes.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

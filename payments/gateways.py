@@ -1,4 +1,4 @@
-"""Payment gateways: the small interface the pipeline needs, and the adapters behind it.
+"""Payment gateways: the small interface the pipeline needs, and the HTTP adapter behind it.
 
 A new provider is one class implementing PaymentGateway, named by PAYMENT_GATEWAY_CLASS.
 Every call carries an idempotency key: the same key must give the same result, never a
@@ -6,18 +6,18 @@ second charge. Unreachable or failing providers raise GatewayUnavailableError (t
 a declined card is a normal result (approved=False), never an exception.
 """
 
-import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ordersite.errors import TransientError
+from ordersite.breakers import guarded
+from ordersite.gateways import GatewayRejectedError, GatewayUnavailableError, post_json
 
+__all__ = ["GatewayRejectedError", "GatewayUnavailableError", "HttpPaymentGateway", "PaymentGateway", "PaymentResult"]
 
-class GatewayUnavailableError(TransientError):
-    """The provider could not be reached or answered 5xx: retry later."""
+BREAKER = "payment"
 
 
 @dataclass(frozen=True)
@@ -40,39 +40,39 @@ class PaymentGateway(Protocol):
     def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult: ...
 
 
-# Test card tokens, as card processors' test cards: the token alone decides the outcome.
-DECLINES = {
-    "tok_declined": ("card_declined", "The card was declined."),
-    "tok_insufficient_funds": ("insufficient_funds", "The card has insufficient funds."),
-}
+class HttpPaymentGateway:
+    """Our payment sandbox's API (the shape of a card processor's): POST /v1/authorizations, then
+    /v1/authorizations/<id>/capture, /void or /refund. A 402 is a decline."""
 
+    name = "sandbox"
 
-class InProcessPaymentGateway:
-    """A deterministic provider living in the worker process (no network): references derive
-    from the idempotency key, so a repeated call returns the same result."""
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = (base_url or settings.PAYMENT_GATEWAY_URL).rstrip("/")
 
-    name = "in-process"
+    def _call(self, path: str, body: dict, key: str) -> PaymentResult:
+        answer = post_json(f"{self.base_url}/v1/authorizations{path}", body, idempotency_key=key, ok=frozenset({402}))
+        error = answer.get("error") or {}
+        return PaymentResult(
+            approved=not error,
+            reference=answer.get("id", ""),
+            decline_code=error.get("code", ""),
+            message=error.get("message", ""),
+        )
 
     def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult:
-        if token in DECLINES:
-            code, message = DECLINES[token]
-            return PaymentResult(approved=False, decline_code=code, message=message)
-        return PaymentResult(approved=True, reference=_reference("auth", idempotency_key))
+        body = {"amount_cents": amount_cents, "currency": currency, "token": token}
+        return self._call("", body, idempotency_key)
 
     def capture(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
-        return PaymentResult(approved=True, reference=_reference("cap", idempotency_key))
+        return self._call(f"/{reference}/capture", {"amount_cents": amount_cents}, idempotency_key)
 
     def void(self, *, reference: str, idempotency_key: str) -> PaymentResult:
-        return PaymentResult(approved=True, reference=_reference("void", idempotency_key))
+        return self._call(f"/{reference}/void", {}, idempotency_key)
 
     def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
-        return PaymentResult(approved=True, reference=_reference("ref", idempotency_key))
-
-
-def _reference(prefix: str, key: str) -> str:
-    return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+        return self._call(f"/{reference}/refund", {"amount_cents": amount_cents}, idempotency_key)
 
 
 def get_payment_gateway() -> PaymentGateway:
-    """The configured provider (PAYMENT_GATEWAY_CLASS)."""
-    return import_string(settings.PAYMENT_GATEWAY_CLASS)()
+    """The configured provider (PAYMENT_GATEWAY_CLASS), every call behind the payment breaker."""
+    return cast(PaymentGateway, guarded(import_string(settings.PAYMENT_GATEWAY_CLASS)(), breaker=BREAKER))

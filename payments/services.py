@@ -9,9 +9,11 @@ from django.db.models import F
 
 from orders import selectors as order_selectors
 from orders import services as order_services
+from orders.models import Order
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import EventKind, OrderStatus
 
+from .exceptions import PaymentNotCapturableError
 from .gateways import get_payment_gateway
 from .models import Payment, PaymentStatus
 from .selectors import payment_for_order
@@ -30,7 +32,7 @@ def authorize_payment(*, order_id: str) -> str:
     if order.status == OrderStatus.PENDING:
         with transaction.atomic(durable=True):
             order_services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
-    elif order.status != OrderStatus.PAYMENT_PROCESSING:
+    elif order.status != OrderStatus.PAYMENT_PROCESSING and not _outcome_unknown(order):
         return f"skipped: order is {order.status}"
 
     gateway = get_payment_gateway()
@@ -75,14 +77,29 @@ def authorize_payment(*, order_id: str) -> str:
     return "authorized"
 
 
+def _outcome_unknown(order: Order) -> bool:
+    """Cancelled while an authorization was on the wire (it may have timed out after the
+    processor took it): asking again with the same key learns the outcome without a second
+    charge, and the branch below voids whatever was held."""
+    return (
+        order.status == OrderStatus.CANCELLED
+        and payment_for_order(order_id=order.pk) is None
+        and order_selectors.order_events(order=order).filter(kind=EventKind.PAYMENT_STARTED).exists()
+    )
+
+
 def capture_payment(*, order_id: str) -> str:
     """Pipeline step, after shipping: take the authorized money and complete the order."""
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status != OrderStatus.SHIPPED:
         return f"skipped: order is {order.status}"
     payment = payment_for_order(order_id=order.pk)
-    if payment is None:
-        raise RuntimeError(f"shipped order {order_id} has no payment to capture")
+    if payment is None or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):
+        raise PaymentNotCapturableError(
+            f"Shipped order {order_id} has no authorization left to capture.",
+            order_id=order_id,
+            payment_status=payment.status if payment else None,
+        )
     if payment.status == PaymentStatus.AUTHORIZED:
         key = step_key(order_id, CAPTURE)
         result = get_payment_gateway().capture(
@@ -95,6 +112,9 @@ def capture_payment(*, order_id: str) -> str:
         Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
             status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
         )
+        if not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
+            # Voided between our read and this transaction: roll back, complete nothing.
+            raise PaymentNotCapturableError(f"The authorization of order {order_id} was released.", order_id=order_id)
         order_services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents)
         order_services.transition_order(order, OrderStatus.COMPLETED, kind=EventKind.ORDER_COMPLETED)
     return "captured"

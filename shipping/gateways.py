@@ -1,21 +1,22 @@
-"""Carrier gateways: the small interface the pipeline needs, and the adapters behind it.
+"""Carrier gateways: the small interface the pipeline needs, and the HTTP adapter behind it.
 
-A carrier creates a shipment for an order (idempotent by its key) and can cancel one that has
-not left. Unreachable carriers raise GatewayUnavailableError (transient).
+A carrier creates a shipment for an order (idempotent by order) and can cancel one that has
+not left. Unreachable carriers raise GatewayUnavailableError (transient); CARRIER_*_CLASS
+names the adapter of each role ("primary", "fallback") and CARRIER_*_URL where it lives.
 """
 
-import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ordersite.errors import TransientError
+from ordersite.breakers import guarded
+from ordersite.gateways import GatewayUnavailableError, post_json
 
+__all__ = ["Carrier", "GatewayUnavailableError", "HttpCarrier", "ShipmentResult"]
 
-class GatewayUnavailableError(TransientError):
-    """The carrier could not be reached or answered 5xx: retry later, or try the fallback."""
+ROLES = ("primary", "fallback")
 
 
 @dataclass(frozen=True)
@@ -35,25 +36,26 @@ class Carrier(Protocol):
     def cancel_shipment(self, *, tracking_number: str, idempotency_key: str) -> None: ...
 
 
-class InProcessCarrier:
-    """A deterministic carrier living in the worker process: the tracking number derives from
-    the idempotency key, so a repeated request returns the same shipment."""
+class HttpCarrier:
+    """Our carrier sandboxes' API: POST /v1/shipments (one per order), POST .../<tracking>/cancel."""
 
-    def __init__(self, name: str = "in-process") -> None:
+    def __init__(self, name: str, base_url: str | None = None) -> None:
         self.name = name
+        self.base_url = (base_url or settings.CARRIER_URLS[name]).rstrip("/")
 
     def create_shipment(
         self, *, order_id: str, address: dict, parcels: list[dict], idempotency_key: str
     ) -> ShipmentResult:
-        digest = hashlib.sha256(f"{self.name}:{idempotency_key}".encode()).hexdigest()
+        body = {"order_id": order_id, "address": address, "parcels": parcels}
+        answer = post_json(f"{self.base_url}/v1/shipments", body, idempotency_key=idempotency_key)
         return ShipmentResult(
-            carrier=self.name, tracking_number=f"TRK{digest[:12].upper()}", label_reference=f"label_{digest[12:28]}"
+            carrier=self.name, tracking_number=answer["tracking_number"], label_reference=answer["label_reference"]
         )
 
     def cancel_shipment(self, *, tracking_number: str, idempotency_key: str) -> None:
-        return None
+        post_json(f"{self.base_url}/v1/shipments/{tracking_number}/cancel", {}, idempotency_key=idempotency_key)
 
 
 def get_carrier(role: str = "primary") -> Carrier:
-    """The configured carrier for `role` ("primary" or "fallback"), from CARRIER_CLASSES."""
-    return import_string(settings.CARRIER_CLASSES[role])(name=role)
+    """The configured carrier for `role`, every call behind that carrier's own breaker."""
+    return cast(Carrier, guarded(import_string(settings.CARRIER_CLASSES[role])(name=role), breaker=f"carrier_{role}"))

@@ -11,9 +11,11 @@ from orders import services as order_services
 from orders.models import Order
 from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, step_key
 from orders.states import EventKind, OrderStatus
+from ordersite.breakers import CircuitOpenError
+from ordersite.errors import TransientError
 
 from .exceptions import OrderNotShippableError
-from .gateways import get_carrier
+from .gateways import ShipmentResult, get_carrier
 from .models import Shipment, ShipmentStatus
 from .selectors import shipment_for_order
 
@@ -23,19 +25,25 @@ SHIPPABLE = frozenset({OrderStatus.RESERVED, OrderStatus.PENDING_SHIPMENT})
 MANUAL_CARRIER = "manual"
 
 
-def create_shipment(*, order_id: str) -> str:
+def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
     """Pipeline step: book the parcel, then (one transaction) record it, take the units off the
-    shelf and mark the order shipped. Idempotent by the carrier key and the one-per-order row."""
+    shelf and mark the order shipped. Idempotent by the carrier key and the one-per-order row.
+
+    The primary carrier gets the step's retries; on the last attempt, or at once while its
+    breaker is open, the fallback carrier is asked. If neither takes the parcel on the last
+    attempt the order waits in `pending_shipment` (stock held, payment authorized) for the beat
+    task or staff. An order already pending gets one pass through both carriers per call.
+    """
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status not in SHIPPABLE:
         return f"skipped: order is {order.status}"
-    carrier = get_carrier("primary")
-    result = carrier.create_shipment(
-        order_id=order_id,
-        address=order.shipping_address,
-        parcels=[{"sku": i.sku, "quantity": i.quantity} for i in order_selectors.order_items(order=order)],
-        idempotency_key=step_key(order_id, SHIP),
-    )
+    final = last_attempt or order.status == OrderStatus.PENDING_SHIPMENT
+    try:
+        result = _book(order, final=final)
+    except TransientError as exc:
+        if not final:
+            raise
+        return _hold_for_shipment(order_id=order_id, error=exc)
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         shipment, _ = Shipment.objects.get_or_create(
@@ -46,18 +54,72 @@ def create_shipment(*, order_id: str) -> str:
                 "label_reference": result.label_reference,
             },
         )
-        if order.status not in SHIPPABLE:
+        if order.status == OrderStatus.CANCELLED:
             compensate_on_commit(order_id=order_id)
-            return f"booked after {order.status}; compensating"
-        inventory_services.commit_stock(order_id=order.pk)
-        order_services.transition_order(
-            order,
-            OrderStatus.SHIPPED,
-            kind=EventKind.ORDER_SHIPPED,
-            carrier=shipment.carrier,
-            tracking_number=shipment.tracking_number,
+            return "booked after cancelled; compensating"
+        duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
+        if order.status in SHIPPABLE:
+            inventory_services.commit_stock(order_id=order.pk)
+            order_services.transition_order(
+                order,
+                OrderStatus.SHIPPED,
+                kind=EventKind.ORDER_SHIPPED,
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+            )
+            return "shipped"
+    if duplicate:
+        # Staff shipped it by hand while the carrier answered: call back this second parcel
+        # only; the payment and the order are theirs, not ours to compensate.
+        get_carrier(result.carrier if result.carrier in ("primary", "fallback") else "primary").cancel_shipment(
+            tracking_number=result.tracking_number, idempotency_key=step_key(order_id, "cancel_duplicate")
         )
-    return "shipped"
+        return f"booked after {order.status}; duplicate booking cancelled"
+    return f"skipped: order is {order.status}"
+
+
+def _book(order: Order, *, final: bool) -> ShipmentResult:
+    """The primary carrier, else (breaker open, or its last chance gone) the fallback."""
+    request = {
+        "order_id": str(order.public_id),
+        "address": order.shipping_address,
+        "parcels": [{"sku": i.sku, "quantity": i.quantity} for i in order_selectors.order_items(order=order)],
+        "idempotency_key": step_key(str(order.public_id), SHIP),
+    }
+    try:
+        return get_carrier("primary").create_shipment(**request)
+    except CircuitOpenError:
+        pass  # known to be failing: no point waiting for it
+    except TransientError:
+        if not final:
+            raise
+    return get_carrier("fallback").create_shipment(**request)
+
+
+def _hold_for_shipment(*, order_id: str, error: Exception) -> str:
+    """Both carriers failed for good: the order waits with its stock and authorization kept."""
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        reason = "No carrier could take the parcel; it will be retried."
+        detail = {"error": f"{type(error).__name__}: {error}"[:300]}
+        if order.status == OrderStatus.RESERVED:
+            order_services.transition_order(
+                order, OrderStatus.PENDING_SHIPMENT, kind=EventKind.SHIPMENT_FAILED, reason=reason, **detail
+            )
+        elif order.status == OrderStatus.PENDING_SHIPMENT:
+            order_services.record_event(order, EventKind.SHIPMENT_FAILED, **detail)
+        else:
+            return f"skipped: order is {order.status}"
+    return "pending_shipment"
+
+
+def retry_pending_shipments() -> int:
+    """Beat task: send the shipping step (and the capture after it) again for every order
+    waiting in `pending_shipment`. Idempotent: a step for an order that moved on skips it."""
+    order_ids = order_selectors.order_ids_in_status(status=OrderStatus.PENDING_SHIPMENT)
+    for order_id in order_ids:
+        pipeline_chain(order_id, start=SHIP).apply_async()
+    return len(order_ids)
 
 
 def cancel_shipment(*, order_id: str) -> str:

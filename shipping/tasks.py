@@ -7,11 +7,17 @@ from orders.pipeline import StepTask
 from . import services
 
 
-@shared_task(name="shipping.create_shipment", base=StepTask)
-def create_shipment(order_id: str) -> str:
-    return services.create_shipment(order_id=order_id)
+@shared_task(name="shipping.create_shipment", base=StepTask, bind=True)
+def create_shipment(self: StepTask, order_id: str) -> str:
+    return services.create_shipment(order_id=order_id, last_attempt=self.last_attempt)
 
 
 @shared_task(name="shipping.cancel_shipment", base=StepTask)
 def cancel_shipment(order_id: str) -> str:
     return services.cancel_shipment(order_id=order_id)
+
+
+@shared_task(name="shipping.retry_pending_shipments")
+def retry_pending_shipments() -> int:
+    """Beat, every CARRIER_PENDING_RETRY_SECONDS."""
+    return services.retry_pending_shipments()

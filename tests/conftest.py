@@ -1,14 +1,17 @@
 """Test fixtures: the real PostgreSQL (pytest-django's test database), a Redis database of the
 tests' own, flushed per test, API clients, and a real Celery worker in a subprocess."""
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from asgiref.local import Local
@@ -97,6 +100,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
     )
+    env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
     return env
 
@@ -105,6 +109,8 @@ class WorkerProcess:
     """A `celery worker` we started; stopped by its own PID only."""
 
     def __init__(self, env: dict[str, str], queues: str = QUEUES, concurrency: int = 2, name: str = "test") -> None:
+        self._args = (env, queues, concurrency, name)
+        self.nodename = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.log = Path(ROOT / "var" / f"worker-{name}-{os.getpid()}.log")
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
@@ -121,7 +127,7 @@ class WorkerProcess:
                 "-c",
                 str(concurrency),
                 "-n",
-                f"{name}-{os.getpid()}@%h",
+                self.nodename,
                 "-l",
                 "info",
                 "--without-mingle",
@@ -144,6 +150,20 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes (by their PIDs), as a crashed host would."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        self.proc.kill()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._log_file.close()
+
+    def restart(self) -> None:
+        """A fresh worker with the same settings, in place of this (killed or stopped) one."""
+        self.__init__(*self._args)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -155,8 +175,118 @@ class WorkerProcess:
         self._log_file.close()
 
 
+# --- Sandboxes (issue 5): the payment and carrier sandboxes, a real process over real HTTP --------
+# Ports are taken from TEST_SANDBOX_PORTS; every worker started with worker_env() reaches them.
+SANDBOX_ENV: dict[str, str] = {}
+# Timings shortened for tests (never 30 s sleeps): breaker open time, read timeout, reconciler.
+FAULT_TIMINGS = {
+    "BREAKER_OPEN_SECONDS": "2",
+    "GATEWAY_READ_TIMEOUT": "1.5",
+    "SANDBOX_HANG_SECONDS": "3",
+    "PIPELINE_STUCK_AFTER_SECONDS": "3",
+    "PIPELINE_MAX_RETRIES": "8",
+}
+
+
+def _free_ports(count: int) -> list[int]:
+    low, high = map(int, os.environ.get("TEST_SANDBOX_PORTS", "8300-8399").split("-"))
+    found = []
+    for port in range(low, high + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError(f"no {count} free ports in TEST_SANDBOX_PORTS")
+
+
+class SandboxProcess:
+    """`manage.py run_sandboxes` on free ports of the tests' own; stopped by its own PID."""
+
+    def __init__(self) -> None:
+        pay, primary, fallback = (f"http://127.0.0.1:{port}" for port in _free_ports(3))
+        self.urls = {"payments": pay, "carrier_primary": primary, "carrier_fallback": fallback}
+        self.env = {"PAYMENT_GATEWAY_URL": pay, "CARRIER_PRIMARY_URL": primary, "CARRIER_FALLBACK_URL": fallback}
+        self.log = ROOT / "var" / f"sandboxes-{os.getpid()}.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self._log_file = self.log.open("w")
+        env = dict(os.environ, REDIS_URL=TEST_REDIS_URL, PYTHONUNBUFFERED="1", **self.env)
+        env["SANDBOX_HANG_SECONDS"] = FAULT_TIMINGS["SANDBOX_HANG_SECONDS"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_sandboxes"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while "sandboxes ready" not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"sandboxes did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    stop = WorkerProcess.stop  # SIGTERM by PID, SIGKILL if it lingers
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sandboxes(_use_test_redis) -> Iterator[SandboxProcess]:
+    """The sandboxes, for workers (worker_env) and for gateway calls made in the test process."""
+    process = SandboxProcess()
+    SANDBOX_ENV.update(process.env)
+    settings.PAYMENT_GATEWAY_URL = process.urls["payments"]
+    settings.CARRIER_URLS = {"primary": process.urls["carrier_primary"], "fallback": process.urls["carrier_fallback"]}
+    yield process
+    process.stop()
+
+
+def refuses(url: str) -> bool:
+    """True once a sandbox marked down refuses connections (a reset while closing is not yet)."""
+    try:
+        httpx.get(f"{url}/health", timeout=1)
+    except httpx.ConnectError:
+        return True
+    except httpx.TransportError:
+        return False
+    return False
+
+
+def _accepts(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
+
+
+@pytest.fixture
+def faults(sandboxes) -> Iterator[SandboxProcess]:
+    """A test that injects faults starts and ends with none, empty ledgers, closed breakers."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+
+    def quiet(url: str) -> bool:
+        try:
+            return httpx.get(f"{url}/health", timeout=2).json()["in_flight"] == 0
+        except httpx.TransportError:
+            return True  # down: nothing in flight
+
+    def clear() -> None:
+        # A request still sleeping in a sandbox would write into the next test's ledger.
+        wait_for(lambda: all(quiet(url) for url in sandboxes.urls.values()), timeout=20)
+        for pattern in ("sandbox:*", "breaker:*"):
+            for key in client.scan_iter(pattern):
+                client.delete(key)
+        wait_for(lambda: all(_accepts(url) for url in sandboxes.urls.values()), timeout=10)
+
+    clear()
+    yield sandboxes
+    clear()
+    client.close()
+
+
 @pytest.fixture(scope="session")
-def live_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
+def live_worker(django_db_setup, django_db_blocker, sandboxes) -> Iterator[WorkerProcess]:
     """One real worker consuming every queue of the test Redis, against the test database."""
     client = redis.Redis.from_url(TEST_REDIS_URL)
     # Messages earlier tests sent for orders that no longer exist would only make noise.
@@ -164,8 +294,46 @@ def live_worker(django_db_setup, django_db_blocker) -> Iterator[WorkerProcess]:
     client.close()
     with django_db_blocker.unblock():
         worker = WorkerProcess(worker_env())
+    _live_workers.append(worker)
     yield worker
+    _live_workers.remove(worker)
     worker.stop()
+
+
+_live_workers: list[WorkerProcess] = []
+
+
+def _pipeline_idle() -> bool:
+    """No message waiting in a queue of the test Redis, and no task running, reserved or
+    waiting for its countdown in the session's workers."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        if sum(client.llen(queue) for queue in QUEUES.split(",")):
+            return False
+    finally:
+        client.close()
+    nodes = [worker.nodename for worker in _live_workers]
+    inspect = celery_app.control.inspect(destination=nodes, timeout=2, limit=len(nodes))
+    return not any(
+        tasks for method in (inspect.active, inspect.reserved, inspect.scheduled) for tasks in (method() or {}).values()
+    )
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pipeline_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A transactional test ends with a TRUNCATE of every table; a session worker still writing
+    (a compensation the test's orders sent) would deadlock with it. So wait, bounded, for the
+    queues to drain first. Taking the db fixture here puts this teardown before its flush."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"live_server", "transactional_db"} & set(request.fixturenames)
+    )
+    if transactional:
+        request.getfixturevalue("_django_db_helper")
+    yield
+    if transactional and _live_workers:
+        with contextlib.suppress(AssertionError):
+            wait_for(_pipeline_idle, timeout=20)
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1) -> object:

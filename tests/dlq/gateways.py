@@ -6,10 +6,10 @@ call kills the process, is how a test makes a step fail for real without mocking
 
 import os
 
-from payments.gateways import GatewayUnavailableError, InProcessPaymentGateway, PaymentResult
+from payments.gateways import GatewayUnavailableError, HttpPaymentGateway, PaymentResult
 
 
-class UnavailablePaymentGateway(InProcessPaymentGateway):
+class UnavailablePaymentGateway(HttpPaymentGateway):
     """A provider that never answers: every authorization is a transient failure."""
 
     name = "always-down"
@@ -18,7 +18,7 @@ class UnavailablePaymentGateway(InProcessPaymentGateway):
         raise GatewayUnavailableError("payment provider unreachable (test adapter)")
 
 
-class WorkerKillingPaymentGateway(InProcessPaymentGateway):
+class WorkerKillingPaymentGateway(HttpPaymentGateway):
     """A provider whose answer crashes the process (think a segfaulting client library)."""
 
     name = "worker-killer"

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from inventory.models import Product, Reservation, ReservationStatus
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
+from payments.gateways import get_payment_gateway
 from payments.models import Payment, PaymentStatus
 from shipping.models import Shipment
 
@@ -19,14 +20,19 @@ def _pending_shipment_order(quantity: int = 2) -> Order:
     product = ProductFactory(on_hand=10, reserved=quantity)
     order = OrderFactory(status=OrderStatus.PENDING_SHIPMENT, lines=[(product, quantity)])
     Reservation.objects.create(order=order, product=product, quantity=quantity)
+    key = f"{order.public_id}:authorize"
+    # Authorized for real at the payment sandbox, so the pipeline's capture finds it there.
+    authorized = get_payment_gateway().authorize(
+        amount_cents=order.total_cents, currency="USD", token="tok_visa", idempotency_key=key
+    )
     Payment.objects.create(
         order=order,
         amount_cents=order.total_cents,
         currency="USD",
         status=PaymentStatus.AUTHORIZED,
-        gateway="in-process",
-        gateway_reference="auth_test",
-        idempotency_key=f"{order.public_id}:authorize",
+        gateway="sandbox",
+        gateway_reference=authorized.reference,
+        idempotency_key=key,
     )
     return order
 
@@ -56,6 +62,7 @@ def test_staff_ship_by_hand_commits_stock_and_the_pipeline_captures(staff_api):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("sandboxes")
 def test_ship_is_staff_only_and_404_for_unknown_orders(api, staff_api, customer):
     order = _pending_shipment_order()
     Order.objects.filter(pk=order.pk).update(customer=customer)
@@ -69,6 +76,7 @@ def test_ship_is_staff_only_and_404_for_unknown_orders(api, staff_api, customer)
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("sandboxes")
 @pytest.mark.parametrize("status", [OrderStatus.RESERVED, OrderStatus.SHIPPED, OrderStatus.CANCELLED])
 def test_only_pending_shipment_orders_are_shipped_by_hand(staff_api, status):
     order = OrderFactory(status=status)
@@ -80,6 +88,7 @@ def test_only_pending_shipment_orders_are_shipped_by_hand(staff_api, status):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("sandboxes")
 @pytest.mark.parametrize("body", [{}, {"tracking_number": ""}, {"tracking_number": "x" * 81}])
 def test_ship_needs_a_tracking_number(staff_api, body):
     order = _pending_shipment_order()

@@ -1,0 +1,206 @@
+"""Circuit breakers, one per external dependency, their state shared in Redis by every process.
+
+Closed: calls pass and land in a sliding window (a sorted set: the last BREAKER_WINDOW_CALLS
+calls within BREAKER_WINDOW_SECONDS). The breaker opens when the window holds at least
+BREAKER_MIN_CALLS calls and BREAKER_ERROR_RATE percent of them failed, or after
+BREAKER_CONSECUTIVE_FAILURES failures in a row. Open: calls fail fast with CircuitOpenError
+carrying the time left (the task's retry countdown). After BREAKER_OPEN_SECONDS it is half-open:
+BREAKER_HALF_OPEN_CALLS trial calls pass; BREAKER_CLOSE_AFTER successes close it, one failure
+opens it again. Only TransientError counts as a failure: a declined card is a healthy answer.
+Each transition is one Lua script, so concurrent workers never see half a state change.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from .errors import DomainError, TransientError
+from .redis_pool import shared_redis
+
+T = TypeVar("T")
+NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback")
+
+# KEYS: state hash. ARGV: open_ms, half_open_calls. Returns {allowed, wait_ms, state}.
+_ALLOW = """
+local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local open_ms = tonumber(ARGV[1])
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+if state == 'closed' then return {1, 0, state} end
+if state == 'open' then
+  local reopen = tonumber(redis.call('HGET', KEYS[1], 'open_until'))
+  if now < reopen then return {0, reopen - now, state} end
+  redis.call('HSET', KEYS[1], 'state', 'half_open', 'trials', 0, 'successes', 0, 'half_open_since', now)
+end
+local since = tonumber(redis.call('HGET', KEYS[1], 'half_open_since'))
+if now - since > open_ms then
+  -- trial calls that never reported (a killed worker) must not wedge the breaker
+  redis.call('HSET', KEYS[1], 'trials', 0, 'half_open_since', now); since = now
+end
+if tonumber(redis.call('HGET', KEYS[1], 'trials')) >= tonumber(ARGV[2]) then
+  return {0, open_ms - (now - since), 'half_open'}
+end
+redis.call('HINCRBY', KEYS[1], 'trials', 1)
+return {1, 0, 'half_open'}
+"""
+
+# KEYS: state hash, window zset. ARGV: ok, call id, window_calls, window_ms, min_calls,
+# error_rate_pct, consecutive, open_ms, close_after. Returns the state after the call.
+_RECORD = """
+local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local ok = ARGV[1] == '1'
+local open_ms = tonumber(ARGV[8])
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local function trip()
+  redis.call('HSET', KEYS[1], 'state', 'open', 'open_until', now + open_ms, 'opened_at', now,
+             'trials', 0, 'successes', 0, 'consecutive', 0)
+  redis.call('HINCRBY', KEYS[1], 'opened_count', 1)
+  redis.call('DEL', KEYS[2])
+  return 'open'
+end
+if state == 'open' then return state end
+if state == 'half_open' then
+  if not ok then return trip() end
+  if redis.call('HINCRBY', KEYS[1], 'successes', 1) >= tonumber(ARGV[9]) then
+    redis.call('HSET', KEYS[1], 'state', 'closed', 'consecutive', 0, 'trials', 0, 'successes', 0)
+    return 'closed'
+  end
+  return state
+end
+redis.call('ZADD', KEYS[2], now, ARGV[2] .. (ok and ':ok' or ':err'))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
+local size = redis.call('ZCARD', KEYS[2])
+local keep = tonumber(ARGV[3])
+if size > keep then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - keep - 1); size = keep end
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+if ok then redis.call('HSET', KEYS[1], 'state', 'closed', 'consecutive', 0); return 'closed' end
+local consecutive = redis.call('HINCRBY', KEYS[1], 'consecutive', 1)
+redis.call('HSET', KEYS[1], 'state', 'closed')
+if consecutive >= tonumber(ARGV[7]) then return trip() end
+if size >= tonumber(ARGV[5]) then
+  local errors = 0
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if string.sub(member, -4) == ':err' then errors = errors + 1 end
+  end
+  if errors * 100 >= tonumber(ARGV[6]) * size then return trip() end
+end
+return 'closed'
+"""
+
+
+class CircuitOpenError(TransientError):
+    """The dependency's breaker is open: fail fast, retry after `retry_after` seconds."""
+
+    def __init__(self, name: str, retry_after: float) -> None:
+        super().__init__(f"circuit {name} is open; retry in {retry_after:.1f}s")
+        self.name = name
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple:
+        # Celery serializes the error of a retry; keep the class (and its countdown) intact.
+        return (type(self), (self.name, self.retry_after))
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """What the admin and `manage.py breakers` show."""
+
+    name: str
+    state: str
+    calls: int
+    errors: int
+    consecutive_failures: int
+    open_for_s: float
+    times_opened: int
+
+
+class Breaker:
+    """One dependency's breaker. Cheap to build: all state lives in Redis."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.state_key, self.window_key = f"breaker:{name}:state", f"breaker:{name}:window"
+        self.redis = shared_redis()
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` if the breaker lets it, and count its outcome."""
+        self.before_call()
+        try:
+            result = fn(*args, **kwargs)
+        except TransientError:
+            self.record(ok=False)
+            raise
+        except DomainError:
+            self.record(ok=True)  # the dependency answered; the request was at fault
+            raise
+        self.record(ok=True)
+        return result
+
+    def before_call(self) -> None:
+        allowed, wait_ms, _ = self.redis.eval(
+            _ALLOW, 1, self.state_key, int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS
+        )
+        if not allowed:
+            raise CircuitOpenError(self.name, retry_after=max(int(wait_ms), 100) / 1000)
+
+    def record(self, *, ok: bool) -> str:
+        return self.redis.eval(
+            _RECORD,
+            2,
+            self.state_key,
+            self.window_key,
+            int(ok),
+            uuid.uuid4().hex,
+            settings.BREAKER_WINDOW_CALLS,
+            int(settings.BREAKER_WINDOW_SECONDS * 1000),
+            settings.BREAKER_MIN_CALLS,
+            settings.BREAKER_ERROR_RATE,
+            settings.BREAKER_CONSECUTIVE_FAILURES,
+            int(settings.BREAKER_OPEN_SECONDS * 1000),
+            settings.BREAKER_CLOSE_AFTER,
+        )
+
+    def snapshot(self) -> BreakerState:
+        state = self.redis.hgetall(self.state_key)
+        members = self.redis.zrange(self.window_key, 0, -1)
+        open_for = 0.0
+        if state.get("state") == "open":
+            now_s, now_us = self.redis.time()
+            open_for = max(0.0, int(state["open_until"]) / 1000 - (now_s + now_us / 1e6))
+        return BreakerState(
+            name=self.name,
+            state=state.get("state", "closed"),
+            calls=len(members),
+            errors=sum(m.endswith(":err") for m in members),
+            consecutive_failures=int(state.get("consecutive", 0)),
+            open_for_s=round(open_for, 1),
+            times_opened=int(state.get("opened_count", 0)),
+        )
+
+    def reset(self) -> None:
+        """Close the breaker and forget its window (staff know the dependency is back)."""
+        self.redis.delete(self.state_key, self.window_key)
+
+
+def all_breakers() -> list[BreakerState]:
+    return [Breaker(name).snapshot() for name in NAMES]
+
+
+class _Guarded:
+    """Proxy that sends every method call of an adapter through its breaker."""
+
+    def __init__(self, target: object, breaker: Breaker) -> None:
+        self._target, self._breaker = target, breaker
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._target, attr)
+        if not callable(value):
+            return value
+        return lambda *args, **kwargs: self._breaker.call(value, *args, **kwargs)
+
+
+def guarded(target: object, *, breaker: str) -> Any:
+    """`target` with each of its method calls behind the breaker named `breaker`."""
+    return _Guarded(target, Breaker(breaker))

@@ -1,0 +1,176 @@
+"""The sandboxes' HTTP APIs: a card processor (authorize, capture, void, refund) and a carrier
+(create and cancel shipments). Their ledgers live in Redis, so a test or a person can check
+that a repeated request never charged or shipped twice."""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from ordersite.redis_pool import shared_redis
+
+# Test card tokens, as card processors' test cards: the token alone decides the outcome.
+DECLINES = {
+    "tok_declined": ("card_declined", "The card was declined."),
+    "tok_insufficient_funds": ("insufficient_funds", "The card has insufficient funds."),
+}
+FLAKY_TOKEN = "tok_processing_error"  # noqa: S105  (503 twice for a key, then approved)
+FLAKY_FAILURES = 2
+HANGING_TOKEN = "tok_timeout"  # noqa: S105  (approved, but the first answer comes too late)
+APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard", FLAKY_TOKEN, HANGING_TOKEN})
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict = field(default_factory=dict)
+    hang: bool = False  # answer only after SANDBOX_HANG_SECONDS (the client times out first)
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()
+
+
+class PaymentSandbox:
+    """Idempotency as card processors do it: the first answer to a key is stored and replayed;
+    the same key with another body is a 422; two requests racing on one key get a 409."""
+
+    name = "payments"
+    prefix = "sandbox:payments"
+    OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refund)$")
+
+    def __init__(self) -> None:
+        self.redis = shared_redis()
+
+    def get(self, path: str) -> Reply:
+        if path == "/v1/authorizations":
+            ids = sorted(self.redis.smembers(f"{self.prefix}:auths"))
+            return Reply(200, {"data": [self._auth(i) for i in ids]})
+        match = re.match(r"^/v1/authorizations/([\w-]+)$", path)
+        auth = self._auth(match.group(1)) if match else None
+        return Reply(200, auth) if auth else _error(404, "not_found", "No such authorization.")
+
+    def post(self, path: str, key: str, body: dict) -> Reply:
+        if not key:
+            return _error(400, "idempotency_key_required", "Send an Idempotency-Key header.")
+        fingerprint = _digest(path, json.dumps(body, sort_keys=True))
+        idem = f"{self.prefix}:idem:{key}"
+        stored = self.redis.get(idem)
+        flaky = stored is None and body.get("token") == FLAKY_TOKEN
+        if flaky and self.redis.incr(f"{self.prefix}:attempts:{key}") <= FLAKY_FAILURES:
+            return _error(503, "processing_error", "A processing error occurred; try again.")
+        if stored is None:
+            if not self.redis.set(f"{idem}:lock", "1", nx=True, ex=30):
+                return _error(409, "idempotency_in_progress", "A request with this key is in progress.")
+            try:
+                reply = self._apply(path, key, body)
+                stored = json.dumps({"fingerprint": fingerprint, "status": reply.status, "body": reply.body})
+                self.redis.set(idem, stored)
+            finally:
+                self.redis.delete(f"{idem}:lock")
+        answer = json.loads(stored)
+        if answer["fingerprint"] != fingerprint:
+            return _error(422, "idempotency_key_reused", "This key was used with another request.")
+        hang = body.get("token") == HANGING_TOKEN and self.redis.incr(f"{self.prefix}:hangs:{key}") == 1
+        return Reply(answer["status"], answer["body"], hang=hang)
+
+    def _auth(self, auth_id: str) -> dict | None:
+        row = self.redis.hgetall(f"{self.prefix}:auth:{auth_id}")
+        if not row:
+            return None
+        return {k: int(v) if k.endswith("_cents") else v for k, v in row.items()}
+
+    def _apply(self, path: str, key: str, body: dict) -> Reply:
+        if path == "/v1/authorizations":
+            return self._authorize(key, body)
+        match = self.OP.match(path)
+        if match is None:
+            return _error(404, "not_found", "No such endpoint.")
+        auth = self._auth(match["id"])
+        if auth is None:
+            return _error(404, "not_found", "No such authorization.")
+        op, amount = match["op"], int(body.get("amount_cents", auth["amount_cents"]))
+        wanted = "captured" if op == "refund" else "authorized"
+        if auth["status"] != wanted or amount > auth["amount_cents"]:
+            return _error(422, "invalid_state", f"Cannot {op} an authorization that is {auth['status']}.")
+        changes = {
+            "capture": {"status": "captured", "captured_cents": amount},
+            "void": {"status": "voided", "voided_cents": auth["amount_cents"]},
+            "refund": {
+                "status": "refunded",
+                "captured_cents": auth["captured_cents"] - amount,
+                "refunded_cents": auth["refunded_cents"] + amount,
+            },
+        }[op]
+        self.redis.hset(f"{self.prefix}:auth:{auth['id']}", mapping=changes)
+        return Reply(200, self._auth(auth["id"]) or {})
+
+    def _authorize(self, key: str, body: dict) -> Reply:
+        token = str(body.get("token", ""))
+        if token in DECLINES:
+            return _error(402, *DECLINES[token])
+        if token not in APPROVED_TOKENS:
+            return _error(402, "invalid_token", "Unknown card token.")
+        auth_id = f"auth_{_digest(key)[:20]}"
+        row = {
+            "id": auth_id,
+            "status": "authorized",
+            "amount_cents": int(body["amount_cents"]),
+            "currency": str(body.get("currency", "USD")),
+            "captured_cents": 0,
+            "voided_cents": 0,
+            "refunded_cents": 0,
+        }
+        self.redis.hset(f"{self.prefix}:auth:{auth_id}", mapping=row)
+        self.redis.sadd(f"{self.prefix}:auths", auth_id)
+        return Reply(201, row)
+
+
+class CarrierSandbox:
+    """A carrier: one shipment per order, whatever the key, so a retried booking ships once."""
+
+    CANCEL = re.compile(r"^/v1/shipments/(?P<tracking>\w+)/cancel$")
+
+    def __init__(self, name: str) -> None:
+        self.name, self.prefix = name, f"sandbox:{name}"
+        self.redis = shared_redis()
+
+    def get(self, path: str) -> Reply:
+        if path != "/v1/shipments":
+            return _error(404, "not_found", "No such endpoint.")
+        orders = sorted(self.redis.smembers(f"{self.prefix}:orders"))
+        return Reply(200, {"data": [json.loads(self.redis.get(f"{self.prefix}:shipment:{o}") or "{}") for o in orders]})
+
+    def post(self, path: str, key: str, body: dict) -> Reply:
+        if path == "/v1/shipments":
+            return self._create(body)
+        match = self.CANCEL.match(path)
+        order_id = self.redis.get(f"{self.prefix}:tracking:{match['tracking']}") if match else None
+        if order_id is None:
+            return _error(404, "not_found", "No such shipment.")
+        shipment = json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}")
+        shipment["status"] = "cancelled"
+        self.redis.set(f"{self.prefix}:shipment:{order_id}", json.dumps(shipment))
+        return Reply(200, shipment)
+
+    def _create(self, body: dict) -> Reply:
+        order_id = str(body.get("order_id", ""))
+        if not order_id:
+            return _error(400, "invalid", "order_id is required.")
+        digest = _digest(self.name, order_id)
+        shipment = {
+            "order_id": order_id,
+            "carrier": self.name,
+            "tracking_number": f"TRK{digest[:12].upper()}",
+            "label_reference": f"label_{digest[12:28]}",
+            "status": "created",
+        }
+        if not self.redis.set(f"{self.prefix}:shipment:{order_id}", json.dumps(shipment), nx=True):
+            return Reply(200, json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}"))
+        self.redis.set(f"{self.prefix}:tracking:{shipment['tracking_number']}", order_id)
+        self.redis.sadd(f"{self.prefix}:orders", order_id)
+        return Reply(201, shipment)

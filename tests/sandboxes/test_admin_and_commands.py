@@ -1,0 +1,56 @@
+"""The faults admin page and the two management commands, on the real Redis."""
+
+import pytest
+from django.core.management import call_command
+
+from ordersite.breakers import Breaker
+from sandboxes.faults import Faults, get_faults
+
+pytestmark = pytest.mark.usefixtures("faults")
+
+
+def _trip(name: str) -> None:
+    for _ in range(5):
+        Breaker(name).record(ok=False)
+
+
+def test_admin_page_shows_breakers_and_resets_one(client, staff, db):
+    client.force_login(staff)
+    _trip("carrier_primary")
+    page = client.get("/admin/faults/")
+    assert page.status_code == 200
+    assert [b.state for b in page.context["breakers"]] == ["closed", "open", "closed"]
+    client.post("/admin/faults/", {"action": "reset_breaker", "name": "carrier_primary"})
+    assert Breaker("carrier_primary").snapshot().state == "closed"
+
+
+def test_admin_page_sets_and_clears_a_sandbox_faults(client, staff, db):
+    client.force_login(staff)
+    form = {"latency_ms": 30, "jitter_ms": 10, "error_rate": 0.2, "timeout_rate": 0, "seed": 4, "down": "on"}
+    client.post("/admin/faults/", {"action": "set_faults", "name": "carrier_fallback", **form})
+    assert get_faults("carrier_fallback") == Faults(latency_ms=30, jitter_ms=10, error_rate=0.2, down=True, seed=4)
+    client.post("/admin/faults/", {"action": "set_faults", "name": "payments", **form, "error_rate": 3})
+    assert get_faults("payments") == Faults(), "an invalid form changes nothing"
+    client.post("/admin/faults/", {"action": "reset_faults", "name": "carrier_fallback"})
+    assert get_faults("carrier_fallback") == Faults()
+
+
+def test_admin_page_is_for_staff_only(client, customer):
+    client.force_login(customer)
+    assert client.get("/admin/faults/").status_code == 302
+
+
+def test_sandbox_faults_command_sets_and_resets(capsys):
+    call_command("sandbox_faults", "payments", "--error-rate", "0.5", "--seed", "9", "--down")
+    assert get_faults("payments") == Faults(error_rate=0.5, seed=9, down=True)
+    assert "payments          latency_ms=0" in capsys.readouterr().out
+    call_command("sandbox_faults", "--reset")
+    assert get_faults("payments") == Faults()
+
+
+def test_breakers_command_lists_and_resets(capsys):
+    _trip("payment")
+    call_command("breakers")
+    assert "payment           open" in capsys.readouterr().out
+    call_command("breakers", "--reset", "payment")
+    assert Breaker("payment").snapshot().state == "closed"
