@@ -65,6 +65,11 @@ def main() -> None:
     env["ORDER_CREATE_THROTTLE_RATE"] = ""  # one customer places every order
     env["DEBUG"] = "false"
     env.setdefault("SECRET_KEY", "bench-only")
+    # The gateways are our sandboxes over HTTP, on ports of this run's own.
+    sandbox_ports = (args.port + 1, args.port + 2, args.port + 3)
+    env["PAYMENT_GATEWAY_URL"] = f"http://127.0.0.1:{sandbox_ports[0]}"
+    env["CARRIER_PRIMARY_URL"] = f"http://127.0.0.1:{sandbox_ports[1]}"
+    env["CARRIER_FALLBACK_URL"] = f"http://127.0.0.1:{sandbox_ports[2]}"
     os.environ.update(env)
     db_name = env["DATABASE_URL"].rsplit("/", 1)[1]
     subprocess.run(["bin/ensure-services", db_name], cwd=ROOT, check=True)
@@ -102,6 +107,7 @@ def main() -> None:
             logs / "web.log",
         )
     ]
+    procs.append(start([*manage, "run_sandboxes"], env, logs / "sandboxes.log"))
     for queue in ("orders", "payments", "inventory", "shipping"):
         procs.append(
             start(
@@ -130,6 +136,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     try:
         wait_http(f"{base}/api/v1/")
+        wait_http(f"{env['PAYMENT_GATEWAY_URL']}/health")
         time.sleep(3)  # workers connect
         headers = {"Authorization": f"Token {token}"}
         body = {"items": [{"product_id": "prod-1", "quantity": 1, "unit_price_cents": 1000}]}
