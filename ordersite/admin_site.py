@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from . import dlq
@@ -20,7 +21,24 @@ class OrdersiteAdminSite(AdminSite):
             for model in app["models"]:
                 if model["object_name"] == "DeadLetter":
                     model["name"] = dead_letter_badge(model["name"])
+        if app_label is None and request.user.is_staff:
+            app_list.append(_faults_entry())
         return app_list
+
+
+def _faults_entry() -> dict[str, Any]:
+    """The sandboxes' fault injection and the breakers live on a page without a model; list it
+    on the index like an app so staff find it."""
+    url = reverse("admin-faults")
+    page = {
+        "name": "Faults and circuit breakers",
+        "object_name": "Faults",
+        "admin_url": url,
+        "add_url": None,
+        "view_only": True,
+        "perms": {"view": True},
+    }
+    return {"name": "Sandboxes", "app_label": "sandboxes", "app_url": url, "has_module_perms": True, "models": [page]}
 
 
 def dead_letter_badge(label: str) -> str:

@@ -86,3 +86,9 @@ def test_product_edit_with_the_current_version_saves(admin_browser):
     admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product), follow=True)
     product.refresh_from_db()
     assert (product.name, product.on_hand, product.version) == ("Renamed", 12, 2)
+
+
+def test_admin_index_links_the_faults_and_breakers_page(admin_browser):
+    html = admin_browser.get("/admin/").content.decode()
+    assert 'href="/admin/faults/"' in html
+    assert admin_browser.get("/admin/faults/").status_code == 200
