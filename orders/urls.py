@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import analytics_views, dlq_views, views
+from . import analytics_views, dlq_views, metrics, views
 
 urlpatterns = [
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
     path("orders/<str:order_id>/", views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:order_id>/status/", views.OrderStatusView.as_view(), name="order-status"),

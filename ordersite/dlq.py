@@ -278,12 +278,17 @@ def stats() -> dict[str, Any]:
         "length": length,
         "max_length": settings.DLQ_MAX_LENGTH,
         "over_limit": length > settings.DLQ_MAX_LENGTH,
-        "overflow_pushes": int(client.get(_key("overflow")) or 0),
+        "overflow_pushes": overflow_count(),
         "in_replay": int(client.llen(_key("processing"))),
         "malformed": malformed,
         "by_task": by_task,
         "by_exception": by_exc,
     }
+
+
+def overflow_count() -> int:
+    """Pushes made while the list was past DLQ_MAX_LENGTH (never reset: a counter for metrics)."""
+    return int(redis_client().get(_key("overflow")) or 0)
 
 
 def count_delivery(task_id: str, retries: int) -> int:
