@@ -3,13 +3,13 @@ transaction that records it, with the step's idempotency key, so a retried step 
 twice and no transaction is held across the network."""
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
 
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.models import Order
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import EventKind, OrderStatus
 
@@ -17,6 +17,9 @@ from .exceptions import PaymentNotCapturableError
 from .gateways import get_payment_gateway
 from .models import Payment, PaymentStatus
 from .selectors import payment_for_order
+
+if TYPE_CHECKING:
+    from orders.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ def authorize_payment(*, order_id: str) -> str:
     return "authorized"
 
 
-def _outcome_unknown(order: Order) -> bool:
+def _outcome_unknown(order: "Order") -> bool:
     """Cancelled while an authorization was on the wire (it may have timed out after the
     processor took it): asking again with the same key learns the outcome without a second
     charge, and the branch below voids whatever was held."""

@@ -2,13 +2,13 @@
 cancelled while the carrier answered."""
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from inventory import services as inventory_services
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.models import Order
 from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, step_key
 from orders.states import EventKind, OrderStatus
 from ordersite.breakers import CircuitOpenError
@@ -18,6 +18,9 @@ from .exceptions import OrderNotShippableError
 from .gateways import ShipmentResult, get_carrier
 from .models import Shipment, ShipmentStatus
 from .selectors import shipment_for_order
+
+if TYPE_CHECKING:
+    from orders.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
     return f"skipped: order is {order.status}"
 
 
-def _book(order: Order, *, final: bool) -> ShipmentResult:
+def _book(order: "Order", *, final: bool) -> ShipmentResult:
     """The primary carrier, else (breaker open, or its last chance gone) the fallback."""
     request = {
         "order_id": str(order.public_id),
@@ -136,7 +139,7 @@ def cancel_shipment(*, order_id: str) -> str:
     return "cancelled"
 
 
-def ship_order_by_hand(*, order: Order, tracking_number: str, actor: str) -> Order:
+def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "Order":
     """Staff handed a `pending_shipment` parcel to a carrier themselves. One durable
     transaction records the shipment, takes the units off the shelf and marks the order
     shipped; the capture step is sent after commit. Two staff racing lose on the order's
