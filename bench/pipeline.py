@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--concurrency", type=int, default=2, help="processes per queue worker")
+    parser.add_argument(
+        "--products", type=int, default=1, help="spread orders over prod-1..prod-N (1: every order races for one row)"
+    )
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -139,7 +142,23 @@ def main() -> None:
         wait_http(f"{env['PAYMENT_GATEWAY_URL']}/health")
         time.sleep(3)  # workers connect
         headers = {"Authorization": f"Token {token}"}
-        body = {"items": [{"product_id": "prod-1", "quantity": 1, "unit_price_cents": 1000}]}
+        from inventory.models import Product
+        from inventory.services import update_product
+
+        catalog = list(Product.objects.filter(sku__startswith="prod-"))
+        for product in catalog:  # every round finds stock: the bench measures the happy path
+            update_product(
+                sku=product.sku,
+                version=product.version,
+                name=product.name,
+                price_cents=product.price_cents,
+                on_hand=product.reserved + 1_000_000,
+            )
+        prices = {product.sku: product.price_cents for product in catalog}
+        bodies = [
+            {"items": [{"product_id": sku, "quantity": 1, "unit_price_cents": prices[sku]}]}
+            for sku in (f"prod-{n}" for n in range(1, args.products + 1))
+        ]
         rounds = []
         with httpx.Client(headers=headers, timeout=30) as client:
             for r in range(args.rounds):
@@ -149,9 +168,9 @@ def main() -> None:
                     client.get(f"{base}/api/v1/products/prod-1/").raise_for_status()
                     return time.perf_counter() - t0
 
-                def post(_: int) -> tuple[float, str]:
+                def post(i: int) -> tuple[float, str]:
                     t0 = time.perf_counter()
-                    response = client.post(f"{base}/api/v1/orders/", json=body)
+                    response = client.post(f"{base}/api/v1/orders/", json=bodies[i % len(bodies)])
                     response.raise_for_status()
                     return time.perf_counter() - t0, response.json()["order_id"]
 
