@@ -15,7 +15,7 @@ from ordersite.breakers import CircuitOpenError
 from ordersite.errors import TransientError
 
 from .exceptions import OrderNotShippableError
-from .gateways import ShipmentResult, get_carrier
+from .gateways import Carrier, ShipmentResult, get_carrier
 from .models import Shipment, ShipmentStatus
 from .selectors import shipment_for_order
 
@@ -74,11 +74,17 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
     if duplicate:
         # Staff shipped it by hand while the carrier answered: call back this second parcel
         # only; the payment and the order are theirs, not ours to compensate.
-        get_carrier(result.carrier if result.carrier in ("primary", "fallback") else "primary").cancel_shipment(
+        _carrier_that_booked(result.carrier).cancel_shipment(
             tracking_number=result.tracking_number, idempotency_key=step_key(order_id, "cancel_duplicate")
         )
         return f"booked after {order.status}; duplicate booking cancelled"
     return f"skipped: order is {order.status}"
+
+
+def _carrier_that_booked(name: str) -> Carrier:
+    """The carrier to call back for a parcel: the role it was booked with (primary or
+    fallback); anything else (a manual shipment) is asked of the primary."""
+    return get_carrier(name if name in ("primary", "fallback") else "primary")
 
 
 def _book(order: "Order", *, final: bool) -> ShipmentResult:
@@ -131,7 +137,7 @@ def cancel_shipment(*, order_id: str) -> str:
     shipment = shipment_for_order(order_id=order.pk)
     if shipment is None or shipment.status != ShipmentStatus.CREATED or order.status != OrderStatus.CANCELLED:
         return "nothing to cancel"
-    get_carrier(shipment.carrier if shipment.carrier in ("primary", "fallback") else "primary").cancel_shipment(
+    _carrier_that_booked(shipment.carrier).cancel_shipment(
         tracking_number=shipment.tracking_number, idempotency_key=step_key(order_id, "cancel_shipment")
     )
     with transaction.atomic(durable=True):
