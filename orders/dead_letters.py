@@ -123,10 +123,11 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
     """Count this delivery; past DLQ_MAX_DELIVERIES of the same message (its worker died each
     time, so acks_late redelivered it), dead-letter it instead of running it again."""
     request = task.request
-    if request.called_directly:
-        return False
+    if request.called_directly or not (request.delivery_info or {}).get("redelivered"):
+        return False  # a first delivery killed nothing yet: no Redis round trip on the hot path
     try:
-        count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+        # The broker flags every delivery after the first (kombu's Redis restore, AMQP itself).
+        count = dlq.count_delivery(str(request.id), int(request.retries or 0)) + 1
     except dlq.redis.RedisError:
         logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
         return False  # fail open: running a step beats stalling the pipeline on a counter

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
@@ -50,11 +51,15 @@ def transition_order(
     changes: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
     if reason:
         changes["status_reason"] = reason[:255]
-    cas_update(Order, order.pk, version=order.version, when=None, **changes)
+    # The status, the version and the event's sequence number change in one statement.
+    (seq,) = cas_update(
+        Order, order.pk, version=order.version, returning=("last_event_seq",),
+        last_event_seq=F("last_event_seq") + 1, **changes,
+    )  # fmt: skip
     order.version += 1
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)
-    record_event(order, kind, actor=actor, **({"reason": reason} if reason else {}), **data)
+    record_event(order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data)
     logger.info("order %s -> %s", order.public_id, to, extra={"order_id": str(order.public_id), "status": to})
 
 
@@ -138,6 +143,7 @@ def place_order(
                 currency=currencies.pop() if len(currencies) == 1 else "USD",
                 shipping_address=shipping_address or {},
                 payment_token=payment_token,
+                last_event_seq=1,  # order_created below: no UPDATE to number it
             )
             OrderItem.objects.bulk_create(
                 OrderItem(
@@ -157,6 +163,7 @@ def place_order(
             record_event(
                 order,
                 EventKind.ORDER_CREATED,
+                seq=1,
                 actor=actor or customer.get_username(),
                 total_cents=order.total_cents,
                 items=[{"sku": sku, "quantity": line["quantity"]} for sku, line in lines.items()],

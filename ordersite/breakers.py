@@ -10,12 +10,15 @@ opens it again. Only TransientError counts as a failure: a declined card is a he
 Each transition is one Lua script, so concurrent workers never see half a state change.
 """
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 from .errors import DomainError, TransientError
 from .redis_pool import shared_redis
@@ -90,6 +93,12 @@ return 'closed'
 """
 
 
+@functools.cache
+def _script(client: redis.Redis, source: str) -> Script:
+    """The script registered once per client: later calls send EVALSHA, not the whole text."""
+    return client.register_script(source)
+
+
 class CircuitOpenError(TransientError):
     """The dependency's breaker is open: fail fast, retry after `retry_after` seconds."""
 
@@ -139,18 +148,21 @@ class Breaker:
         return result
 
     def before_call(self) -> None:
-        allowed, wait_ms, _ = self.redis.eval(
-            _ALLOW, 1, self.state_key, int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS
+        allowed, wait_ms, _ = _script(self.redis, _ALLOW)(
+            keys=[self.state_key], args=[int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS]
         )
         if not allowed:
             raise CircuitOpenError(self.name, retry_after=max(int(wait_ms), 100) / 1000)
 
     def record(self, *, ok: bool) -> str:
-        return self.redis.eval(
-            _RECORD,
-            2,
-            self.state_key,
-            self.window_key,
+        return _script(self.redis, _RECORD)(
+            keys=[self.state_key, self.window_key],
+            args=self._record_args(ok),
+        )
+
+    @staticmethod
+    def _record_args(ok: bool) -> list:
+        return [
             int(ok),
             uuid.uuid4().hex,
             settings.BREAKER_WINDOW_CALLS,
@@ -160,7 +172,7 @@ class Breaker:
             settings.BREAKER_CONSECUTIVE_FAILURES,
             int(settings.BREAKER_OPEN_SECONDS * 1000),
             settings.BREAKER_CLOSE_AFTER,
-        )
+        ]
 
     def snapshot(self) -> BreakerState:
         state = self.redis.hgetall(self.state_key)

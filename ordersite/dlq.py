@@ -24,6 +24,7 @@ from rest_framework import status
 
 from .celery import app as celery_app
 from .errors import DomainError
+from .redis_pool import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ class Envelope:
 
 
 def redis_client() -> redis.Redis:
-    """A client for REDIS_URL (the DLQ's home); connections are pooled per URL by redis-py."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    """The process's shared client for REDIS_URL (the DLQ's home): one pool, not one per call."""
+    return shared_redis()
 
 
 def _key(suffix: str) -> str:

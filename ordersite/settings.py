@@ -112,6 +112,14 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+# Nobody reads a pipeline step's return value (state travels in PostgreSQL), so successes store
+# no result row (a SELECT and an INSERT per task saved); failures still do, for staff to read.
+CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set: a new PostgreSQL connection per task cost more CPU than the task itself.
+# Connections are recycled after this many tasks (CONN_MAX_AGE does not reach workers).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

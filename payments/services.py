@@ -112,10 +112,10 @@ def capture_payment(*, order_id: str) -> str:
             raise RuntimeError(f"capture refused for order {order_id}: {result.decline_code}")
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
+        captured = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
             status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
         )
-        if not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
+        if not captured and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
             # Voided between our read and this transaction: roll back, complete nothing.
             raise PaymentNotCapturableError(f"The authorization of order {order_id} was released.", order_id=order_id)
         order_services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents)
