@@ -160,8 +160,10 @@ class Stack:
             self.procs[role] = subprocess.Popen(
                 ["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        self._wait_http(f"{self.base}/api/v1/health")
-        self._wait_http(f"{self.env['PAYMENT_GATEWAY_URL']}/health")
+        if "web" in self.roles:
+            self._wait_http(f"{self.base}/api/v1/health")
+        if "sandbox" in self.roles:
+            self._wait_http(f"{self.env['PAYMENT_GATEWAY_URL']}/health")
         deadline = time.monotonic() + 60
         for role in self.roles:
             if role.startswith("worker_"):

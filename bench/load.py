@@ -268,6 +268,11 @@ class Bench:
             **self._costs(before, after, outcome["completed"]),
         }
 
+    @staticmethod
+    def _print(step: dict) -> dict:
+        print("  " + format_step(step), flush=True)
+        return step
+
     def ours_burst(self, seconds: float) -> dict:
         """Saturation: as many orders as the API takes for `seconds`, then time to finish them."""
         before = self._readings()
@@ -333,6 +338,8 @@ class Bench:
 
     def run(self) -> dict:
         a = self.args
+        if a.steps_only:  # A/B comparisons: only our open-loop steps at --rates
+            return {"steps": [self._print(self.step(rate, a.step_seconds)) for rate in a.rates]}
         result: dict = {"floors": {}}
         result["floors"]["trivial_post"] = self.floor_trivial_post(a.burst_seconds / 2)
         result["floors"]["noop_chain"] = self.floor_noop_chain(a.chains)
@@ -412,9 +419,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)")
     parser.add_argument("--jitter-ms", type=float, default=0)
     parser.add_argument("--label", default="bench")
+    parser.add_argument("--steps-only", action="store_true", help="skip floors and burst; needs --rates")
+    parser.add_argument("--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)")
     args = parser.parse_args()
 
-    stack = Stack()
+    stack = Stack(extra_env=dict(item.split("=", 1) for item in args.env))
     print(f"starting make run's processes on 127.0.0.1:{stack.port} (logs in var/bench/)", flush=True)
     stack.start()
     runs = []
@@ -436,7 +445,7 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "args": vars(args),
-        "summary": summary(runs),
+        "summary": summary(runs) if not args.steps_only else {},
         "rss_mb_at_end": rss,
         "runs": runs,
     }

@@ -99,6 +99,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         PIPELINE_RETRY_BACKOFF_MAX="2",
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
+        LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
