@@ -59,7 +59,7 @@ class MinimalOrderView(APIView):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"INSERT INTO {TABLE} (customer_id, body) VALUES (%s, %s) RETURNING id",  # noqa: S608
+                    f"INSERT INTO {TABLE} (customer_id, body) VALUES (%s, %s) RETURNING id",
                     [request.user.pk, json.dumps(request.data)],
                 )
                 ref = cursor.fetchone()[0]

@@ -106,8 +106,16 @@ class Stack:
     db_name: str = "ordersite_bench"
     base_port: int = 8900
     extra_env: dict[str, str] = field(default_factory=dict)
-    roles: tuple[str, ...] = ("web", "worker_orders", "worker_payments", "worker_inventory", "worker_shipping",
-                              "beat", "flower", "sandbox")  # fmt: skip
+    roles: tuple[str, ...] = (
+        "web",
+        "worker_orders",
+        "worker_payments",
+        "worker_inventory",
+        "worker_shipping",
+        "beat",
+        "flower",
+        "sandbox",
+    )
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -140,8 +148,17 @@ class Stack:
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self.redis = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],  # fmt: skip
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=(self.logs / "redis.log").open("w"),
             stderr=subprocess.STDOUT,
         )
@@ -217,9 +234,18 @@ class Stack:
     def pg_counters(self) -> dict[str, int]:
         """Commits and rows fetched in the bench database (pg_stat_database)."""
         out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", self.db_name, "-tAc",
-             "SELECT pg_stat_force_next_flush(); SELECT xact_commit, tup_fetched, tup_returned "
-             f"FROM pg_stat_database WHERE datname = '{self.db_name}'"],  # fmt: skip
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                self.db_name,
+                "-tAc",
+                "SELECT pg_stat_force_next_flush(); SELECT xact_commit, tup_fetched, tup_returned "
+                f"FROM pg_stat_database WHERE datname = '{self.db_name}'",
+            ],
             capture_output=True,
             text=True,
             check=True,

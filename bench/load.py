@@ -28,6 +28,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +82,7 @@ class Client:
             return response.status, {}
 
 
-def open_loop(rate: float, seconds: float, send, threads: int = 200) -> list[Sample]:
+def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 200) -> list[Sample]:
     """Send `rate` requests a second for `seconds`, each due at a fixed time; a late send still
     counts its latency from when it was due."""
     total = int(rate * seconds)
@@ -111,7 +112,7 @@ def open_loop(rate: float, seconds: float, send, threads: int = 200) -> list[Sam
     return [s for s in samples if s is not None]
 
 
-def closed_loop(seconds: float, send, threads: int = 24) -> list[Sample]:
+def closed_loop(seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 24) -> list[Sample]:
     """As fast as the server answers, from `threads` clients, for `seconds`."""
     stop = time.time() + seconds
     samples: list[Sample] = []
@@ -162,9 +163,14 @@ class Bench:
         for item in demo_catalog(PRODUCTS):
             if not Product.objects.filter(sku=item["sku"]).exists():
                 create_product(**item)
-        for product in Product.objects.filter(sku__startswith="prod-"):
-            update_product(sku=product.sku, version=product.version, name=product.name,
-                           price_cents=product.price_cents, on_hand=product.reserved + 10_000_000)  # fmt: skip
+        for product in Product.objects.filter(sku__startswith="prod-", on_hand__lt=5_000_000):
+            update_product(
+                sku=product.sku,
+                version=product.version,
+                name=product.name,
+                price_cents=product.price_cents,
+                on_hand=product.reserved + 10_000_000,
+            )
         self.prices = dict(Product.objects.values_list("sku", "price_cents"))
         users = get_user_model()
         self.tokens = []
@@ -175,13 +181,16 @@ class Bench:
 
     # --- what one request is ----------------------------------------------------------------
     def order(self, i: int) -> tuple[int, dict]:
-        sku = random.choice(self.skus[:3] if self.args.hot and random.random() < 0.9 else self.skus)  # noqa: S311
-        body = {"customer_id": None, "items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}]}
+        sku = random.choice(self.skus[:3] if self.args.hot and random.random() < 0.9 else self.skus)
+        body = {
+            "customer_id": None,
+            "items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}],
+        }
         body.pop("customer_id")
         return self.client.post("/api/v1/orders/", body, self.tokens[i % CUSTOMERS])
 
     def minimal_order(self, i: int) -> tuple[int, dict]:
-        sku = random.choice(self.skus)  # noqa: S311
+        sku = random.choice(self.skus)
         body = {"items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}]}
         return self.client.post("/bench/floor/order/", body, self.tokens[i % CUSTOMERS])
 
@@ -262,8 +271,9 @@ class Bench:
             "errors": sum(s.status != 201 for s in samples),
             "unfinished": outcome["unfinished"],
             "api_ms": {q: round(percentile(api, p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
-            "e2e_ms": {q: round(percentile(outcome["e2e_ms"], p), 1) for q, p in (("p50", 0.5), ("p95", 0.95),
-                                                                                  ("p99", 0.99))},  # fmt: skip
+            "e2e_ms": {
+                q: round(percentile(outcome["e2e_ms"], p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            },
             "retries_per_order": outcome["retries_per_order"],
             **self._costs(before, after, outcome["completed"]),
         }
@@ -321,10 +331,8 @@ class Bench:
     def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
         self.redis.set("bench:floor:done", 0)
         before = self._readings()
-        if rate:
-            samples = open_loop(rate, seconds, self.minimal_order)
-        else:
-            samples = closed_loop(seconds, self.minimal_order)
+        send = self.minimal_order
+        samples = open_loop(rate, seconds, send) if rate else closed_loop(seconds, send)
         ok = sum(s.status == 201 for s in samples)
         done = self._wait_counter(ok, timeout=120)
         after = self._readings()
@@ -400,8 +408,9 @@ def summary(runs: list[dict]) -> dict:
         "ours_at70_cpu_ms": ours_cpu,
         "minimal_order_at70_cpu_ms": floor_cpu,
         "cpu_ratio_vs_minimal_order": round(ours_cpu / floor_cpu, 2) if floor_cpu else None,
-        "saturation_vs_minimal_order_pct": round(100 * m("burst", "completed_per_s") / m("floors", "minimal_order",
-                                                                                        "completed_per_s"), 1),  # fmt: skip
+        "saturation_vs_minimal_order_pct": round(
+            100 * m("burst", "completed_per_s") / m("floors", "minimal_order", "completed_per_s"), 1
+        ),
         "ours_at70_api_p95_ms": m("at70", "api_ms", "p95"),
         "ours_at70_e2e_p95_ms": m("at70", "e2e_ms", "p95"),
     }

@@ -79,7 +79,10 @@ def main() -> None:
         print(f"  {'total':20} {sum(spent.values()) * 1000 / args.orders:6.2f}")
         if profiler:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"work/main/(orders|payments|inventory|shipping|ordersite)|httpx/_client|redis/commands|django/db/models/(query|base).py", 45)
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
+                r"work/main/(orders|payments|inventory|shipping|ordersite)|httpx/_client|redis/commands|django/db/models/(query|base).py",
+                45,
+            )
             print(out.getvalue())
     finally:
         stack.stop()

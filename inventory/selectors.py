@@ -14,6 +14,10 @@ def products_by_sku(*, skus: list[str]) -> dict[str, Product]:
     return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
 
 
+def product_exists(*, sku: str) -> bool:
+    return Product.objects.filter(sku=sku).exists()
+
+
 def stock_level(*, sku: str) -> Product:
     try:
         return product_list().get(sku=sku)

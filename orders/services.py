@@ -55,7 +55,7 @@ def transition_order(
     (seq,) = cas_update(
         Order, order.pk, version=order.version, returning=("last_event_seq",),
         last_event_seq=F("last_event_seq") + 1, **changes,
-    )  # fmt: skip
+    )
     order.version += 1
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)

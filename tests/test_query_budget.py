@@ -50,6 +50,8 @@ def test_every_step_stays_within_its_statement_budget(customer, redis_client, sa
     for name, step in steps.items():
         statements[name] = _run(name, step, order_id=order_id)
     assert Order.objects.get(pk=order.pk).status == "completed"
-    report = "\n\n".join(f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql) for name, sql in statements.items())
+    report = "\n\n".join(
+        f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql) for name, sql in statements.items()
+    )
     over = {name: len(sql) for name, sql in statements.items() if len(sql) > BUDGET[name]}
     assert not over, f"over budget {over}:\n{report}"
