@@ -279,6 +279,11 @@ class Bench:
         }
 
     @staticmethod
+    def _print_burst(result: dict) -> dict:
+        print("  " + json.dumps(result), flush=True)
+        return result
+
+    @staticmethod
     def _print(step: dict) -> dict:
         print("  " + format_step(step), flush=True)
         return step
@@ -344,8 +349,55 @@ class Bench:
             **self._costs(before, after, finished),
         }
 
+    def burst(self, orders: int) -> dict:
+        """`orders` orders as fast as the API takes them; then how long until every one ended,
+        how many were lost, and what each process's memory did meanwhile."""
+        rss_before = self.stack.rss_mb()
+        before = self._readings()
+        sent = iter(range(orders))
+        lock = threading.Lock()
+        samples: list[Sample] = []
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    i = next(sent, None)
+                if i is None:
+                    return
+                t0 = time.time()
+                status, body = self.order(i)
+                with lock:
+                    samples.append(Sample(t0, time.time(), status, str(body.get("order_id", ""))))
+
+        threads = [threading.Thread(target=loop, daemon=True) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        accepted_at = time.time()
+        ids = [s.order_id for s in samples if s.status == 201]
+        ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
+        after = self._readings()
+        outcome = self._order_outcomes(samples)
+        start = min(s.intended for s in samples)
+        return {
+            "orders": orders,
+            "accepted": len(ids),
+            "rejected": orders - len(ids),
+            "accept_seconds": round(accepted_at - start, 1),
+            "all_ended_seconds": round(ended - start, 1),
+            "completed": outcome["completed"],
+            "lost": outcome["unfinished"],
+            "completed_per_s": round(outcome["completed"] / (ended - start), 1),
+            "rss_mb_before": {k: round(v) for k, v in rss_before.items()},
+            "rss_mb_after": {k: round(v) for k, v in self.stack.rss_mb().items()},
+            **self._costs(before, after, outcome["completed"]),
+        }
+
     def run(self) -> dict:
         a = self.args
+        if a.burst_orders:
+            return {"burst_orders": self._print_burst(self.burst(a.burst_orders))}
         if a.steps_only:  # A/B comparisons: only our open-loop steps at --rates
             return {"steps": [self._print(self.step(rate, a.step_seconds)) for rate in a.rates]}
         result: dict = {"floors": {}}
@@ -428,6 +480,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)")
     parser.add_argument("--jitter-ms", type=float, default=0)
     parser.add_argument("--label", default="bench")
+    parser.add_argument("--burst-orders", type=int, default=0, help="only a burst of this many orders (and memory)")
     parser.add_argument("--steps-only", action="store_true", help="skip floors and burst; needs --rates")
     parser.add_argument("--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)")
     args = parser.parse_args()
@@ -454,7 +507,7 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "args": vars(args),
-        "summary": summary(runs) if not args.steps_only else {},
+        "summary": summary(runs) if not (args.steps_only or args.burst_orders) else {},
         "rss_mb_at_end": rss,
         "runs": runs,
     }
