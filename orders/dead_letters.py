@@ -1,6 +1,12 @@
 """Dead-lettering from the worker: the envelope of a step that failed for good, the order marked
 for review with a timeline event, and the guard against messages that kill their worker.
 
+What is parked follows the order: an entry is *current* while the order still waits at its step
+(orders/steps.py: step_is_current). The order is flagged for review (`dead_lettered_at`) while a
+current entry of it waits; when the order moves on, its entries that are no longer current are
+resolved (removed from the live DLQ, with a `dead_letter_resolved` event), and an entry born for a
+step the order has already left is resolved at once.
+
 Called by StepTask (orders/pipeline.py); the Redis list itself is ordersite/dlq.py.
 """
 
@@ -15,10 +21,12 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ordersite import dlq
-from ordersite.db import cas_update
+from ordersite.db import cas_update, require_transaction
+from ordersite.errors import ConflictError
 
 from .models import Order
 from .states import EventKind
+from .steps import step_is_current
 from .timeline import record_event
 
 if TYPE_CHECKING:
@@ -63,15 +71,36 @@ def build_envelope(
 
 
 def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
-    """Flag the order for review and record why in its timeline, so the database alone tells
-    that a step is parked. The status stays where the step stopped: a replay continues there."""
+    """Record the failure in the order's timeline, and flag the order for review if it still
+    waits at the entry's step; if it has already left that step (another copy of the step got
+    through, the order ended meanwhile), the entry is resolved instead. The status stays where the
+    step stopped: a replay continues there."""
     if not envelope.order_id:
         return
+    for _ in range(5):
+        try:
+            _mark(envelope)
+            return
+        except ConflictError:
+            continue  # the order changed meanwhile: judge the entry again against its new status
+    logger.error(
+        "dead letter %s not recorded: its order kept changing", envelope.id, extra={"order_id": envelope.order_id}
+    )
+
+
+def _mark(envelope: dlq.Envelope) -> None:
     with transaction.atomic(durable=True):
         order = Order.objects.filter(public_id=envelope.order_id).first()
         if order is None:
             return
-        cas_update(Order, order.pk, dead_lettered_at=timezone.now())
+        current = step_is_current(envelope.task, order.status)
+        if current:
+            # Always through the version: a concurrent end of the order (which resolves what is
+            # parked) and this flag cannot both win, so the flag never outlives its entry.
+            cas_update(
+                Order, order.pk, version=order.version, dead_lettered_at=order.dead_lettered_at or timezone.now()
+            )
+            order.version += 1
         record_event(
             order,
             EventKind.DEAD_LETTERED,
@@ -82,6 +111,51 @@ def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
             attempts=envelope.attempts,
             reason=envelope.reason,
         )
+        if not current:
+            _resolve(order, [envelope], why=f"the order is already {order.status}")
+
+
+def resolve_parked(order: Order) -> None:
+    """The order just changed status: resolve its entries that are no longer current, and drop
+    the review flag once none current is left. Call inside a transaction, with the change, on an
+    order read with its version (its `dead_lettered_at` is then the stored one). Cheap when the
+    order is not flagged; a scan of the DLQ when it is."""
+    require_transaction("resolve_parked")
+    if order.dead_lettered_at is None:
+        return
+    try:
+        entries = dlq.for_order(str(order.public_id))
+    except dlq.redis.RedisError:
+        # Redis down: the entries cannot be judged now; the order stays flagged for staff.
+        logger.warning("dead letters of order %s not resolved: Redis unreachable", order.public_id, exc_info=True)
+        return
+    stale = [entry for entry in entries if not step_is_current(entry.task, order.status)]
+    if len(stale) == len(entries):
+        cas_update(Order, order.pk, version=order.version, dead_lettered_at=None)
+        order.version += 1
+        order.dead_lettered_at = None
+    if stale:
+        _resolve(order, stale, why=f"the order is {order.status}")
+
+
+def _resolve(order: Order, entries: list[dlq.Envelope], *, why: str) -> None:
+    """One `dead_letter_resolved` event now; the entries leave Redis after commit (a failure to
+    remove is logged: the entry then shows as stale, and discarding it touches nothing)."""
+    entry_ids = [entry.id for entry in entries]
+    record_event(
+        order,
+        EventKind.DEAD_LETTER_RESOLVED,
+        actor="pipeline",
+        entry_ids=entry_ids,
+        tasks=[entry.task for entry in entries],
+        reason=why,
+    )
+
+    def remove() -> None:
+        for entry_id in entry_ids:
+            dlq.remove(entry_id)
+
+    transaction.on_commit(remove, robust=True)
 
 
 def dead_letter(envelope: dlq.Envelope) -> None:

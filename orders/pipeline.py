@@ -16,7 +16,11 @@ from django.db import InterfaceError, OperationalError, transaction
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
-from .states import EventKind, OrderStatus
+from .states import EventKind
+from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS
+from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
+from .steps import RESERVE as RESERVE
+from .steps import SHIP as SHIP
 from .timeline import record_step_event
 
 logger = logging.getLogger(__name__)
@@ -28,26 +32,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
 )
-
-AUTHORIZE, RESERVE, SHIP, CAPTURE = (
-    "payments.authorize_payment",
-    "inventory.reserve_stock",
-    "shipping.create_shipment",
-    "payments.capture_payment",
-)
-STEPS: tuple[str, ...] = (AUTHORIZE, RESERVE, SHIP, CAPTURE)
-
-# Where a stalled order picks up again: the step that moves it out of its status.
-STEP_FOR_STATUS: dict[str, str] = {
-    OrderStatus.PENDING: AUTHORIZE,
-    OrderStatus.PAYMENT_PROCESSING: AUTHORIZE,
-    OrderStatus.PAID: RESERVE,
-    OrderStatus.RESERVED: SHIP,
-    OrderStatus.SHIPPED: CAPTURE,
-}
-
-# Undo, in reverse order of the steps: free the stock, then give the money back.
-COMPENSATIONS: tuple[str, ...] = ("shipping.cancel_shipment", "inventory.release_stock", "payments.void_payment")
 
 
 def step_key(order_id: str, step: str) -> str:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from inventory import selectors as inventory_selectors
 from ordersite.db import cas_update, require_transaction
 
-from . import pipeline
+from . import dead_letters, pipeline
 from .exceptions import (
     IdempotencyKeyReusedError,
     InvalidTransitionError,
@@ -38,7 +38,8 @@ def transition_order(
     order: Order, to: OrderStatus, *, kind: EventKind, actor: str = "", reason: str = "", **data: Any
 ) -> None:
     """Move `order` along TRANSITIONS (compare-and-swap on its version) and append its event.
-    Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race."""
+    Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race.
+    Dead letters of steps the order has now left are resolved with the move (dead_letters.py)."""
     require_transaction("transition_order")
     if not can_transition(order.status, to):
         raise InvalidTransitionError(
@@ -55,6 +56,7 @@ def transition_order(
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)
     record_event(order, kind, actor=actor, **({"reason": reason} if reason else {}), **data)
+    dead_letters.resolve_parked(order)
     logger.info("order %s -> %s", order.public_id, to, extra={"order_id": str(order.public_id), "status": to})
 
 

@@ -69,3 +69,11 @@ class EventKind(models.TextChoices):
     DEAD_LETTERED = "dead_lettered"
     DEAD_LETTER_REPLAYED = "dead_letter_replayed"
     DEAD_LETTER_DISCARDED = "dead_letter_discarded"
+    # The order moved on (it ended, or the entry was born for a step it had left): removed.
+    DEAD_LETTER_RESOLVED = "dead_letter_resolved"
+    # The reconciler re-sent the compensations of an ended order that still holds something.
+    COMPENSATION_RESENT = "compensation_resent"
+    # A carrier did not answer a booking (timeout, 5xx): it may hold a parcel for the order.
+    CARRIER_OUTCOME_UNKNOWN = "carrier_outcome_unknown"
+    # That possible booking was called back, because the parcel went another way.
+    STRAY_BOOKING_CANCELLED = "stray_booking_cancelled"

@@ -54,3 +54,12 @@ def test_resend_stuck_orders_leaves_an_order_whose_step_is_retrying(settings):
     order = _aged(OrderStatus.PAYMENT_PROCESSING)
     record_step_event(order_id=str(order.public_id), kind=EventKind.STEP_RETRY, attempt=1)
     assert resend_stuck_orders() == 0
+
+
+def test_resend_stuck_orders_never_resends_a_dead_lettered_order(settings):
+    """Finding 1: a dead-lettered order waits for staff; a re-send would only park it again."""
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 300
+    parked = _aged(OrderStatus.PAYMENT_PROCESSING)
+    Order.objects.filter(pk=parked.pk).update(dead_lettered_at=timezone.now() - timedelta(minutes=10))
+    assert resend_stuck_orders() == 0
+    assert not parked.events.filter(kind=EventKind.STEP_RESENT).exists()
