@@ -62,6 +62,17 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {},
     ),
+    "dead_letter_stale": (
+        409,
+        "Order 2b1e… is reserved: it no longer waits for payments.authorize_payment. Discard this entry.",
+        {},
+        {
+            "entry_id": "7f3a…",
+            "task": "payments.authorize_payment",
+            "order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11",
+            "current_status": "reserved",
+        },
+    ),
     "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different request body.", {}, {}),
     "throttled": (429, "Request was throttled. Expected available in 42 seconds.", {}, {"wait": 42}),

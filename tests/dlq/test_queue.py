@@ -110,7 +110,7 @@ def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
 @pytest.mark.django_db
 def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(redis_client, make_entry):
     order = OrderFactory(status=OrderStatus.PAID, dead_lettered_at="2026-01-01T00:00:00Z")
-    entry = make_entry(args=[str(order.public_id)])
+    entry = make_entry(args=[str(order.public_id)], task="inventory.reserve_stock", queue="inventory")
     staff = StaffFactory()
     dlq_services.discard_dead_letter(entry_id=entry.id, actor=staff.username, reason="duplicate order", user=staff)
 
