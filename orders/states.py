@@ -38,6 +38,9 @@ TRANSITIONS: Final[Mapping[OrderStatus, frozenset[OrderStatus]]] = {
 TERMINAL: Final = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # Before the parcel leaves, a customer or staff may still cancel.
 CANCELLABLE: Final = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt) - {S.OUT_OF_STOCK}
+# Orders that will not complete: what the pipeline still holds for them (stock, an authorization,
+# a carrier booking) goes back. Compensations act on these only, never on an order that is alive.
+COMPENSABLE: Final = frozenset({S.CANCELLED, S.FAILED, S.OUT_OF_STOCK, S.PAYMENT_FAILED})
 
 
 def can_transition(current: OrderStatus | str, to: OrderStatus | str) -> bool:

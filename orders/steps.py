@@ -1,7 +1,7 @@
 """The pipeline's task names and where each one acts: plain data, so the pipeline, the reconciler
 and the dead-letter rules share one definition without importing each other."""
 
-from .states import OrderStatus
+from .states import COMPENSABLE, OrderStatus
 
 AUTHORIZE, RESERVE, SHIP, CAPTURE = (
     "payments.authorize_payment",
@@ -31,11 +31,6 @@ COMPENSATIONS: tuple[str, ...] = (CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT)
 # Call back a booking a carrier may hold although the parcel went with another one (its answer
 # was lost to a timeout). Not tied to the order's status: a shipped order may need it too.
 CANCEL_STRAY_BOOKING = "shipping.cancel_stray_booking"
-
-# Orders whose held stock, authorization and bookings go back (COMPENSATIONS act only on these).
-COMPENSABLE: frozenset[str] = frozenset(
-    {OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.OUT_OF_STOCK, OrderStatus.PAYMENT_FAILED}
-)
 
 # The statuses in which each forward step still has work to do.
 _WAITS_AT: dict[str, frozenset[str]] = {

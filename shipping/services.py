@@ -10,7 +10,7 @@ from inventory import services as inventory_services
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, step_key
-from orders.states import EventKind, OrderStatus
+from orders.states import COMPENSABLE, EventKind, OrderStatus
 from ordersite.breakers import CircuitOpenError
 from ordersite.errors import TransientError
 
@@ -57,9 +57,9 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
                 "label_reference": result.label_reference,
             },
         )
-        if order.status == OrderStatus.CANCELLED:
+        if order.status in COMPENSABLE:
             compensate_on_commit(order_id=order_id)
-            return "booked after cancelled; compensating"
+            return f"booked after {order.status}; compensating"
         duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
         if order.status in SHIPPABLE:
             inventory_services.commit_stock(order_id=order.pk)
@@ -132,10 +132,13 @@ def retry_pending_shipments() -> int:
 
 
 def cancel_shipment(*, order_id: str) -> str:
-    """Compensation: call back a parcel booked for an order that was cancelled. Idempotent."""
+    """Compensation: call back a parcel booked for an order that will not complete (cancelled,
+    failed). Idempotent; a live order's parcel is never called back."""
     order = order_selectors.order_for_step(order_id=order_id)
+    if order.status not in COMPENSABLE:
+        return f"skipped: order is {order.status}"
     shipment = shipment_for_order(order_id=order.pk)
-    if shipment is None or shipment.status != ShipmentStatus.CREATED or order.status != OrderStatus.CANCELLED:
+    if shipment is None or shipment.status != ShipmentStatus.CREATED:
         return "nothing to cancel"
     _carrier_that_booked(shipment.carrier).cancel_shipment(
         tracking_number=shipment.tracking_number, idempotency_key=step_key(order_id, "cancel_shipment")
