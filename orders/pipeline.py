@@ -7,7 +7,7 @@ because Celery with acks_late delivers at least once.
 import logging
 from typing import Any
 
-from celery import Task, chain, signature
+from celery import Task, chain, group, signature
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 from django.conf import settings
@@ -58,12 +58,17 @@ def resume(*, order_id: str, status: str) -> str | None:
     return step
 
 
-def compensate_on_commit(*, order_id: str) -> None:
+def compensations(order_id: str, *, names: tuple[str, ...] = COMPENSATIONS) -> Signature:
+    """The compensations as a group, not a chain: each is sent on its own, so one that keeps
+    failing (a release losing its race, a carrier down) never holds back the others."""
+    return group(*(signature(name, args=(order_id,), immutable=True) for name in names))
+
+
+def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATIONS) -> None:
     """After commit, undo whatever the pipeline has done for the order. Every compensation is
-    idempotent and finds by itself whether there is anything to undo."""
-    transaction.on_commit(
-        lambda: chain(*(signature(name, args=(order_id,), immutable=True) for name in COMPENSATIONS)).apply_async()
-    )
+    idempotent, finds by itself whether there is anything to undo, and acts only on an order that
+    will not complete."""
+    transaction.on_commit(lambda: compensations(order_id, names=names).apply_async())
 
 
 class StepTask(Task):

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from .models import Order, OrderEvent, OrderItem
@@ -58,6 +58,26 @@ def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: i
         Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
         .annotate(last_event_at=Max("events__created_at"))
         .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .order_by("updated_at")[:limit]
+    )
+
+
+def ended_orders_still_holding(
+    *, statuses: Iterable[str], unchanged_since: datetime, holding: dict[str, QuerySet], limit: int = 500
+) -> QuerySet[Order]:
+    """Orders in one of `statuses` (ended) with no change and no timeline event since
+    `unchanged_since`, not waiting for staff, that still appear in one of the `holding` querysets
+    (rows of other apps with an `order_id`: held stock, an open authorization, a live booking).
+    Each order carries one boolean per name of `holding`."""
+    flags = {name: Exists(rows.filter(order_id=OuterRef("pk"))) for name, rows in holding.items()}
+    anything = Q()
+    for name in flags:
+        anything |= Q(**{name: True})
+    return (
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
+        .annotate(last_event_at=Max("events__created_at"), **flags)
+        .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .filter(anything)
         .order_by("updated_at")[:limit]
     )
 
