@@ -41,6 +41,13 @@ def _order_id(args: Any, kwargs: Any) -> str:
     return str((kwargs or {}).get("order_id", ""))
 
 
+def _first_failure(task_id: str) -> str:
+    try:
+        return dlq.first_failure(task_id)
+    except dlq.redis.RedisError:
+        return dlq.now_iso()  # Redis down: the push will fail too and log the envelope instead
+
+
 def build_envelope(
     task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, traceback: str, reason: str
 ) -> dlq.Envelope:
@@ -62,7 +69,7 @@ def build_envelope(
         exc_message=str(exc)[:2000],
         traceback=dlq.trim_traceback(traceback),
         attempts=int(request.retries or 0) + 1,
-        first_failed_at=dlq.first_failure(task_id),
+        first_failed_at=_first_failure(task_id),
         last_failed_at=dlq.now_iso(),
         hostname=str(request.hostname or socket.gethostname()),
         reason=reason,
@@ -222,5 +229,10 @@ def failure_clock(task: "Task") -> Iterator[None]:
         yield
     except BaseException:
         if not task.request.called_directly:
-            dlq.first_failure(str(task.request.id))
+            try:
+                dlq.first_failure(str(task.request.id))
+            except dlq.redis.RedisError:
+                # Redis down: the envelope gets the last failure's time; the task's own error,
+                # not this one, must decide whether it is retried.
+                logger.warning("first failure of %s not kept: Redis unreachable", task.name)
         raise

@@ -20,6 +20,13 @@ class UnknownProductError(DomainError):
     http_status = status.HTTP_400_BAD_REQUEST
 
 
+class MixedCurrencyError(DomainError):
+    """The lines are priced in different currencies: one order has one total, in one currency."""
+
+    code = "mixed_currency"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+
 class StalePriceError(DomainError):
     code = "stale_price"
     http_status = status.HTTP_409_CONFLICT

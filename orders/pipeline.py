@@ -7,6 +7,7 @@ because Celery with acks_late delivers at least once.
 import logging
 from typing import Any
 
+import redis
 from celery import Task, chain, group, signature
 from celery.canvas import Signature
 from celery.exceptions import Ignore
@@ -25,12 +26,15 @@ from .timeline import record_step_event
 
 logger = logging.getLogger(__name__)
 
-# Retried with backoff: lost races, unreachable gateways, a restarted database.
+# Retried with backoff: lost races, unreachable gateways, a restarted database, a Redis blip
+# (breakers, the dead-letter bookkeeping: Redis is a dependency like the others).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConflictError,
     TransientError,
     OperationalError,
     InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
 )
 
 

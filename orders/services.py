@@ -18,6 +18,7 @@ from . import dead_letters, pipeline
 from .exceptions import (
     IdempotencyKeyReusedError,
     InvalidTransitionError,
+    MixedCurrencyError,
     OrderNotCancellableError,
     StalePriceError,
     UnknownCustomerError,
@@ -131,13 +132,16 @@ def place_order(
                 quoted_unit_price_cents=quoted,
                 current_unit_price_cents=price,
             )
-    currencies = {products[sku].currency for sku in lines}
+    currencies = {sku: products[sku].currency for sku in lines}
+    if len(set(currencies.values())) > 1:
+        message = "All lines of an order must be priced in one currency; place one order per currency."
+        raise MixedCurrencyError(message, fields={"items": [message]}, currencies=currencies)
     try:
         with transaction.atomic(durable=True):
             order = Order.objects.create(
                 customer=customer,
                 total_cents=sum(products[sku].price_cents * line["quantity"] for sku, line in lines.items()),
-                currency=currencies.pop() if len(currencies) == 1 else "USD",
+                currency=next(iter(currencies.values())),
                 shipping_address=shipping_address or {},
                 payment_token=payment_token,
             )

@@ -10,16 +10,19 @@ opens it again. Only TransientError counts as a failure: a declined card is a he
 Each transition is one Lua script, so concurrent workers never see half a state change.
 """
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
 
 from .errors import DomainError, TransientError
 from .redis_pool import shared_redis
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback")
 
@@ -90,6 +93,18 @@ return 'closed'
 """
 
 
+class BreakerUnavailableError(TransientError):
+    """The breaker's state could not be read (Redis unreachable): the call is not made, since
+    nobody can tell whether the dependency is being spared; retry once Redis answers again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"circuit {name}: its state in Redis is unreachable; retry later")
+        self.name = name
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.name,))
+
+
 class CircuitOpenError(TransientError):
     """The dependency's breaker is open: fail fast, retry after `retry_after` seconds."""
 
@@ -125,25 +140,38 @@ class Breaker:
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` if the breaker lets it, and count its outcome."""
+        """Run `fn` if the breaker lets it, and count its outcome. Asking the breaker needs Redis
+        (BreakerUnavailableError, transient, if it is unreachable); counting the outcome does not
+        get to lose it: a result obtained is returned even if its bookkeeping fails."""
         self.before_call()
         try:
             result = fn(*args, **kwargs)
         except TransientError:
-            self.record(ok=False)
+            self.try_record(ok=False)
             raise
         except DomainError:
-            self.record(ok=True)  # the dependency answered; the request was at fault
+            self.try_record(ok=True)  # the dependency answered; the request was at fault
             raise
-        self.record(ok=True)
+        self.try_record(ok=True)
         return result
 
     def before_call(self) -> None:
-        allowed, wait_ms, _ = self.redis.eval(
-            _ALLOW, 1, self.state_key, int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS
-        )
+        try:
+            allowed, wait_ms, _ = self.redis.eval(
+                _ALLOW, 1, self.state_key, int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS
+            )
+        except redis.RedisError as exc:
+            raise BreakerUnavailableError(self.name) from exc
         if not allowed:
             raise CircuitOpenError(self.name, retry_after=max(int(wait_ms), 100) / 1000)
+
+    def try_record(self, *, ok: bool) -> None:
+        """record(), with a Redis failure logged and swallowed: one uncounted call skews the window
+        a little; raising would throw away an answer the dependency already gave (money moved)."""
+        try:
+            self.record(ok=ok)
+        except redis.RedisError:
+            logger.warning("breaker %s: outcome (ok=%s) not recorded, Redis unreachable", self.name, ok, exc_info=True)
 
     def record(self, *, ok: bool) -> str:
         return self.redis.eval(

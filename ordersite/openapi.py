@@ -33,6 +33,12 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         {"items": ["Unknown product(s): prod-999."]},
         {"skus": ["prod-999"]},
     ),
+    "mixed_currency": (
+        400,
+        "All lines of an order must be priced in one currency; place one order per currency.",
+        {"items": ["All lines of an order must be priced in one currency; place one order per currency."]},
+        {"currencies": {"prod-1": "USD", "prod-7": "EUR"}},
+    ),
     "unknown_customer": (400, "customer_id must be your own.", {"customer_id": ["customer_id must be your own."]}, {}),
     "not_authenticated": (401, "Authentication credentials were not provided.", {}, {}),
     "permission_denied": (403, "You do not have permission to perform this action.", {}, {}),
