@@ -207,7 +207,7 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
     if request.called_directly:
         return False
     try:
-        count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+        count = dlq.count_delivery(str(request.id), int(request.retries or 0), str(request.eta or ""))
     except dlq.redis.RedisError:
         logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
         return False  # fail open: running a step beats stalling the pipeline on a counter

@@ -14,6 +14,8 @@ from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from ordersite import breakers
+from ordersite.breakers import CircuitOpenError
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
@@ -94,10 +96,27 @@ class StepTask(Task):
             setattr(cls, option, value)
 
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
-        """An error that knows when to come back (an open breaker) sets the countdown itself."""
+        """An error that knows when to come back (an open breaker) sets the countdown itself.
+
+        Waiting on an open breaker is not an attempt: the step did not run, and its retries are
+        kept for its own faults (a flaky card must not lose them to someone else's outage). Such
+        waits are bounded instead by PIPELINE_BREAKER_WAIT_MAX_SECONDS from the step's first wait:
+        past it the error is raised, and the step is dead-lettered like any other."""
         if getattr(exc, "retry_after", None) is not None:
             options["countdown"] = exc.retry_after
-        return super().retry(args, kwargs, exc, **options)
+        if not isinstance(exc, CircuitOpenError):
+            return super().retry(args, kwargs, exc, **options)
+        try:
+            waited = breakers.seconds_waiting(str(self.request.id))
+        except redis.RedisError:
+            return super().retry(args, kwargs, exc, **options)  # cannot tell: count it as a retry
+        if waited + exc.retry_after > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS:
+            raise exc
+        self.request.retries -= 1  # the retry keeps this attempt's number
+        try:
+            return super().retry(args, kwargs, exc, **options)
+        finally:
+            self.request.retries += 1
 
     @property
     def last_attempt(self) -> bool:
@@ -113,6 +132,7 @@ class StepTask(Task):
             task=self.name,
             attempt=self.request.retries + 1,
             error=f"{type(exc).__name__}: {exc}"[:500],
+            breaker_wait=isinstance(exc, CircuitOpenError),
         )
 
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure

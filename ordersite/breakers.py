@@ -6,11 +6,15 @@ BREAKER_MIN_CALLS calls and BREAKER_ERROR_RATE percent of them failed, or after
 BREAKER_CONSECUTIVE_FAILURES failures in a row. Open: calls fail fast with CircuitOpenError
 carrying the time left (the task's retry countdown). After BREAKER_OPEN_SECONDS it is half-open:
 BREAKER_HALF_OPEN_CALLS trial calls pass; BREAKER_CLOSE_AFTER successes close it, one failure
-opens it again. Only TransientError counts as a failure: a declined card is a healthy answer.
+opens it again. Only a TransientError that is about the dependency counts as a failure (timeouts,
+connection errors, gateway-wide 5xx, 429; see ordersite/gateways.py): a declined card, a 4xx, or
+a transient answer about this one request (GatewayRequestError: a card's processing error, the
+same key in flight) is a healthy answer.
 Each transition is one Lua script, so concurrent workers never see half a state change.
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,8 +150,9 @@ class Breaker:
         self.before_call()
         try:
             result = fn(*args, **kwargs)
-        except TransientError:
-            self.try_record(ok=False)
+        except TransientError as exc:
+            # A transient answer about this request only (GatewayRequestError) is a healthy answer.
+            self.try_record(ok=not getattr(exc, "counts_for_breaker", True))
             raise
         except DomainError:
             self.try_record(ok=True)  # the dependency answered; the request was at fault
@@ -232,3 +237,12 @@ class _Guarded:
 def guarded(target: object, *, breaker: str) -> Any:
     """`target` with each of its method calls behind the breaker named `breaker`."""
     return _Guarded(target, Breaker(breaker))
+
+
+def seconds_waiting(waiter: str) -> float:
+    """How long `waiter` (a task id, the same across its retries) has been waiting on open
+    breakers, counted from the first time it asked (kept a day). Raises redis.RedisError."""
+    client = shared_redis()
+    key = f"breaker-wait:{waiter}"
+    client.set(key, time.time(), nx=True, ex=86400)
+    return max(0.0, time.time() - float(client.get(key) or time.time()))

@@ -358,10 +358,12 @@ def overflow_count() -> int:
     return int(redis_client().get(_key("overflow")) or 0)
 
 
-def count_delivery(task_id: str, retries: int) -> int:
-    """Count one delivery of a message (same task id and retry number) and return the count.
+def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
+    """Count one delivery of a message (same task id, retry number and eta) and return the count.
+    The eta tells apart the messages of one retry number (a wait on an open breaker keeps the
+    number, not the eta); a redelivery of one message repeats all three.
     Kept a day: long enough to catch a loop, short enough to clean itself."""
-    key = _key(f"deliveries:{task_id}:{retries}")
+    key = _key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
     pipe = redis_client().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, 86400)

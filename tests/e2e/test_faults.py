@@ -190,3 +190,17 @@ def test_worker_killed_mid_step_is_recovered_by_the_reconciler(api, faults, live
     wait_for(reconciled, timeout=60, interval=1)
     assert [e["task"] for e in _events(order_id, EventKind.STEP_RESENT)][:1] == ["payments.authorize_payment"]
     _assert_invariants(faults)
+
+
+def test_customers_with_a_flaky_card_cannot_open_the_shared_payment_breaker(api, faults):
+    """Finding 5b: six orders with the processing-error card at once (12 card-specific 503s) leave
+    the payment breaker closed, and a normal customer's order goes straight through."""
+    ProductFactory(sku="p", on_hand=20)
+    flaky = [_place(api, "p", "tok_processing_error") for _ in range(6)]
+    normal = _place(api, "p")
+    wait_for(lambda: _reached(normal, OrderStatus.COMPLETED), timeout=20)
+    wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in flaky), timeout=60)
+    breaker = Breaker("payment").snapshot()
+    assert (breaker.times_opened, breaker.errors) == (0, 0)
+    assert not any("CircuitOpenError" in r["error"] for o in [*flaky, normal] for r in _events(o, EventKind.STEP_RETRY))
+    _assert_invariants(faults)
