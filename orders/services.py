@@ -28,6 +28,7 @@ from .models import IdempotencyKey, Order, OrderItem
 from .selectors import order_for_step
 from .states import CANCELLABLE, EventKind, OrderStatus, can_transition
 from .timeline import record_event
+from .timeline import record_step_event as record_step_event  # for the apps' steps
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

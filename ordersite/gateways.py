@@ -17,17 +17,38 @@ RETRYABLE_STATUS = frozenset({409, 425, 429})
 REQUEST_RETRYABLE_STATUS = frozenset({409, 425})
 
 
+# Transport errors raised before the request left: the provider cannot have acted on it.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 class GatewayUnavailableError(TransientError):
     """The provider could not be reached, timed out, answered a gateway-wide 5xx, or throttles
-    us (429): retry later. Counts as a failure of its circuit breaker."""
+    us (429): retry later. Counts as a failure of its circuit breaker.
+
+    `maybe_delivered` says whether the provider may have acted on the request although we got no
+    answer (a read timeout, a reset mid-answer, a 5xx): an unknown outcome, which a caller that
+    turns elsewhere (another carrier) must resolve. A refused connection or a 429 did nothing."""
+
+    def __init__(self, message: str, *, maybe_delivered: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_unavailable, (type(self), str(self), self.maybe_delivered))
+
+
+def _rebuild_unavailable(cls: type, message: str, maybe_delivered: bool) -> "GatewayUnavailableError":
+    return cls(message, maybe_delivered=maybe_delivered)
 
 
 class GatewayRequestError(TransientError):
     """The provider answered, about this request only: retry it later (a processing error on this
     card, the same idempotency key still in flight). The provider is up, so its breaker counts
-    this as a healthy answer: one customer's card cannot open the breaker everyone shares."""
+    this as a healthy answer: one customer's card cannot open the breaker everyone shares. The
+    same key still in flight may yet act: an unknown outcome, like a timeout."""
 
     counts_for_breaker = False
+    maybe_delivered = True
 
 
 class GatewayRejectedError(DomainError):
@@ -80,7 +101,9 @@ def post_json(
     try:
         response = _client().post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
     except httpx.TransportError as exc:
-        raise GatewayUnavailableError(f"{type(exc).__name__} calling {url}") from exc
+        raise GatewayUnavailableError(
+            f"{type(exc).__name__} calling {url}", maybe_delivered=not isinstance(exc, NOT_SENT)
+        ) from exc
     status = response.status_code
     if response.is_success or status in ok:
         return response.json()
@@ -89,5 +112,5 @@ def post_json(
     if status >= 500 and (code := _error_code(response)) in request_error_codes:
         raise GatewayRequestError(f"{status} {code} from {url}")
     if status >= 500 or status in RETRYABLE_STATUS:
-        raise GatewayUnavailableError(f"{status} from {url}")
+        raise GatewayUnavailableError(f"{status} from {url}", maybe_delivered=status != 429)
     raise GatewayRejectedError(f"{url} refused the request ({status}).", status=status)

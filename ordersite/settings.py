@@ -248,6 +248,7 @@ PIPELINE_RETRY_POLICY: dict[str, dict] = {
             "payments.refund_payment",
             "inventory.release_stock",
             "shipping.cancel_shipment",
+            "shipping.cancel_stray_booking",
         )
     },
 }
