@@ -32,3 +32,8 @@ def held_reservations(*, order_id: int) -> list[Reservation]:
 
 def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
     return Reservation.objects.filter(order_id=order_id).select_related("product").order_by("product_id")
+
+
+def held_stock() -> QuerySet[Reservation]:
+    """Every reservation still holding units (the reconciler asks which ended orders have some)."""
+    return Reservation.objects.filter(status=ReservationStatus.HELD)

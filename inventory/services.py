@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import compensate_on_commit
-from orders.states import EventKind, OrderStatus
+from orders.states import COMPENSABLE, EventKind, OrderStatus
 from ordersite.db import cas_update, require_transaction, update_returning
 from ordersite.errors import ConflictError
 
@@ -78,9 +78,12 @@ def reserve_stock(*, order_id: str) -> str:
 
 
 def release_stock(*, order_id: str) -> str:
-    """Compensation: give back every unit an order still holds. Idempotent (held rows only)."""
+    """Compensation: give back every unit an order still holds. Idempotent (held rows only).
+    Acts only on an order that will not complete (COMPENSABLE): a live order's stock stays held."""
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
+        if order.status not in COMPENSABLE:
+            return f"skipped: order is {order.status}"
         held = held_reservations(order_id=order.pk)
         for reservation in held:
             _release_reservation(reservation, to=ReservationStatus.RELEASED)

@@ -56,11 +56,32 @@ def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
 
 def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
     """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
-    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck."""
+    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck. An order
+    flagged for review (a step of it in the dead-letter queue) waits for staff, not for a re-send."""
     return (
-        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since)
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
         .annotate(last_event_at=Max("events__created_at"))
         .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .order_by("updated_at")[:limit]
+    )
+
+
+def ended_orders_still_holding(
+    *, statuses: Iterable[str], unchanged_since: datetime, holding: dict[str, QuerySet], limit: int = 500
+) -> QuerySet[Order]:
+    """Orders in one of `statuses` (ended) with no change and no timeline event since
+    `unchanged_since`, not waiting for staff, that still appear in one of the `holding` querysets
+    (rows of other apps with an `order_id`: held stock, an open authorization, a live booking).
+    Each order carries one boolean per name of `holding`."""
+    flags = {name: Exists(rows.filter(order_id=OuterRef("pk"))) for name, rows in holding.items()}
+    anything = Q()
+    for name in flags:
+        anything |= Q(**{name: True})
+    return (
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
+        .annotate(last_event_at=Max("events__created_at"), **flags)
+        .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .filter(anything)
         .order_by("updated_at")[:limit]
     )
 

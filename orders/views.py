@@ -24,6 +24,7 @@ ORDER_CREATE_ERRORS = (
     "parse_error",
     "request_too_large",
     "unknown_product",
+    "mixed_currency",
     "unknown_customer",
     *AUTHENTICATED,
     "stale_price",

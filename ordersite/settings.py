@@ -175,6 +175,8 @@ PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
 PIPELINE_RETRY_BACKOFF = env.int("PIPELINE_RETRY_BACKOFF", default=1)
 PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
 PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
+# Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
+PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
 
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -273,6 +275,7 @@ PIPELINE_RETRY_POLICY: dict[str, dict] = {
             "payments.refund_payment",
             "inventory.release_stock",
             "shipping.cancel_shipment",
+            "shipping.cancel_stray_booking",
         )
     },
 }

@@ -347,3 +347,15 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def task_result(worker: WorkerProcess, task_id: str) -> str | None:
+    """What a task returned, read from its worker's log ("Task …[id] succeeded in …s: '…'"):
+    successes store no result row (CELERY_TASK_IGNORE_RESULT)."""
+    marker = f"[{task_id}] succeeded in "
+    for line in worker.log.read_text().splitlines():
+        if marker in line:
+            return line.split(": ", 2)[-1].strip().strip("'\"")
+        if f"[{task_id}] raised" in line:
+            return line
+    return None

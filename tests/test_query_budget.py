@@ -21,7 +21,7 @@ BUDGET = {
     "place_order": 6,
     "authorize_payment": 14,
     "reserve_stock": 8,
-    "create_shipment": 13,
+    "create_shipment": 14,
     "capture_payment": 10,
 }
 

@@ -116,6 +116,16 @@ def test_domain_rejections_are_400_naming_the_field(api, catalog, body, code, fi
     assert not IdempotencyKey.objects.exists()
 
 
+def test_a_mixed_currency_order_is_400_mixed_currency_and_writes_nothing(api, catalog):
+    ProductFactory(sku="eur-1", price_cents=900, currency="EUR")
+    body = {"items": [_line("prod-1"), _line("eur-1")]}
+    error = _assert_error(api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, "mixed_currency")
+    assert "items" in error["fields"]
+    assert error["data"]["currencies"] == {"prod-1": "USD", "eur-1": "EUR"}
+    assert not Order.objects.exists()
+    assert not IdempotencyKey.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
