@@ -13,6 +13,47 @@ from .states import OrderStatus
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+MAX_ADDRESS_KEYS = 20
+MAX_ADDRESS_KEY_LENGTH = 40
+MAX_ADDRESS_VALUE_LENGTH = 200
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_ADDRESS_KEYS,
+        "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_ADDRESS_VALUE_LENGTH},
+        "description": (
+            f"Free-form strings (name, line1, city…): at most {MAX_ADDRESS_KEYS} keys of 1 to "
+            f"{MAX_ADDRESS_KEY_LENGTH} characters, no nested objects or lists."
+        ),
+    }
+)
+class ShippingAddressField(serializers.DictField):
+    """A flat object of a few short strings, stored as JSON with the order. Keys are checked like
+    the values (length, no NUL, no lone surrogate: PostgreSQL's jsonb refuses both, which used
+    to be a 500 after validation passed); a key's error is not keyed by the key itself, since a
+    bad key cannot be echoed back as JSON."""
+
+    default_error_messages = {
+        "max_keys": f"At most {MAX_ADDRESS_KEYS} keys.",
+        "bad_key": f"Keys must be 1 to {MAX_ADDRESS_KEY_LENGTH} characters of text.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(max_length=MAX_ADDRESS_VALUE_LENGTH), **kwargs)
+        self.key_field = serializers.CharField(max_length=MAX_ADDRESS_KEY_LENGTH)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, dict) and len(data) > MAX_ADDRESS_KEYS:
+            self.fail("max_keys")
+        address = super().to_internal_value(data)
+        for key in address:
+            try:
+                self.key_field.run_validation(key)
+            except serializers.ValidationError:
+                self.fail("bad_key")
+        return address
 
 
 class OrderItemInput(serializers.Serializer):
@@ -42,9 +83,7 @@ class OrderCreateInput(serializers.Serializer):
         max_length=150, required=False, allow_null=True, help_text="Your own username; staff may name any customer."
     )
     items = OrderItemInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    shipping_address = serializers.DictField(
-        child=serializers.CharField(max_length=200), required=False, help_text="Free-form strings: name, line1, city…"
-    )
+    shipping_address = ShippingAddressField(required=False)
     payment_token = serializers.CharField(
         max_length=64, required=False, default="tok_visa", help_text="Sandbox: tok_visa, tok_declined…"
     )

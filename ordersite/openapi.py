@@ -23,7 +23,7 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         400,
         "The request is invalid; see fields.",
         {"items": {"0": {"quantity": ["Ensure this value is less than or equal to 1000."]}}},
-        {},
+        {"codes": {"items": {"0": {"quantity": ["max_value"]}}}},
     ),
     "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)", {}, {}),
     "request_too_large": (400, "The request body is larger than 262144 bytes.", {}, {}),

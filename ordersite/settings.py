@@ -207,6 +207,9 @@ CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {
 ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="600/min") or None
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+# Request bodies nested deeper than this (objects and arrays) are a 400 before any serializer
+# sees them; the order body is three levels deep.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
 # GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
