@@ -364,6 +364,13 @@ def test_order_creation_is_throttled_per_user_at_the_configured_rate(api, staff_
     assert staff_api.post(URL, body, format="json").status_code == 201, "another user has their own budget"
 
 
+def test_order_creation_goes_through_unthrottled_when_the_counter_is_unreachable(api, catalog, settings):
+    settings.ORDER_CREATE_THROTTLE_RATE = "1/min"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    body = {"items": [_line()]}
+    assert [api.post(URL, body, format="json").status_code for _ in range(2)] == [201, 201]
+
+
 def test_error_bodies_are_json_even_for_the_browsable_api(api):
     response = api.get(f"{URL}nope/", HTTP_ACCEPT="application/json")
     assert json.loads(response.content)["error"]["code"] == "not_found"
