@@ -8,8 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Order, OrderEvent, OrderItem
-from .states import OrderStatus
+from . import visibility
+from .models import Order, OrderItem
+from .states import EventKind, OrderStatus
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -115,10 +116,22 @@ def idempotency_key(headers: Any) -> str | None:
     return key
 
 
-class OrderStatusOutput(serializers.Serializer):
+class ForCallerMixin:
+    """Shows an order as the request's user may see it (orders/visibility.py decides); the
+    schema documents Meta.staff_only_fields as optional (ordersite/openapi.py)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        request = self.context.get("request")
+        body = super().to_representation(instance)
+        return visibility.order_for(user=getattr(request, "user", None), body=body)
+
+
+class OrderStatusOutput(ForCallerMixin, serializers.Serializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
-    status_reason = serializers.CharField(read_only=True)
+    status_reason = serializers.CharField(
+        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+    )
 
 
 class OrderItemOutput(serializers.ModelSerializer):
@@ -139,13 +152,19 @@ class OrderLinksOutput(serializers.Serializer):
     ship = serializers.URLField(read_only=True, help_text="Staff only.")
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     customer_id = serializers.CharField(source="customer.username", read_only=True)
     items = OrderItemOutput(many=True, read_only=True)
     url = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
-    needs_review = serializers.BooleanField(read_only=True)
+    status_reason = serializers.CharField(
+        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+    )
+    needs_review = serializers.BooleanField(read_only=True, help_text="Staff only: a step waits in the DLQ.")
+    dead_lettered_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Staff only: when a step was dead-lettered."
+    )
 
     class Meta:
         model = Order
@@ -168,6 +187,7 @@ class OrderOutput(serializers.ModelSerializer):
             "links",
         )
         read_only_fields = fields
+        staff_only_fields = visibility.STAFF_ONLY_ORDER_FIELDS
 
     def _absolute(self, name: str, order: Order) -> str:
         path = reverse(name, kwargs={"order_id": order.public_id})
@@ -189,8 +209,20 @@ class OrderOutput(serializers.ModelSerializer):
         }
 
 
-class OrderEventOutput(serializers.ModelSerializer):
+class OrderEventOutput(serializers.Serializer):
+    """One timeline entry, as orders/visibility.py projects it for the caller: customers get a
+    fixed message and whitelisted data per kind, and never see some kinds; staff the full record."""
+
+    seq = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=EventKind.choices, read_only=True)
+    status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True, help_text="Status after the event.")
+    message = serializers.CharField(
+        read_only=True, allow_null=True, help_text="What happened, in words for the customer (staff: null if hidden)."
+    )
+    data = serializers.DictField(read_only=True, help_text="Customers: only public values (amounts, tracking…).")
+    actor = serializers.CharField(read_only=True, help_text="Staff only: who or what made the change.")
+    correlation_id = serializers.UUIDField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
     class Meta:
-        model = OrderEvent
-        fields = ("seq", "kind", "status", "data", "actor", "correlation_id", "created_at")
-        read_only_fields = fields
+        staff_only_fields = visibility.STAFF_ONLY_EVENT_FIELDS

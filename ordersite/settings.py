@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ordersite.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ordersite.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ordersite.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
