@@ -115,4 +115,25 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "(201) without creating another; with another body, 422. Scoped per customer, kept at least 24 hours."
     ),
 )
+ORDER_CREATED_HEADERS = [
+    OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The order."),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="Present on a replay of an earlier request with the same Idempotency-Key.",
+    ),
+    OpenApiParameter(
+        "Pipeline-Deferred",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=[201],
+        description=(
+            "Present when the order is stored (`pending`) but its processing could not be queued yet (the "
+            "message broker was unreachable). Nothing to do: the server queues it as soon as the broker answers; "
+            "poll the order as usual, and do not place it again."
+        ),
+    ),
+]
 ORDER_ID_PARAM = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order_id.")

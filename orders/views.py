@@ -14,7 +14,7 @@ from ordersite.openapi import AUTHENTICATED, error_responses
 from ordersite.pagination import NewestFirstCursorPagination
 from ordersite.throttling import OrderCreateThrottle
 
-from . import schema, selectors, services, visibility
+from . import pipeline, schema, selectors, services, visibility
 from .filters import OrderFilter
 from .models import Order
 from .serializers import OrderCreateInput, OrderEventOutput, OrderOutput, OrderStatusOutput, idempotency_key
@@ -62,7 +62,7 @@ class OrderListCreateView(GenericAPIView):
     @extend_schema(
         operation_id="orders_create",
         summary="Place an order",
-        parameters=[schema.IDEMPOTENCY_KEY],
+        parameters=[schema.IDEMPOTENCY_KEY, *schema.ORDER_CREATED_HEADERS],
         request=OrderCreateInput,
         responses={
             201: OpenApiResponse(OrderOutput, description="Created; `Location` names the order."),
@@ -89,6 +89,9 @@ class OrderListCreateView(GenericAPIView):
         if not created:
             # A replay answers as the original did (201), and says so.
             headers["Idempotent-Replayed"] = "true"
+        if pipeline.start_deferred(order_id=str(order.public_id)):
+            # Stored, but the broker did not take its chain yet: it will run once it does.
+            headers["Pipeline-Deferred"] = "true"
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     def get_serializer_class(self) -> type:

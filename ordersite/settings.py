@@ -151,6 +151,9 @@ PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
 PIPELINE_RETRY_BACKOFF = env.int("PIPELINE_RETRY_BACKOFF", default=1)
 PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
 PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
+# An order whose chain the broker could not take at commit is sent again by its web process this
+# often until the broker answers (orders/pipeline_start.py).
+PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)
 
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
