@@ -213,8 +213,13 @@ API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 # Request bodies nested deeper than this (objects and arrays) are a 400 before any serializer
 # sees them; the order body is three levels deep.
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
-# GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
+# GET /api/v1/health/ready: the longest it may take (its PostgreSQL and Redis checks run side by
+# side under this deadline), how long one answer is reused by a web process, and the queues that
+# need a worker. Workers write a heartbeat per queue every third of HEALTH_WORKER_TTL; one that
+# has not written for HEALTH_WORKER_TTL seconds counts as gone (ordersite/worker_heartbeat.py).
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
+HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
 HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
 # Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
 CACHES = {

@@ -100,6 +100,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         PIPELINE_RETRY_BACKOFF_MAX="2",
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
+        HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
