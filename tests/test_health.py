@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -143,6 +144,11 @@ def test_concurrent_readiness_probes_do_not_starve_the_api(web_server):
     a catalog read made meanwhile is not held up behind them."""
     ProductFactory.create_batch(5)
     server = web_server(workers=2, HEALTH_CHECK_TIMEOUT="1.0")
+    # Each process imports the views on its first request: get that done in both (requests at
+    # once keep both busy) before measuring.
+    with ThreadPoolExecutor(4) as pool:
+        paths = ["/api/v1/products/", "/api/v1/health/ready"] * 4
+        list(pool.map(lambda path: httpx.get(server.url + path, timeout=30), paths))
     probes: list[float] = []
     barrier = threading.Barrier(61)
 
@@ -166,6 +172,8 @@ def test_concurrent_readiness_probes_do_not_starve_the_api(web_server):
     for thread in threads:
         thread.join(timeout=60)
     assert len(probes) == 60
-    # Loose bounds (a shared two-core machine); the broadcast probe made these 30 s and more.
-    assert max(catalog) < 3, catalog
-    assert max(probes) < 5, sorted(probes)[-5:]
+    # Loose bounds (a shared two-core machine); the broadcast probe, holding each process for a
+    # second, made the catalog reads take 30 s together, and the last probes as long.
+    assert max(catalog) < 5, catalog
+    assert sum(catalog) < 8, catalog
+    assert max(probes) < 10, sorted(probes)[-5:]
