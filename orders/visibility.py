@@ -54,6 +54,7 @@ def is_staff(user: "AbstractBaseUser | AnonymousUser | None") -> bool:
 
 
 def _cents(value: Any) -> int | None:
+    """An integer (cents, a quantity), never a bool or a string that looks like one."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -66,9 +67,9 @@ def _lines(value: Any) -> list[dict[str, Any]] | None:
     if not isinstance(value, list):
         return None
     return [
-        {"sku": line["sku"], "quantity": line.get("quantity")}
+        {"sku": line["sku"][:64], "quantity": line["quantity"]}
         for line in value
-        if isinstance(line, dict) and isinstance(line.get("sku"), str)
+        if isinstance(line, dict) and isinstance(line.get("sku"), str) and _cents(line.get("quantity")) is not None
     ]
 
 

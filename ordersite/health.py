@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -116,17 +117,27 @@ def readiness() -> dict[str, str]:
         database = state.future("database", check_database, timeout)
         redis_and_workers = state.future("redis", check_redis_and_workers, timeout, queues)
     wait([database, redis_and_workers], timeout=timeout)
-    checks = {"database": database.result() if database.done() else DOWN}
-    if redis_and_workers.done():
-        checks |= redis_and_workers.result()
-    else:
-        logger.warning("readiness: redis did not answer within %.1f s", timeout)
-        checks |= {"redis": DOWN} | {f"worker:{queue}": DOWN for queue in queues}
-    if not database.done():
-        logger.warning("readiness: database did not answer within %.1f s", timeout)
+    found = {"database": _verdict(database, "database", timeout)} | (
+        _verdict(redis_and_workers, "redis", timeout) or {}
+    )
+    # A check still in flight from an earlier probe may have been asked about other queues.
+    names = ["database", "redis", *(f"worker:{queue}" for queue in queues)]
+    checks = {name: found.get(name) or DOWN for name in names}
     with state.lock:
         state.answer = (time.monotonic(), checks)
     return checks
+
+
+def _verdict(future: Future, name: str, timeout: float) -> Any:
+    """The check's result; None if it did not finish in time or failed unexpectedly (down)."""
+    if not future.done():
+        logger.warning("readiness: %s did not answer within %.1f s", name, timeout)
+        return None
+    try:
+        return future.result()
+    except Exception:
+        logger.exception("readiness: the %s check failed", name)
+        return None
 
 
 HealthOutput = inline_serializer(

@@ -43,6 +43,12 @@ def _script(url: str) -> "redis.commands.core.Script":
     return client.register_script(_WINDOW)
 
 
+def _write_server(location: str | list[str]) -> str:
+    """Django's Redis cache writes to the first of several servers; so does the throttle."""
+    servers = location.split(",") if isinstance(location, str) else location
+    return servers[0].strip()
+
+
 class OrderCreateThrottle(UserRateThrottle):
     """Counts POST /orders/ per user (per IP when anonymous) in Redis (the cache's, CACHE_URL).
     DRF's own throttle reads the history, then writes it back: parallel requests all read the
@@ -65,7 +71,7 @@ class OrderCreateThrottle(UserRateThrottle):
         if key is None:
             return True
         try:
-            allowed, wait = _script(settings.CACHES["default"]["LOCATION"])(
+            allowed, wait = _script(_write_server(settings.CACHES["default"]["LOCATION"]))(
                 keys=[f"ordersite:throttle:{key}"], args=[self.num_requests, self.duration, uuid.uuid4().hex]
             )
         except redis.RedisError:
