@@ -19,6 +19,7 @@ from ordersite.breakers import CircuitOpenError
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
+from .pipeline_start import deferred_starts
 from .states import EventKind
 from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS
 from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
@@ -52,8 +53,17 @@ def pipeline_chain(order_id: str, *, start: str = AUTHORIZE) -> Signature:
 
 
 def start_on_commit(*, order_id: str) -> None:
-    """Send the whole chain once the order is committed (never before: a worker would not find it)."""
-    transaction.on_commit(lambda: pipeline_chain(order_id).apply_async())
+    """Send the whole chain once the order is committed (never before: a worker would not find it).
+    The order is stored whatever happens next, so a broker that cannot take the chain must not
+    fail the request: the send is deferred and retried by this process (orders/pipeline_start.py)."""
+    transaction.on_commit(
+        lambda: deferred_starts.send_or_defer(order_id, lambda: pipeline_chain(order_id).apply_async())
+    )
+
+
+def start_deferred(*, order_id: str) -> bool:
+    """True while the order's chain waits in this process for the broker to come back."""
+    return deferred_starts.is_deferred(order_id)
 
 
 def resume(*, order_id: str, status: str) -> str | None:

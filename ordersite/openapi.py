@@ -2,8 +2,24 @@
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, except that fields named in a serializer's `Meta.staff_only_fields`
+    are not required: customers' answers leave them out (read-only fields are otherwise always
+    required in a response)."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        staff_only = set(getattr(getattr(serializer, "Meta", None), "staff_only_fields", ()))
+        if staff_only and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in staff_only]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
 
 
 class ErrorDetailOutput(serializers.Serializer):
@@ -23,7 +39,7 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         400,
         "The request is invalid; see fields.",
         {"items": {"0": {"quantity": ["Ensure this value is less than or equal to 1000."]}}},
-        {},
+        {"codes": {"items": {"0": {"quantity": ["max_value"]}}}},
     ),
     "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)", {}, {}),
     "request_too_large": (400, "The request body is larger than 262144 bytes.", {}, {}),

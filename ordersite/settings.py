@@ -157,6 +157,8 @@ CELERY_TASK_ROUTES = {
 # longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A broker that drops packets must not hold a POST (its on-commit send) or a worker forever.
+    "socket_connect_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task events (received, started, succeeded, sent: four Redis publishes per task, all parsed
@@ -177,6 +179,9 @@ PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
 PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
 # Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
 PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
+# An order whose chain the broker could not take at commit is sent again by its web process this
+# often until the broker answers (orders/pipeline_start.py).
+PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)
 
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -190,7 +195,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ordersite.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ordersite.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ordersite.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -236,8 +241,16 @@ API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
 # on demand), and trusts PostgreSQL's row estimate for an unfiltered table larger than this.
 ADMIN_COUNT_CAP = env.int("ADMIN_COUNT_CAP", default=10000)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
-# GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
+# Request bodies nested deeper than this (objects and arrays) are a 400 before any serializer
+# sees them; the order body is three levels deep.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
+# GET /api/v1/health/ready: the longest it may take (its PostgreSQL and Redis checks run side by
+# side under this deadline), how long one answer is reused by a web process, and the queues that
+# need a worker. Workers write a heartbeat per queue every third of HEALTH_WORKER_TTL; one that
+# has not written for HEALTH_WORKER_TTL seconds counts as gone (ordersite/worker_heartbeat.py).
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
+HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
 HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
 # Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
 CACHES = {

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -100,6 +101,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
         LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
+        HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
@@ -284,6 +286,58 @@ def faults(sandboxes) -> Iterator[SandboxProcess]:
     yield sandboxes
     clear()
     client.close()
+
+
+class WebProcess:
+    """gunicorn serving ordersite on a free port of the tests' own, against the test database and
+    Redis, as `make run` serves it (sync workers unless `threads` > 1); stopped by its own PID."""
+
+    def __init__(self, *, workers: int = 2, threads: int = 1, **env: str) -> None:
+        port = _free_ports(1)[0]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = ROOT / "var" / f"web-{port}-{os.getpid()}.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self._log_file = self.log.open("w")
+        defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
+        defaults["SECRET_KEY"] = "tests-only"
+        command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60"]
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=worker_env(**{**defaults, **env}),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    stop = WorkerProcess.stop
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[..., WebProcess]]:
+    """Start gunicorn processes (`web_server(workers=3, SOME_SETTING="x")`); all stopped after the
+    test. A test using it needs committed data: `django_db(transaction=True)`."""
+    started: list[WebProcess] = []
+
+    def start(**kwargs: Any) -> WebProcess:
+        started.append(WebProcess(**kwargs))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture(scope="session")
