@@ -129,6 +129,11 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.DEAD_LETTERED: PublicRule("Processing is delayed; our team is looking into it."),
     K.DEAD_LETTER_REPLAYED: PublicRule("Processing resumed."),
     K.DEAD_LETTER_DISCARDED: None,
+    # The order moved on and its parked entries were resolved: nothing a customer must act on.
+    K.DEAD_LETTER_RESOLVED: None,
+    K.COMPENSATION_RESENT: None,
+    K.CARRIER_OUTCOME_UNKNOWN: None,
+    K.STRAY_BOOKING_CANCELLED: None,
 }
 
 
