@@ -54,3 +54,14 @@ def post_json(url: str, body: dict[str, Any], *, idempotency_key: str, ok: froze
     if response.status_code >= 500 or response.status_code in RETRYABLE_STATUS:
         raise GatewayUnavailableError(f"{response.status_code} from {url}")
     raise GatewayRejectedError(f"{url} refused the request ({response.status_code}).", status=response.status_code)
+
+
+def get_json(url: str) -> Any:
+    """GET a provider's read-only listing (a ledger, for audits). Never behind a breaker: an audit
+    must neither trip nor wait on one. Failures are GatewayUnavailableError, as for a POST."""
+    try:
+        response = _client().get(url, timeout=timeouts())
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise GatewayUnavailableError(f"{type(exc).__name__} reading {url}") from exc
+    return response.json()
