@@ -279,7 +279,7 @@ class Stack:
     def wait_app(self) -> None:
         wait_until(lambda: _answers(f"{self.base_url}/api/v1/health"), "gunicorn", timeout=60)
         for name in ("payments", "carrier_primary", "carrier_fallback"):
-            wait_until(lambda n=name: _answers(f"http://127.0.0.1:{self.port[n]}/health"), name, timeout=60)
+            wait_until(lambda n=name: self.answers(n), name, timeout=60)
         wait_until(self.workers_ready, "workers", timeout=90, interval=0.5)
 
     def workers_ready(self) -> bool:
@@ -293,8 +293,8 @@ class Stack:
         answered = {name.split("@")[0] for reply in replies for name in reply}
         return answered >= {f"chaos-{q}" for q in QUEUES}
 
-    def up(self, *, log: Callable[[str], None]) -> None:
-        started = time.monotonic()
+    def up_stores(self) -> None:
+        """Both Redis servers and PostgreSQL, with the database created and migrated."""
         for name in ("redis", "world", "postgres"):
             self.start_store(name)
         with psycopg.connect(
@@ -304,9 +304,16 @@ class Stack:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
         )
+
+    def up(self, *, log: Callable[[str], None]) -> None:
+        started = time.monotonic()
+        self.up_stores()
         log(f"stores up and migrated in {time.monotonic() - started:.1f} s ({self.tmp})")
         for name in self.app_names():
             self.start_app(name)
+
+    def answers(self, sandbox: str) -> bool:
+        return _answers(f"http://127.0.0.1:{self.port[sandbox]}/health")
 
     def restart(self, name: str) -> None:
         """Start again a process that was killed (a store: same port, same data directory)."""
@@ -325,7 +332,7 @@ class Stack:
     def down(self) -> None:
         """Stop everything we started: the application first, all at once (a worker's warm
         shutdown waits for its tasks, bounded), then the stores."""
-        apps = [self.processes[name] for name in self.app_names() if name in self.processes]
+        apps = [process for name, process in self.processes.items() if name not in ("postgres", "world", "redis")]
         stoppers = [threading.Thread(target=process.stop) for process in apps]
         for thread in stoppers:
             thread.start()

@@ -56,11 +56,16 @@ def post_json(url: str, body: dict[str, Any], *, idempotency_key: str, ok: froze
     raise GatewayRejectedError(f"{url} refused the request ({response.status_code}).", status=response.status_code)
 
 
+LISTING_READ_TIMEOUT = 120.0  # a whole ledger of 100k entries takes seconds to produce
+
+
 def get_json(url: str) -> Any:
     """GET a provider's read-only listing (a ledger, for audits). Never behind a breaker: an audit
-    must neither trip nor wait on one. Failures are GatewayUnavailableError, as for a POST."""
+    must neither trip nor wait on one; and not held to the hot path's read timeout, since a whole
+    ledger takes seconds. Failures are GatewayUnavailableError, as for a POST."""
     try:
-        response = _client().get(url, timeout=timeouts())
+        timeout = httpx.Timeout(LISTING_READ_TIMEOUT, connect=settings.GATEWAY_CONNECT_TIMEOUT)
+        response = _client().get(url, timeout=timeout)
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise GatewayUnavailableError(f"{type(exc).__name__} reading {url}") from exc
