@@ -299,8 +299,8 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "burst": Scenario("10x the rate for the burst time", burst=True, parked_ok=False),
     "flaky-card": Scenario(
-        "half the cards are tok_processing_error (503 twice, then approved); nothing is down",
-        token=lambda rng: "tok_processing_error" if rng.random() < 0.5 else "tok_visa",
+        "60 % of the cards are tok_processing_error (503 twice, then approved); nothing is down",
+        token=lambda rng: "tok_processing_error" if rng.random() < 0.6 else "tok_visa",
         parked_ok=False,
         breakers_closed=True,
     ),
@@ -339,9 +339,10 @@ def run_scenario(stack: Stack, profile: Profile, name: str, seed: int) -> Result
     reset_faults()  # a run starts from a healthy world, whatever the one before left
     for breaker in NAMES:
         Breaker(breaker).reset()
-    catalog = _catalog(name)
+    prefix = f"chaos{seed}-{name}"  # a catalog of this run's own: the audit's stock rules see only it
+    catalog = _catalog(prefix)
     since = timezone.now()
-    customers = Customers(stack.base_url, stack.customer_token, catalog, seed=seed, hot=f"chaos-{name}-hot")
+    customers = Customers(stack.base_url, stack.customer_token, catalog, seed=seed, hot=f"{prefix}-hot")
     run = Run(stack, profile, name, customers, seed=seed, since=since)
     actors = (scenario.fault, scenario.actor, _probe_readiness)
     threads = [threading.Thread(target=f, args=(run,), name=name, daemon=True) for f in actors if f]
@@ -372,17 +373,17 @@ def run_scenario(stack: Stack, profile: Profile, name: str, seed: int) -> Result
     return _result(run, scenario, report, recovery)
 
 
-def _catalog(name: str) -> dict[str, int]:
+def _catalog(prefix: str) -> dict[str, int]:
     """Products of this scenario only, with stock to spare, and one hot product."""
     from inventory.services import create_product
 
     catalog = {}
     for n in range(1, 13):
-        sku = f"chaos-{name}-{n}"
+        sku = f"{prefix}-{n}"
         create_product(sku=sku, name=f"Chaos {n}", price_cents=300 + 100 * n, on_hand=1_000_000)
         catalog[sku] = 300 + 100 * n
-    create_product(sku=f"chaos-{name}-hot", name="Hot", price_cents=999, on_hand=1_000_000)
-    catalog[f"chaos-{name}-hot"] = 999
+    create_product(sku=f"{prefix}-hot", name="Hot", price_cents=999, on_hand=1_000_000)
+    catalog[f"{prefix}-hot"] = 999
     return catalog
 
 
@@ -540,11 +541,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="seconds of load per scenario")
     parser.add_argument("--rate", type=float, help="orders per second")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times (soak)")
     parser.add_argument("--ports", help="take the ports from this range, e.g. 8600-8699 (default: any free)")
     parser.add_argument("--json-out", type=Path, help="where to write the JSON result (default: bench/results/)")
     parser.add_argument("--logs", type=Path, help="copy every process's log here at the end")
     args = parser.parse_args(argv)
-    args.scenarios = list(SCENARIOS) if args.all else args.scenarios
+    args.scenarios = (list(SCENARIOS) if args.all else args.scenarios) * max(1, args.repeat)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if not args.scenarios or unknown:
         parser.error(
@@ -578,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             died = stack.check_processes()
             result = run_scenario(stack, profile, name, seed=args.seed + n)
             result.died = died + stack.check_processes()
+            if args.repeat > 1:  # one key per run in the JSON
+                result.scenario = f"{name}#{n // (len(args.scenarios) // args.repeat) + 1}"
             results.append(result)
             print(result.line(), flush=True)
     finally:
