@@ -210,7 +210,8 @@ def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | No
     extra["idempotency.duplicate_order"] = sum(1 for p in placed if p.other_ids)
     # A 5xx for a request that did place its order (a retry with its key got the same order back):
     # the client was told it failed when it had worked.
-    extra["api.error_after_commit"] = sum(1 for p in placed if p.replayed and any(a >= 500 for a in p.answers))
+    if not scenario.commit_may_be_unknown:
+        extra["api.error_after_commit"] = sum(1 for p in placed if p.replayed and any(a >= 500 for a in p.answers))
     waiting = sum(n for s, n in statuses.items() if s not in TERMINAL) - counts.get("state.stuck", 0)
     if not scenario.parked_ok:
         extra["parked.without_outage"] = waiting  # nothing was down long enough to park an order

@@ -84,6 +84,9 @@ class Scenario:
     actor: Callable[[Run], None] | None = None  # runs alongside the load (cancels, staff)
     parked_ok: bool = True  # a dependency was down for longer than the retries: parking is right
     breakers_closed: bool = False  # nothing was down: no breaker has a reason to open
+    # The database died mid-request: a commit's outcome can be unknown to the server, so a 5xx
+    # for an order that did commit is the honest answer (the client's key settles it).
+    commit_may_be_unknown: bool = False
 
 
 def _kill_workers(run: Run) -> None:
@@ -219,7 +222,10 @@ SCENARIOS: dict[str, Scenario] = {
         parked_ok=False,
     ),
     "postgres-restart": Scenario(
-        "crash PostgreSQL (immediate shutdown), start it again", _restart_store("postgres"), parked_ok=False
+        "crash PostgreSQL (immediate shutdown), start it again",
+        _restart_store("postgres"),
+        parked_ok=False,
+        commit_may_be_unknown=True,
     ),
     "payments-down": Scenario(
         "the payment sandbox refuses connections for the fault time", _sandbox_fault("payments", down=True)
