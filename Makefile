@@ -7,7 +7,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 export FLOWER_PORT
 
-.PHONY: run test lint services setup bench clean
+.PHONY: run test lint services setup bench bench-full clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Open-loop load beside the floors, make run's processes and defaults, medians of 3 runs (~8 min).
+bench: $(BIN)/.installed services
+	$(BIN)/python bench/load.py --runs 3 --label bench
+
+# Also: a hot product, 50 ms ± 20 ms gateways, a burst of 10,000 orders (time until every one
+# ended, none lost, memory before and after) and a million orders of history (~40 min).
+bench-full: bench
+	$(BIN)/python bench/load.py --runs 3 --hot --label bench-hot
+	$(BIN)/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20 --label bench-latency
+	$(BIN)/python bench/load.py --runs 1 --burst-orders 10000 --label bench-burst
+	$(BIN)/python bench/growth.py --orders 1000000
 
 clean:
 	rm -rf $(VENV) staticfiles var

@@ -16,6 +16,10 @@ def products_by_sku(*, skus: list[str]) -> dict[str, Product]:
     return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
 
 
+def product_exists(*, sku: str) -> bool:
+    return Product.objects.filter(sku=sku).exists()
+
+
 def stock_level(*, sku: str) -> Product:
     try:
         return product_list().get(sku=sku)
@@ -30,6 +34,11 @@ def held_reservations(*, order_id: int) -> list[Reservation]:
 
 def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
     return Reservation.objects.filter(order_id=order_id).select_related("product").order_by("product_id")
+
+
+def held_stock() -> QuerySet[Reservation]:
+    """Every reservation still holding units (the reconciler asks which ended orders have some)."""
+    return Reservation.objects.filter(status=ReservationStatus.HELD)
 
 
 def stock_audit_rows(*, product_ids: QuerySet | None = None) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ from django.db.models import F, Q
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import compensate_on_commit
-from orders.states import EventKind, OrderStatus
-from ordersite.db import cas_update, require_transaction
+from orders.states import COMPENSABLE, EventKind, OrderStatus
+from ordersite.db import cas_update, require_transaction, update_returning
 from ordersite.errors import ConflictError
 
 from .exceptions import OutOfStockError
@@ -45,40 +45,45 @@ def reserve_stock(*, order_id: str) -> str:
     order so two orders never wait on each other's rows (no deadlock). Out of stock is a state,
     not an error: the order goes `out_of_stock` and compensation voids its authorization.
     """
-    with transaction.atomic(durable=True):
-        order = order_selectors.order_for_step(order_id=order_id)
-        if order.status != OrderStatus.PAID:
-            return f"skipped: order is {order.status}"
-        lines = order_selectors.order_items(order=order)
-        try:
-            with transaction.atomic():
-                for line in lines:
-                    _reserve_units(product_id=line.product_id, sku=line.sku, quantity=line.quantity)
-                Reservation.objects.bulk_create(
-                    Reservation(order=order, product_id=line.product_id, quantity=line.quantity) for line in lines
-                )
-                order_services.transition_order(
-                    order,
-                    OrderStatus.RESERVED,
-                    kind=EventKind.STOCK_RESERVED,
-                    lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines],
-                )
-        except OutOfStockError as exc:
-            order.refresh_from_db()
+    try:
+        with transaction.atomic(durable=True):
+            order = order_selectors.order_for_step(order_id=order_id)
             if order.status != OrderStatus.PAID:
-                raise ConflictError("orders.Order", pk=order.pk) from exc
+                return f"skipped: order is {order.status}"
+            lines = order_selectors.order_items(order=order)
+            for line in lines:
+                _reserve_units(product_id=line.product_id, sku=line.sku, quantity=line.quantity)
+            Reservation.objects.bulk_create(
+                Reservation(order=order, product_id=line.product_id, quantity=line.quantity) for line in lines
+            )
+            order_services.transition_order(
+                order,
+                OrderStatus.RESERVED,
+                kind=EventKind.STOCK_RESERVED,
+                lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines],
+            )
+    except OutOfStockError as exc:
+        # Everything above rolled back (no savepoint needed on the common path); record the
+        # outcome in a transaction of its own, if the order is still waiting for stock.
+        with transaction.atomic(durable=True):
+            order = order_selectors.order_for_step(order_id=order_id)
+            if order.status != OrderStatus.PAID:
+                return f"skipped: order is {order.status}"
             order_services.transition_order(
                 order, OrderStatus.OUT_OF_STOCK, kind=EventKind.STOCK_UNAVAILABLE, reason=exc.message, **exc.data
             )
             compensate_on_commit(order_id=order_id)
-            return "out_of_stock"
+        return "out_of_stock"
     return "reserved"
 
 
 def release_stock(*, order_id: str) -> str:
-    """Compensation: give back every unit an order still holds. Idempotent (held rows only)."""
+    """Compensation: give back every unit an order still holds. Idempotent (held rows only).
+    Acts only on an order that will not complete (COMPENSABLE): a live order's stock stays held."""
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
+        if order.status not in COMPENSABLE:
+            return f"skipped: order is {order.status}"
         held = held_reservations(order_id=order.pk)
         for reservation in held:
             _release_reservation(reservation, to=ReservationStatus.RELEASED)
@@ -99,16 +104,21 @@ def release_stock(*, order_id: str) -> str:
 
 def commit_stock(*, order_id: int) -> None:
     """The parcel left: held units leave the shelf (on hand and reserved both drop). Call inside
-    a transaction, with the shipment it accounts for."""
+    a transaction, with the shipment it accounts for. One UPDATE turns the held reservations
+    committed and says what they held; products then change in product-id order (no deadlock)."""
     require_transaction("commit_stock")
-    for reservation in held_reservations(order_id=order_id):
-        _release_reservation(reservation, to=ReservationStatus.COMMITTED)
+    committed = update_returning(
+        Reservation.objects.filter(order_id=order_id, status=ReservationStatus.HELD),
+        ("product_id", "quantity"),
+        status=ReservationStatus.COMMITTED,
+    )
+    for product_id, quantity in sorted(committed):
         cas_update(
             Product,
-            reservation.product_id,
-            when=Q(reserved__gte=reservation.quantity, on_hand__gte=reservation.quantity),
-            reserved=F("reserved") - reservation.quantity,
-            on_hand=F("on_hand") - reservation.quantity,
+            product_id,
+            when=Q(reserved__gte=quantity, on_hand__gte=quantity),
+            reserved=F("reserved") - quantity,
+            on_hand=F("on_hand") - quantity,
         )
 
 

@@ -1,6 +1,12 @@
 """Dead-lettering from the worker: the envelope of a step that failed for good, the order marked
 for review with a timeline event, and the guard against messages that kill their worker.
 
+What is parked follows the order: an entry is *current* while the order still waits at its step
+(orders/steps.py: step_is_current). The order is flagged for review (`dead_lettered_at`) while a
+current entry of it waits; when the order moves on, its entries that are no longer current are
+resolved (removed from the live DLQ, with a `dead_letter_resolved` event), and an entry born for a
+step the order has already left is resolved at once.
+
 Called by StepTask (orders/pipeline.py); the Redis list itself is ordersite/dlq.py.
 """
 
@@ -15,10 +21,12 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ordersite import dlq
-from ordersite.db import cas_update
+from ordersite.db import cas_update, require_transaction
+from ordersite.errors import ConflictError
 
 from .models import Order
 from .states import EventKind
+from .steps import step_is_current
 from .timeline import record_event
 
 if TYPE_CHECKING:
@@ -31,6 +39,13 @@ def _order_id(args: Any, kwargs: Any) -> str:
     if args:
         return str(args[0])
     return str((kwargs or {}).get("order_id", ""))
+
+
+def _first_failure(task_id: str) -> str:
+    try:
+        return dlq.first_failure(task_id)
+    except dlq.redis.RedisError:
+        return dlq.now_iso()  # Redis down: the push will fail too and log the envelope instead
 
 
 def build_envelope(
@@ -54,7 +69,7 @@ def build_envelope(
         exc_message=str(exc)[:2000],
         traceback=dlq.trim_traceback(traceback),
         attempts=int(request.retries or 0) + 1,
-        first_failed_at=dlq.first_failure(task_id),
+        first_failed_at=_first_failure(task_id),
         last_failed_at=dlq.now_iso(),
         hostname=str(request.hostname or socket.gethostname()),
         reason=reason,
@@ -63,15 +78,36 @@ def build_envelope(
 
 
 def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
-    """Flag the order for review and record why in its timeline, so the database alone tells
-    that a step is parked. The status stays where the step stopped: a replay continues there."""
+    """Record the failure in the order's timeline, and flag the order for review if it still
+    waits at the entry's step; if it has already left that step (another copy of the step got
+    through, the order ended meanwhile), the entry is resolved instead. The status stays where the
+    step stopped: a replay continues there."""
     if not envelope.order_id:
         return
+    for _ in range(5):
+        try:
+            _mark(envelope)
+            return
+        except ConflictError:
+            continue  # the order changed meanwhile: judge the entry again against its new status
+    logger.error(
+        "dead letter %s not recorded: its order kept changing", envelope.id, extra={"order_id": envelope.order_id}
+    )
+
+
+def _mark(envelope: dlq.Envelope) -> None:
     with transaction.atomic(durable=True):
         order = Order.objects.filter(public_id=envelope.order_id).first()
         if order is None:
             return
-        cas_update(Order, order.pk, dead_lettered_at=timezone.now())
+        current = step_is_current(envelope.task, order.status)
+        if current:
+            # Always through the version: a concurrent end of the order (which resolves what is
+            # parked) and this flag cannot both win, so the flag never outlives its entry.
+            cas_update(
+                Order, order.pk, version=order.version, dead_lettered_at=order.dead_lettered_at or timezone.now()
+            )
+            order.version += 1
         record_event(
             order,
             EventKind.DEAD_LETTERED,
@@ -82,6 +118,51 @@ def mark_order_dead_lettered(envelope: dlq.Envelope) -> None:
             attempts=envelope.attempts,
             reason=envelope.reason,
         )
+        if not current:
+            _resolve(order, [envelope], why=f"the order is already {order.status}")
+
+
+def resolve_parked(order: Order) -> None:
+    """The order just changed status: resolve its entries that are no longer current, and drop
+    the review flag once none current is left. Call inside a transaction, with the change, on an
+    order read with its version (its `dead_lettered_at` is then the stored one). Cheap when the
+    order is not flagged; a scan of the DLQ when it is."""
+    require_transaction("resolve_parked")
+    if order.dead_lettered_at is None:
+        return
+    try:
+        entries = dlq.for_order(str(order.public_id))
+    except dlq.redis.RedisError:
+        # Redis down: the entries cannot be judged now; the order stays flagged for staff.
+        logger.warning("dead letters of order %s not resolved: Redis unreachable", order.public_id, exc_info=True)
+        return
+    stale = [entry for entry in entries if not step_is_current(entry.task, order.status)]
+    if len(stale) == len(entries):
+        cas_update(Order, order.pk, version=order.version, dead_lettered_at=None)
+        order.version += 1
+        order.dead_lettered_at = None
+    if stale:
+        _resolve(order, stale, why=f"the order is {order.status}")
+
+
+def _resolve(order: Order, entries: list[dlq.Envelope], *, why: str) -> None:
+    """One `dead_letter_resolved` event now; the entries leave Redis after commit (a failure to
+    remove is logged: the entry then shows as stale, and discarding it touches nothing)."""
+    entry_ids = [entry.id for entry in entries]
+    record_event(
+        order,
+        EventKind.DEAD_LETTER_RESOLVED,
+        actor="pipeline",
+        entry_ids=entry_ids,
+        tasks=[entry.task for entry in entries],
+        reason=why,
+    )
+
+    def remove() -> None:
+        for entry_id in entry_ids:
+            dlq.remove(entry_id)
+
+    transaction.on_commit(remove, robust=True)
 
 
 def dead_letter(envelope: dlq.Envelope) -> None:
@@ -123,10 +204,11 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
     """Count this delivery; past DLQ_MAX_DELIVERIES of the same message (its worker died each
     time, so acks_late redelivered it), dead-letter it instead of running it again."""
     request = task.request
-    if request.called_directly:
-        return False
+    if request.called_directly or not (request.delivery_info or {}).get("redelivered"):
+        return False  # a first delivery killed nothing yet: no Redis round trip on the hot path
     try:
-        count = dlq.count_delivery(str(request.id), int(request.retries or 0))
+        # The broker flags every delivery after the first (kombu's Redis restore, AMQP itself).
+        count = dlq.count_delivery(str(request.id), int(request.retries or 0), str(request.eta or "")) + 1
     except dlq.redis.RedisError:
         logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
         return False  # fail open: running a step beats stalling the pipeline on a counter
@@ -148,5 +230,10 @@ def failure_clock(task: "Task") -> Iterator[None]:
         yield
     except BaseException:
         if not task.request.called_directly:
-            dlq.first_failure(str(task.request.id))
+            try:
+                dlq.first_failure(str(task.request.id))
+            except dlq.redis.RedisError:
+                # Redis down: the envelope gets the last failure's time; the task's own error,
+                # not this one, must decide whether it is retried.
+                logger.warning("first failure of %s not kept: Redis unreachable", task.name)
         raise

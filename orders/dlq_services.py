@@ -1,9 +1,13 @@
 """Staff actions on dead letters (admin, `manage.py dlq`, the API): replay and discard, each
 recorded in the order's timeline with who and why.
 
-Replaying sends the original task again (steps are idempotent; a replayed order continues from
-where it stopped, and one cancelled meanwhile is skipped by the step itself). Discarding gives the
-step up: an order that can still fail moves to `failed`, and compensation (void, release) runs.
+An entry is *current* while its order still waits at the entry's step (orders/steps.py:
+step_is_current). Replaying sends the original task again (steps are idempotent; a replayed
+order continues from where it stopped); a stale entry is refused (DeadLetterStaleError, 409):
+its step could only do nothing, or harm an order that moved on. Discarding a current entry gives
+the step up: an order that can still fail moves to `failed`, and compensation (void, release,
+cancel the shipment) runs. Discarding a stale entry only removes it, with its event: the order,
+its money and its stock are left as they are.
 """
 
 import logging
@@ -15,12 +19,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ordersite import dlq
-from ordersite.db import cas_update
+from ordersite.db import cas_update, require_transaction
+from ordersite.errors import ConflictError
 
 from . import pipeline
+from .exceptions import DeadLetterStaleError
 from .models import DeadLetter, Order
 from .services import transition_order
 from .states import EventKind, OrderStatus, can_transition
+from .steps import step_is_current
 from .timeline import record_event
 
 if TYPE_CHECKING:
@@ -57,46 +64,98 @@ def _admin_log(user: "AbstractBaseUser | None", entry: dlq.Envelope, flag: int, 
     )
 
 
+def _clear_flag_if_nothing_waits(order: Order) -> None:
+    """Drop the order's review flag unless another current entry of it is still in the list.
+    Call inside a transaction, after the entry at hand left the list."""
+    require_transaction("_clear_flag_if_nothing_waits")
+    if order.dead_lettered_at is None:
+        return
+    waiting = [e for e in dlq.for_order(str(order.public_id)) if step_is_current(e.task, order.status)]
+    if not waiting:
+        cas_update(Order, order.pk, version=order.version, dead_lettered_at=None)
+        order.version += 1
+        order.dead_lettered_at = None
+
+
 def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | None" = None) -> dlq.Envelope:
     """Send the entry's task again and record it. The entry leaves the DLQ only after the send
     succeeded; of concurrent replays of one entry exactly one sends (DeadLetterNotFoundError
-    for the others)."""
+    for the others). An entry whose order no longer waits at its step is refused
+    (DeadLetterStaleError) and stays, to be discarded."""
+    entry = dlq.get(entry_id)
+    order = _order(entry.order_id)
+    if order is not None and not step_is_current(entry.task, order.status):
+        raise DeadLetterStaleError(
+            f"Order {order.public_id} is {order.status}: it no longer waits for {entry.task}. Discard this entry.",
+            entry_id=entry.id,
+            task=entry.task,
+            order_id=str(order.public_id),
+            current_status=order.status,
+        )
 
     def record(entry: dlq.Envelope, task_id: str) -> None:
-        with transaction.atomic(durable=True):
-            _admin_log(user, entry, CHANGE, f"Replayed as task {task_id}.")
-            order = _order(entry.order_id)
-            if order is None:
+        for _ in range(5):
+            try:
+                _record_replay(entry, task_id, actor=actor, user=user)
                 return
-            if order.dead_lettered_at is not None:
-                cas_update(Order, order.pk, dead_lettered_at=None)
-            record_event(
-                order, EventKind.DEAD_LETTER_REPLAYED, actor=actor, entry_id=entry.id, task=entry.task, task_id=task_id
-            )
+            except ConflictError:
+                continue  # the order changed under us: read it again
+        logger.error("replay of %s not recorded on its order: it kept changing", entry.id)
 
     return dlq.replay(entry_id, after_send=record)
+
+
+def _record_replay(entry: dlq.Envelope, task_id: str, *, actor: str, user: "AbstractBaseUser | None") -> None:
+    with transaction.atomic(durable=True):
+        _admin_log(user, entry, CHANGE, f"Replayed as task {task_id}.")
+        order = _order(entry.order_id)
+        if order is None:
+            return
+        _clear_flag_if_nothing_waits(order)
+        record_event(
+            order, EventKind.DEAD_LETTER_REPLAYED, actor=actor, entry_id=entry.id, task=entry.task, task_id=task_id
+        )
 
 
 def discard_dead_letter(
     *, entry_id: str, actor: str, reason: str, user: "AbstractBaseUser | None" = None
 ) -> dlq.Envelope:
-    """Remove the entry for good, with a required reason, and give its order up."""
+    """Remove the entry for good, with a required reason. A current entry gives its order up
+    (`failed`, compensation sent); a stale one (the order moved on) is only removed."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": ["A reason is required to discard a dead letter."]})
     entry = dlq.discard(entry_id)
     logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"order_id": entry.order_id})
+    for _ in range(5):
+        try:
+            _record_discard(entry, actor=actor, reason=reason, user=user)
+            break
+        except ConflictError:
+            continue  # the order changed under us: judge the entry again against its new status
+    else:
+        logger.error("discard of %s not recorded on its order: it kept changing", entry.id)
+    return entry
+
+
+def _record_discard(entry: dlq.Envelope, *, actor: str, reason: str, user: "AbstractBaseUser | None") -> None:
     with transaction.atomic(durable=True):
         _admin_log(user, entry, DELETION, f"Discarded: {reason}")
         order = _order(entry.order_id)
         if order is None:
-            return entry
-        cas_update(Order, order.pk, dead_lettered_at=None)
-        order.refresh_from_db()
+            return
+        stale = not step_is_current(entry.task, order.status)
+        _clear_flag_if_nothing_waits(order)
         record_event(
-            order, EventKind.DEAD_LETTER_DISCARDED, actor=actor, entry_id=entry.id, task=entry.task, reason=reason
+            order,
+            EventKind.DEAD_LETTER_DISCARDED,
+            actor=actor,
+            entry_id=entry.id,
+            task=entry.task,
+            reason=reason,
+            stale=stale,
         )
-        if can_transition(order.status, OrderStatus.FAILED):
+        if not stale and can_transition(order.status, OrderStatus.FAILED):
             transition_order(
                 order,
                 OrderStatus.FAILED,
@@ -105,7 +164,6 @@ def discard_dead_letter(
                 reason=f"Dead letter discarded: {reason}",
             )
             pipeline.compensate_on_commit(order_id=str(order.public_id))
-    return entry
 
 
 def replay_many(*, entry_ids: list[str], actor: str, user: "AbstractBaseUser | None" = None) -> tuple[int, list[str]]:
@@ -117,7 +175,7 @@ def replay_many(*, entry_ids: list[str], actor: str, user: "AbstractBaseUser | N
             sent += 1
         except dlq.DeadLetterNotFoundError as exc:
             problems.append(exc.message)
-        except dlq.DeadLetterNotReplayableError as exc:
+        except (dlq.DeadLetterNotReplayableError, DeadLetterStaleError) as exc:
             problems.append(f"{entry_id}: {exc.message}")
     return sent, problems
 

@@ -114,7 +114,8 @@ class DeadLetterDetailView(APIView):
 
 
 class DeadLetterReplayView(APIView):
-    """POST /api/v1/dlq/{entry_id}/replay/: send the task again (404 if someone else did)."""
+    """POST /api/v1/dlq/{entry_id}/replay/: send the task again (404 if someone else did; 409
+    dead_letter_stale if the order no longer waits at that step)."""
 
     permission_classes = [CanReviewDeadLetters]
 
@@ -122,7 +123,7 @@ class DeadLetterReplayView(APIView):
         request=None,
         responses={
             200: DeadLetterOutput,
-            **error_responses(*STAFF_ONLY, "dead_letter_not_found", "dead_letter_not_replayable"),
+            **error_responses(*STAFF_ONLY, "dead_letter_not_found", "dead_letter_not_replayable", "dead_letter_stale"),
         },
     )
     def post(self, request: Request, entry_id: str) -> Response:

@@ -20,6 +20,13 @@ class UnknownProductError(DomainError):
     http_status = status.HTTP_400_BAD_REQUEST
 
 
+class MixedCurrencyError(DomainError):
+    """The lines are priced in different currencies: one order has one total, in one currency."""
+
+    code = "mixed_currency"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+
 class StalePriceError(DomainError):
     code = "stale_price"
     http_status = status.HTTP_409_CONFLICT
@@ -33,3 +40,11 @@ class IdempotencyKeyReusedError(DomainError):
 class UnknownCustomerError(DomainError):
     code = "unknown_customer"
     http_status = status.HTTP_400_BAD_REQUEST
+
+
+class DeadLetterStaleError(DomainError):
+    """A replay of a dead letter whose order no longer waits at its step (it moved on, or ended):
+    sending the step again could only do harm or nothing. Discard the entry instead."""
+
+    code = "dead_letter_stale"
+    http_status = status.HTTP_409_CONFLICT

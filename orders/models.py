@@ -32,6 +32,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
+            # Staff's order list filtered by status, newest first (the API's cursor order).
+            models.Index(fields=["status", "-created_at", "-id"], name="order_status_newest_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total_cents__gte=0), name="order_total_not_negative"),

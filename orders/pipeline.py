@@ -7,47 +7,38 @@ because Celery with acks_late delivers at least once.
 import logging
 from typing import Any
 
-from celery import Task, chain, signature
+import redis
+from celery import Task, chain, group, signature
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from ordersite import breakers
+from ordersite.breakers import CircuitOpenError
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
-from .states import EventKind, OrderStatus
+from .pipeline_start import deferred_starts
+from .states import EventKind
+from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS
+from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
+from .steps import RESERVE as RESERVE
+from .steps import SHIP as SHIP
 from .timeline import record_step_event
 
 logger = logging.getLogger(__name__)
 
-# Retried with backoff: lost races, unreachable gateways, a restarted database.
+# Retried with backoff: lost races, unreachable gateways, a restarted database, a Redis blip
+# (breakers, the dead-letter bookkeeping: Redis is a dependency like the others).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConflictError,
     TransientError,
     OperationalError,
     InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
 )
-
-AUTHORIZE, RESERVE, SHIP, CAPTURE = (
-    "payments.authorize_payment",
-    "inventory.reserve_stock",
-    "shipping.create_shipment",
-    "payments.capture_payment",
-)
-STEPS: tuple[str, ...] = (AUTHORIZE, RESERVE, SHIP, CAPTURE)
-
-# Where a stalled order picks up again: the step that moves it out of its status.
-STEP_FOR_STATUS: dict[str, str] = {
-    OrderStatus.PENDING: AUTHORIZE,
-    OrderStatus.PAYMENT_PROCESSING: AUTHORIZE,
-    OrderStatus.PAID: RESERVE,
-    OrderStatus.RESERVED: SHIP,
-    OrderStatus.SHIPPED: CAPTURE,
-}
-
-# Undo, in reverse order of the steps: free the stock, then give the money back.
-COMPENSATIONS: tuple[str, ...] = ("shipping.cancel_shipment", "inventory.release_stock", "payments.void_payment")
 
 
 def step_key(order_id: str, step: str) -> str:
@@ -68,8 +59,17 @@ def pipeline_chain(order_id: str, *, start: str = AUTHORIZE) -> Signature:
 
 
 def start_on_commit(*, order_id: str) -> None:
-    """Send the whole chain once the order is committed (never before: a worker would not find it)."""
-    transaction.on_commit(lambda: pipeline_chain(order_id).apply_async())
+    """Send the whole chain once the order is committed (never before: a worker would not find it).
+    The order is stored whatever happens next, so a broker that cannot take the chain must not
+    fail the request: the send is deferred and retried by this process (orders/pipeline_start.py)."""
+    transaction.on_commit(
+        lambda: deferred_starts.send_or_defer(order_id, lambda: pipeline_chain(order_id).apply_async())
+    )
+
+
+def start_deferred(*, order_id: str) -> bool:
+    """True while the order's chain waits in this process for the broker to come back."""
+    return deferred_starts.is_deferred(order_id)
 
 
 def resume(*, order_id: str, status: str) -> str | None:
@@ -80,12 +80,17 @@ def resume(*, order_id: str, status: str) -> str | None:
     return step
 
 
-def compensate_on_commit(*, order_id: str) -> None:
+def compensations(order_id: str, *, names: tuple[str, ...] = COMPENSATIONS) -> Signature:
+    """The compensations as a group, not a chain: each is sent on its own, so one that keeps
+    failing (a release losing its race, a carrier down) never holds back the others."""
+    return group(*(signature(name, args=(order_id,), immutable=True) for name in names))
+
+
+def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATIONS) -> None:
     """After commit, undo whatever the pipeline has done for the order. Every compensation is
-    idempotent and finds by itself whether there is anything to undo."""
-    transaction.on_commit(
-        lambda: chain(*(signature(name, args=(order_id,), immutable=True) for name in COMPENSATIONS)).apply_async()
-    )
+    idempotent, finds by itself whether there is anything to undo, and acts only on an order that
+    will not complete."""
+    transaction.on_commit(lambda: compensations(order_id, names=names).apply_async())
 
 
 class StepTask(Task):
@@ -107,10 +112,27 @@ class StepTask(Task):
             setattr(cls, option, value)
 
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
-        """An error that knows when to come back (an open breaker) sets the countdown itself."""
+        """An error that knows when to come back (an open breaker) sets the countdown itself.
+
+        Waiting on an open breaker is not an attempt: the step did not run, and its retries are
+        kept for its own faults (a flaky card must not lose them to someone else's outage). Such
+        waits are bounded instead by PIPELINE_BREAKER_WAIT_MAX_SECONDS from the step's first wait:
+        past it the error is raised, and the step is dead-lettered like any other."""
         if getattr(exc, "retry_after", None) is not None:
             options["countdown"] = exc.retry_after
-        return super().retry(args, kwargs, exc, **options)
+        if not isinstance(exc, CircuitOpenError):
+            return super().retry(args, kwargs, exc, **options)
+        try:
+            waited = breakers.seconds_waiting(str(self.request.id))
+        except redis.RedisError:
+            return super().retry(args, kwargs, exc, **options)  # cannot tell: count it as a retry
+        if waited + exc.retry_after > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS:
+            raise exc
+        self.request.retries -= 1  # the retry keeps this attempt's number
+        try:
+            return super().retry(args, kwargs, exc, **options)
+        finally:
+            self.request.retries += 1
 
     @property
     def last_attempt(self) -> bool:
@@ -126,6 +148,7 @@ class StepTask(Task):
             task=self.name,
             attempt=self.request.retries + 1,
             error=f"{type(exc).__name__}: {exc}"[:500],
+            breaker_wait=isinstance(exc, CircuitOpenError),
         )
 
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure

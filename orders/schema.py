@@ -59,26 +59,47 @@ SHIPPED_RESPONSE = OpenApiExample("Shipped by hand", value={**ORDER, "status": "
 STATUS_RESPONSE = OpenApiExample(
     "Status", value={"order_id": ORDER_ID, "status": "completed", "status_reason": ""}, response_only=True
 )
+CORRELATION_ID = "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10"
 EVENTS_RESPONSE = OpenApiExample(
-    "A timeline",
+    "A timeline, as its customer reads it",
     value=[
         {
             "seq": 1,
             "kind": "order_created",
             "status": "pending",
+            "message": "Order placed.",
             "data": {"total_cents": 2000, "items": [{"sku": "prod-1", "quantity": 2}]},
-            "actor": "cust-123",
-            "correlation_id": "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10",
+            "correlation_id": CORRELATION_ID,
             "created_at": "2026-11-25T23:00:00Z",
         },
         {
             "seq": 2,
             "kind": "payment_started",
             "status": "payment_processing",
+            "message": "Payment started.",
             "data": {},
-            "actor": "",
-            "correlation_id": "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10",
+            "correlation_id": CORRELATION_ID,
             "created_at": "2026-11-25T23:00:00Z",
+        },
+    ],
+    response_only=True,
+)
+STAFF_EVENTS_RESPONSE = OpenApiExample(
+    "A timeline, as staff read it",
+    value=[
+        {
+            "seq": 3,
+            "kind": "step_retry",
+            "status": "payment_processing",
+            "message": None,
+            "data": {
+                "task": "payments.authorize_payment",
+                "attempt": 1,
+                "error": "GatewayUnavailableError: 503 from http://127.0.0.1:8071/v1/authorizations",
+            },
+            "actor": "",
+            "correlation_id": CORRELATION_ID,
+            "created_at": "2026-11-25T23:00:01Z",
         },
     ],
     response_only=True,
@@ -94,4 +115,25 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "(201) without creating another; with another body, 422. Scoped per customer, kept at least 24 hours."
     ),
 )
+ORDER_CREATED_HEADERS = [
+    OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The order."),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="Present on a replay of an earlier request with the same Idempotency-Key.",
+    ),
+    OpenApiParameter(
+        "Pipeline-Deferred",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=[201],
+        description=(
+            "Present when the order is stored (`pending`) but its processing could not be queued yet (the "
+            "message broker was unreachable). Nothing to do: the server queues it as soon as the broker answers; "
+            "poll the order as usual, and do not place it again."
+        ),
+    ),
+]
 ORDER_ID_PARAM = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order_id.")

@@ -1,12 +1,16 @@
 """Read queries on orders, scoped to whoever asks."""
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
+
+from inventory.selectors import product_exists
 
 from .models import Order, OrderEvent, OrderItem
 
@@ -52,11 +56,32 @@ def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
 
 def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
     """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
-    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck."""
+    a step that is retrying writes a `step_retry` event per attempt, so it is not stuck. An order
+    flagged for review (a step of it in the dead-letter queue) waits for staff, not for a re-send."""
     return (
-        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since)
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
         .annotate(last_event_at=Max("events__created_at"))
         .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .order_by("updated_at")[:limit]
+    )
+
+
+def ended_orders_still_holding(
+    *, statuses: Iterable[str], unchanged_since: datetime, holding: dict[str, QuerySet], limit: int = 500
+) -> QuerySet[Order]:
+    """Orders in one of `statuses` (ended) with no change and no timeline event since
+    `unchanged_since`, not waiting for staff, that still appear in one of the `holding` querysets
+    (rows of other apps with an `order_id`: held stock, an open authorization, a live booking).
+    Each order carries one boolean per name of `holding`."""
+    flags = {name: Exists(rows.filter(order_id=OuterRef("pk"))) for name, rows in holding.items()}
+    anything = Q()
+    for name in flags:
+        anything |= Q(**{name: True})
+    return (
+        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
+        .annotate(last_event_at=Max("events__created_at"), **flags)
+        .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
+        .filter(anything)
         .order_by("updated_at")[:limit]
     )
 
@@ -64,3 +89,22 @@ def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: i
 def order_counts_by_status() -> dict[str, int]:
     """How many orders are in each status (one GROUP BY)."""
     return dict(Order.objects.order_by().values_list("status").annotate(n=Count("id")))
+
+
+def order_search(*, orders: QuerySet[Order], term: str) -> QuerySet[Order]:
+    """Staff search, one indexed lookup per kind of term: an order or correlation id, an exact
+    sku, else a customer's username or email. (One OR across all of them joins every order to
+    its customer and items and scans them all: seconds on a million orders.)"""
+    term = term.strip()
+    if not term:
+        return orders
+    try:
+        uid = uuid.UUID(term)
+    except ValueError:
+        uid = None
+    if uid is not None:
+        return orders.filter(Q(public_id=uid) | Q(correlation_id=uid))
+    if product_exists(sku=term):
+        return orders.filter(Exists(OrderItem.objects.filter(order=OuterRef("pk"), product__sku=term)))
+    customers = get_user_model().objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
+    return orders.filter(customer__in=customers.values("pk"))

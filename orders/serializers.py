@@ -8,11 +8,53 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Order, OrderEvent, OrderItem
-from .states import OrderStatus
+from . import visibility
+from .models import Order, OrderItem
+from .states import EventKind, OrderStatus
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
+MAX_ADDRESS_KEYS = 20
+MAX_ADDRESS_KEY_LENGTH = 40
+MAX_ADDRESS_VALUE_LENGTH = 200
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": MAX_ADDRESS_KEYS,
+        "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_ADDRESS_VALUE_LENGTH},
+        "description": (
+            f"Free-form strings (name, line1, city…): at most {MAX_ADDRESS_KEYS} keys of 1 to "
+            f"{MAX_ADDRESS_KEY_LENGTH} characters, no nested objects or lists."
+        ),
+    }
+)
+class ShippingAddressField(serializers.DictField):
+    """A flat object of a few short strings, stored as JSON with the order. Keys are checked like
+    the values (length, no NUL, no lone surrogate: PostgreSQL's jsonb refuses both, which used
+    to be a 500 after validation passed); a key's error is not keyed by the key itself, since a
+    bad key cannot be echoed back as JSON."""
+
+    default_error_messages = {
+        "max_keys": f"At most {MAX_ADDRESS_KEYS} keys.",
+        "bad_key": f"Keys must be 1 to {MAX_ADDRESS_KEY_LENGTH} characters of text.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(max_length=MAX_ADDRESS_VALUE_LENGTH), **kwargs)
+        self.key_field = serializers.CharField(max_length=MAX_ADDRESS_KEY_LENGTH)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, dict) and len(data) > MAX_ADDRESS_KEYS:
+            self.fail("max_keys")
+        address = super().to_internal_value(data)
+        for key in address:
+            try:
+                self.key_field.run_validation(key)
+            except serializers.ValidationError:
+                self.fail("bad_key")
+        return address
 
 
 class OrderItemInput(serializers.Serializer):
@@ -42,9 +84,7 @@ class OrderCreateInput(serializers.Serializer):
         max_length=150, required=False, allow_null=True, help_text="Your own username; staff may name any customer."
     )
     items = OrderItemInput(many=True, allow_empty=False, max_length=MAX_LINES)
-    shipping_address = serializers.DictField(
-        child=serializers.CharField(max_length=200), required=False, help_text="Free-form strings: name, line1, city…"
-    )
+    shipping_address = ShippingAddressField(required=False)
     payment_token = serializers.CharField(
         max_length=64, required=False, default="tok_visa", help_text="Sandbox: tok_visa, tok_declined…"
     )
@@ -76,10 +116,22 @@ def idempotency_key(headers: Any) -> str | None:
     return key
 
 
-class OrderStatusOutput(serializers.Serializer):
+class ForCallerMixin:
+    """Shows an order as the request's user may see it (orders/visibility.py decides); the
+    schema documents Meta.staff_only_fields as optional (ordersite/openapi.py)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        request = self.context.get("request")
+        body = super().to_representation(instance)
+        return visibility.order_for(user=getattr(request, "user", None), body=body)
+
+
+class OrderStatusOutput(ForCallerMixin, serializers.Serializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
-    status_reason = serializers.CharField(read_only=True)
+    status_reason = serializers.CharField(
+        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+    )
 
 
 class OrderItemOutput(serializers.ModelSerializer):
@@ -100,13 +152,19 @@ class OrderLinksOutput(serializers.Serializer):
     ship = serializers.URLField(read_only=True, help_text="Staff only.")
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     customer_id = serializers.CharField(source="customer.username", read_only=True)
     items = OrderItemOutput(many=True, read_only=True)
     url = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
-    needs_review = serializers.BooleanField(read_only=True)
+    status_reason = serializers.CharField(
+        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+    )
+    needs_review = serializers.BooleanField(read_only=True, help_text="Staff only: a step waits in the DLQ.")
+    dead_lettered_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Staff only: when a step was dead-lettered."
+    )
 
     class Meta:
         model = Order
@@ -129,6 +187,7 @@ class OrderOutput(serializers.ModelSerializer):
             "links",
         )
         read_only_fields = fields
+        staff_only_fields = visibility.STAFF_ONLY_ORDER_FIELDS
 
     def _absolute(self, name: str, order: Order) -> str:
         path = reverse(name, kwargs={"order_id": order.public_id})
@@ -150,8 +209,20 @@ class OrderOutput(serializers.ModelSerializer):
         }
 
 
-class OrderEventOutput(serializers.ModelSerializer):
+class OrderEventOutput(serializers.Serializer):
+    """One timeline entry, as orders/visibility.py projects it for the caller: customers get a
+    fixed message and whitelisted data per kind, and never see some kinds; staff the full record."""
+
+    seq = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=EventKind.choices, read_only=True)
+    status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True, help_text="Status after the event.")
+    message = serializers.CharField(
+        read_only=True, allow_null=True, help_text="What happened, in words for the customer (staff: null if hidden)."
+    )
+    data = serializers.DictField(read_only=True, help_text="Customers: only public values (amounts, tracking…).")
+    actor = serializers.CharField(read_only=True, help_text="Staff only: who or what made the change.")
+    correlation_id = serializers.UUIDField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
     class Meta:
-        model = OrderEvent
-        fields = ("seq", "kind", "status", "data", "actor", "correlation_id", "created_at")
-        read_only_fields = fields
+        staff_only_fields = visibility.STAFF_ONLY_EVENT_FIELDS

@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from ordersite.db import cas_update, require_transaction
 
-from . import pipeline
+from . import dead_letters, pipeline
 from .exceptions import (
     IdempotencyKeyReusedError,
     InvalidTransitionError,
+    MixedCurrencyError,
     OrderNotCancellableError,
     StalePriceError,
     UnknownCustomerError,
@@ -27,6 +29,7 @@ from .models import IdempotencyKey, Order, OrderItem
 from .selectors import order_for_step
 from .states import CANCELLABLE, EventKind, OrderStatus, can_transition
 from .timeline import record_event
+from .timeline import record_step_event as record_step_event  # for the apps' steps
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -38,7 +41,8 @@ def transition_order(
     order: Order, to: OrderStatus, *, kind: EventKind, actor: str = "", reason: str = "", **data: Any
 ) -> None:
     """Move `order` along TRANSITIONS (compare-and-swap on its version) and append its event.
-    Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race."""
+    Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race.
+    Dead letters of steps the order has now left are resolved with the move (dead_letters.py)."""
     require_transaction("transition_order")
     if not can_transition(order.status, to):
         raise InvalidTransitionError(
@@ -50,11 +54,16 @@ def transition_order(
     changes: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
     if reason:
         changes["status_reason"] = reason[:255]
-    cas_update(Order, order.pk, version=order.version, when=None, **changes)
+    # The status, the version and the event's sequence number change in one statement.
+    (seq,) = cas_update(
+        Order, order.pk, version=order.version, returning=("last_event_seq",),
+        last_event_seq=F("last_event_seq") + 1, **changes,
+    )
     order.version += 1
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)
-    record_event(order, kind, actor=actor, **({"reason": reason} if reason else {}), **data)
+    record_event(order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data)
+    dead_letters.resolve_parked(order)
     logger.info("order %s -> %s", order.public_id, to, extra={"order_id": str(order.public_id), "status": to})
 
 
@@ -129,15 +138,19 @@ def place_order(
                 quoted_unit_price_cents=quoted,
                 current_unit_price_cents=price,
             )
-    currencies = {products[sku].currency for sku in lines}
+    currencies = {sku: products[sku].currency for sku in lines}
+    if len(set(currencies.values())) > 1:
+        message = "All lines of an order must be priced in one currency; place one order per currency."
+        raise MixedCurrencyError(message, fields={"items": [message]}, currencies=currencies)
     try:
         with transaction.atomic(durable=True):
             order = Order.objects.create(
                 customer=customer,
                 total_cents=sum(products[sku].price_cents * line["quantity"] for sku, line in lines.items()),
-                currency=currencies.pop() if len(currencies) == 1 else "USD",
+                currency=next(iter(currencies.values())),
                 shipping_address=shipping_address or {},
                 payment_token=payment_token,
+                last_event_seq=1,  # order_created below: no UPDATE to number it
             )
             OrderItem.objects.bulk_create(
                 OrderItem(
@@ -157,6 +170,7 @@ def place_order(
             record_event(
                 order,
                 EventKind.ORDER_CREATED,
+                seq=1,
                 actor=actor or customer.get_username(),
                 total_cents=order.total_cents,
                 items=[{"sku": sku, "quantity": line["quantity"]} for sku, line in lines.items()],

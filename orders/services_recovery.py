@@ -1,6 +1,10 @@
 """The reconciler: orders whose step has not moved for PIPELINE_STUCK_AFTER_SECONDS get that
 step sent again (a lost message, a killed worker, a restarted Redis). Steps are idempotent, so
-re-sending one that is merely slow costs a duplicate that changes nothing."""
+re-sending one that is merely slow costs a duplicate that changes nothing.
+
+It also sweeps the other way: an ended order (cancelled, out of stock, payment failed, failed)
+that still holds stock, an authorization or a carrier booking after the same period lost its
+compensation message, and gets the compensations it needs sent again."""
 
 import logging
 from datetime import timedelta
@@ -9,13 +13,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from ordersite.db import cas_update
 from ordersite.errors import ConflictError
+from payments import selectors as payment_selectors
+from shipping import selectors as shipping_selectors
 
 from . import pipeline
 from .models import Order
-from .selectors import stuck_orders
-from .states import EventKind
+from .selectors import ended_orders_still_holding, stuck_orders
+from .states import COMPENSABLE, EventKind
+from .steps import CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT
 from .timeline import record_event
 
 logger = logging.getLogger(__name__)
@@ -40,5 +48,42 @@ def resend_stuck_orders() -> int:
         except ConflictError:
             continue  # it moved: not stuck after all
         logger.warning("re-sent %s for stuck order %s", step, order.public_id, extra={"order_id": str(order.public_id)})
+        resent += 1
+    return resent
+
+
+def resend_lost_compensations() -> int:
+    """Re-send, for every ended order still holding something after PIPELINE_STUCK_AFTER_SECONDS
+    with no change and no event, the compensations that would give it back; returns how many
+    orders. Each re-send touches the order and records a `compensation_resent` event, so the next
+    one comes only after another full period (a compensation that is retrying writes its own
+    events, so it is not swept). An order flagged for review (a compensation in the DLQ) waits
+    for staff."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER_SECONDS)
+    holding = {
+        "holds_booking": shipping_selectors.live_bookings(),
+        "holds_stock": inventory_selectors.held_stock(),
+        "holds_authorization": payment_selectors.open_authorizations(),
+    }
+    undo = {"holds_booking": CANCEL_SHIPMENT, "holds_stock": RELEASE_STOCK, "holds_authorization": VOID_PAYMENT}
+    resent = 0
+    for order in ended_orders_still_holding(statuses=COMPENSABLE, unchanged_since=cutoff, holding=holding):
+        names = tuple(task for flag, task in undo.items() if getattr(order, flag))
+        try:
+            with transaction.atomic(durable=True):
+                cas_update(Order, order.pk, version=order.version, updated_at=now)
+                record_event(
+                    order,
+                    EventKind.COMPENSATION_RESENT,
+                    tasks=list(names),
+                    unchanged_s=int((now - order.updated_at).total_seconds()),
+                )
+                pipeline.compensate_on_commit(order_id=str(order.public_id), names=names)
+        except ConflictError:
+            continue  # it changed meanwhile: judge it again next time
+        logger.warning(
+            "re-sent %s for ended order %s", ", ".join(names), order.public_id, extra={"order_id": str(order.public_id)}
+        )
         resent += 1
     return resent

@@ -38,6 +38,9 @@ TRANSITIONS: Final[Mapping[OrderStatus, frozenset[OrderStatus]]] = {
 TERMINAL: Final = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # Before the parcel leaves, a customer or staff may still cancel.
 CANCELLABLE: Final = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt) - {S.OUT_OF_STOCK}
+# Orders that will not complete: what the pipeline still holds for them (stock, an authorization,
+# a carrier booking) goes back. Compensations act on these only, never on an order that is alive.
+COMPENSABLE: Final = frozenset({S.CANCELLED, S.FAILED, S.OUT_OF_STOCK, S.PAYMENT_FAILED})
 
 
 def can_transition(current: OrderStatus | str, to: OrderStatus | str) -> bool:
@@ -69,3 +72,11 @@ class EventKind(models.TextChoices):
     DEAD_LETTERED = "dead_lettered"
     DEAD_LETTER_REPLAYED = "dead_letter_replayed"
     DEAD_LETTER_DISCARDED = "dead_letter_discarded"
+    # The order moved on (it ended, or the entry was born for a step it had left): removed.
+    DEAD_LETTER_RESOLVED = "dead_letter_resolved"
+    # The reconciler re-sent the compensations of an ended order that still holds something.
+    COMPENSATION_RESENT = "compensation_resent"
+    # A carrier did not answer a booking (timeout, 5xx): it may hold a parcel for the order.
+    CARRIER_OUTCOME_UNKNOWN = "carrier_outcome_unknown"
+    # That possible booking was called back, because the parcel went another way.
+    STRAY_BOOKING_CANCELLED = "stray_booking_cancelled"

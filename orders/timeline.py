@@ -10,11 +10,14 @@ from .models import Order, OrderEvent
 from .states import EventKind
 
 
-def record_event(order: Order, kind: EventKind, *, actor: str = "", **data: Any) -> OrderEvent:
+def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | None = None, **data: Any) -> OrderEvent:
     """Append one event to the order's timeline. Call inside a transaction, with the change it
-    records, so the two commit or vanish together."""
+    records, so the two commit or vanish together. `seq` is the number the caller already took
+    in the statement that made the change (transition_order does); otherwise one is taken here."""
     require_transaction("record_event")
-    seq = increment_returning(Order, order.pk, "last_event_seq")
+    if seq is None:
+        seq = increment_returning(Order, order.pk, "last_event_seq")
+    order.last_event_seq = seq
     return OrderEvent.objects.create(
         order=order,
         seq=seq,

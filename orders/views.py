@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -14,9 +14,9 @@ from ordersite.openapi import AUTHENTICATED, error_responses
 from ordersite.pagination import NewestFirstCursorPagination
 from ordersite.throttling import OrderCreateThrottle
 
-from . import schema, selectors, services
+from . import pipeline, schema, selectors, services, visibility
 from .filters import OrderFilter
-from .models import Order, OrderEvent
+from .models import Order
 from .serializers import OrderCreateInput, OrderEventOutput, OrderOutput, OrderStatusOutput, idempotency_key
 
 ORDER_CREATE_ERRORS = (
@@ -24,6 +24,7 @@ ORDER_CREATE_ERRORS = (
     "parse_error",
     "request_too_large",
     "unknown_product",
+    "mixed_currency",
     "unknown_customer",
     *AUTHENTICATED,
     "stale_price",
@@ -62,7 +63,7 @@ class OrderListCreateView(GenericAPIView):
     @extend_schema(
         operation_id="orders_create",
         summary="Place an order",
-        parameters=[schema.IDEMPOTENCY_KEY],
+        parameters=[schema.IDEMPOTENCY_KEY, *schema.ORDER_CREATED_HEADERS],
         request=OrderCreateInput,
         responses={
             201: OpenApiResponse(OrderOutput, description="Created; `Location` names the order."),
@@ -89,6 +90,9 @@ class OrderListCreateView(GenericAPIView):
         if not created:
             # A replay answers as the original did (201), and says so.
             headers["Idempotent-Replayed"] = "true"
+        if pipeline.start_deferred(order_id=str(order.public_id)):
+            # Stored, but the broker did not take its chain yet: it will run once it does.
+            headers["Pipeline-Deferred"] = "true"
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     def get_serializer_class(self) -> type:
@@ -123,30 +127,24 @@ class OrderStatusView(APIView):
     )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_detail(user=request.user, order_id=order_id)
-        return Response(OrderStatusOutput(order).data)
+        return Response(OrderStatusOutput(order, context={"request": request}).data)
 
 
-class OrderEventListView(ListAPIView):
-    """GET /api/v1/orders/{order_id}/events/: the order's timeline, oldest first."""
-
-    serializer_class = OrderEventOutput
-    pagination_class = None
-
-    def get_queryset(self) -> QuerySet[OrderEvent]:
-        if getattr(self, "swagger_fake_view", False):
-            return OrderEvent.objects.none()
-        order = selectors.order_detail(user=self.request.user, order_id=self.kwargs["order_id"])
-        return selectors.order_events(order=order)
+class OrderEventListView(APIView):
+    """GET /api/v1/orders/{order_id}/events/: the order's timeline, oldest first; customers read
+    its public projection, staff the full record (orders/visibility.py)."""
 
     @extend_schema(
         operation_id="orders_events",
         summary="An order's timeline",
         parameters=[schema.ORDER_ID_PARAM],
         responses={200: OrderEventOutput(many=True), **error_responses(*AUTHENTICATED, "not_found")},
-        examples=[schema.EVENTS_RESPONSE],
+        examples=[schema.EVENTS_RESPONSE, schema.STAFF_EVENTS_RESPONSE],
     )
-    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_detail(user=request.user, order_id=order_id)
+        timeline = visibility.timeline_for(user=request.user, events=selectors.order_events(order=order))
+        return Response(OrderEventOutput(timeline, many=True).data)
 
 
 class OrderCancelView(APIView):

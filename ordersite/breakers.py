@@ -6,20 +6,29 @@ BREAKER_MIN_CALLS calls and BREAKER_ERROR_RATE percent of them failed, or after
 BREAKER_CONSECUTIVE_FAILURES failures in a row. Open: calls fail fast with CircuitOpenError
 carrying the time left (the task's retry countdown). After BREAKER_OPEN_SECONDS it is half-open:
 BREAKER_HALF_OPEN_CALLS trial calls pass; BREAKER_CLOSE_AFTER successes close it, one failure
-opens it again. Only TransientError counts as a failure: a declined card is a healthy answer.
+opens it again. Only a TransientError that is about the dependency counts as a failure (timeouts,
+connection errors, gateway-wide 5xx, 429; see ordersite/gateways.py): a declined card, a 4xx, or
+a transient answer about this one request (GatewayRequestError: a card's processing error, the
+same key in flight) is a healthy answer.
 Each transition is one Lua script, so concurrent workers never see half a state change.
 """
 
+import functools
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 from .errors import DomainError, TransientError
 from .redis_pool import shared_redis
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback")
 
@@ -90,6 +99,24 @@ return 'closed'
 """
 
 
+@functools.cache
+def _script(client: redis.Redis, source: str) -> Script:
+    """The script registered once per client: later calls send EVALSHA, not the whole text."""
+    return client.register_script(source)
+
+
+class BreakerUnavailableError(TransientError):
+    """The breaker's state could not be read (Redis unreachable): the call is not made, since
+    nobody can tell whether the dependency is being spared; retry once Redis answers again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"circuit {name}: its state in Redis is unreachable; retry later")
+        self.name = name
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.name,))
+
+
 class CircuitOpenError(TransientError):
     """The dependency's breaker is open: fail fast, retry after `retry_after` seconds."""
 
@@ -125,32 +152,50 @@ class Breaker:
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` if the breaker lets it, and count its outcome."""
+        """Run `fn` if the breaker lets it, and count its outcome. Asking the breaker needs Redis
+        (BreakerUnavailableError, transient, if it is unreachable); counting the outcome does not
+        get to lose it: a result obtained is returned even if its bookkeeping fails."""
         self.before_call()
         try:
             result = fn(*args, **kwargs)
-        except TransientError:
-            self.record(ok=False)
+        except TransientError as exc:
+            # A transient answer about this request only (GatewayRequestError) is a healthy answer.
+            self.try_record(ok=not getattr(exc, "counts_for_breaker", True))
             raise
         except DomainError:
-            self.record(ok=True)  # the dependency answered; the request was at fault
+            self.try_record(ok=True)  # the dependency answered; the request was at fault
             raise
-        self.record(ok=True)
+        self.try_record(ok=True)
         return result
 
     def before_call(self) -> None:
-        allowed, wait_ms, _ = self.redis.eval(
-            _ALLOW, 1, self.state_key, int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS
-        )
+        try:
+            allowed, wait_ms, _ = _script(self.redis, _ALLOW)(
+                keys=[self.state_key],
+                args=[int(settings.BREAKER_OPEN_SECONDS * 1000), settings.BREAKER_HALF_OPEN_CALLS],
+            )
+        except redis.RedisError as exc:
+            raise BreakerUnavailableError(self.name) from exc
         if not allowed:
             raise CircuitOpenError(self.name, retry_after=max(int(wait_ms), 100) / 1000)
 
+    def try_record(self, *, ok: bool) -> None:
+        """record(), with a Redis failure logged and swallowed: one uncounted call skews the window
+        a little; raising would throw away an answer the dependency already gave (money moved)."""
+        try:
+            self.record(ok=ok)
+        except redis.RedisError:
+            logger.warning("breaker %s: outcome (ok=%s) not recorded, Redis unreachable", self.name, ok, exc_info=True)
+
     def record(self, *, ok: bool) -> str:
-        return self.redis.eval(
-            _RECORD,
-            2,
-            self.state_key,
-            self.window_key,
+        return _script(self.redis, _RECORD)(
+            keys=[self.state_key, self.window_key],
+            args=self._record_args(ok),
+        )
+
+    @staticmethod
+    def _record_args(ok: bool) -> list:
+        return [
             int(ok),
             uuid.uuid4().hex,
             settings.BREAKER_WINDOW_CALLS,
@@ -160,7 +205,7 @@ class Breaker:
             settings.BREAKER_CONSECUTIVE_FAILURES,
             int(settings.BREAKER_OPEN_SECONDS * 1000),
             settings.BREAKER_CLOSE_AFTER,
-        )
+        ]
 
     def snapshot(self) -> BreakerState:
         state = self.redis.hgetall(self.state_key)
@@ -204,3 +249,12 @@ class _Guarded:
 def guarded(target: object, *, breaker: str) -> Any:
     """`target` with each of its method calls behind the breaker named `breaker`."""
     return _Guarded(target, Breaker(breaker))
+
+
+def seconds_waiting(waiter: str) -> float:
+    """How long `waiter` (a task id, the same across its retries) has been waiting on open
+    breakers, counted from the first time it asked (kept a day). Raises redis.RedisError."""
+    client = shared_redis()
+    key = f"breaker-wait:{waiter}"
+    client.set(key, time.time(), nx=True, ex=86400)
+    return max(0.0, time.time() - float(client.get(key) or time.time()))

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Model, Q
+from django.db.models import F, Model, Q, QuerySet, sql
 
 from .errors import ConflictError
 
@@ -20,19 +20,50 @@ def require_transaction(what: str) -> None:
 
 
 def cas_update(
-    model: type[Model], pk: Any, *, version: int | None = None, when: Q | None = None, **changes: Any
-) -> None:
+    model: type[Model],
+    pk: Any,
+    *,
+    version: int | None = None,
+    when: Q | None = None,
+    returning: tuple[str, ...] = (),
+    **changes: Any,
+) -> tuple | None:
     """Apply `changes` only if the row is still as the caller saw it.
 
     Why: the database decides who wins a race; Python never reads, modifies, writes.
     Zero rows updated means someone else changed the row first (ConflictError).
+    `returning` names columns whose new values come back from the same statement (a counter
+    bumped with the change, e.g. the order's event sequence), saving a round trip.
     """
     match = Q(pk=pk) & (when or Q())
     if version is not None:
         match &= Q(version=version)
-    rows = model._default_manager.filter(match).update(version=F("version") + 1, **changes)
-    if rows != 1:
+    queryset = model._default_manager.filter(match)
+    values = {"version": F("version") + 1, **changes}
+    if not returning:
+        rows = queryset.update(**values)
+        if rows != 1:
+            raise ConflictError(model._meta.label, pk=pk, expected_version=version)
+        return None
+    row = next(iter(update_returning(queryset, returning, **values)), None)
+    if row is None:
         raise ConflictError(model._meta.label, pk=pk, expected_version=version)
+    return row
+
+
+def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:
+    """`queryset.update(**changes)` that also returns `returning` of every row it changed, in
+    one statement (Django's update() returns only a count)."""
+    query = queryset.query.chain(sql.UpdateQuery)
+    query.add_update_values(changes)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    statement, params = compiler.as_sql()
+    model = queryset.model
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in returning)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {columns}", params)
+        return cursor.fetchall()
 
 
 def increment_returning(model: type[Model], pk: Any, column: str) -> int:

@@ -5,6 +5,9 @@ DLQ_MAX_LENGTH a push still lands, and the overflow is logged at error level and
 Replay and discard take an entry out with one Lua script (LREM that must remove exactly one
 copy), so of two staff clicking at once only one wins; a replay parks the entry in a processing
 list until its task is sent, so a crash in between loses nothing.
+
+One order's step has at most one live entry: a hash (`<DLQ_KEY>:live`, "order|task" -> the
+entry) names it, and a push for a step whose entry is still in the list adds nothing.
 """
 
 import dataclasses
@@ -24,6 +27,7 @@ from rest_framework import status
 
 from .celery import app as celery_app
 from .errors import DomainError
+from .redis_pool import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,29 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
   return 1
 end
 return 0
+"""
+
+# Push ARGV[1] onto KEYS[1] unless the step named by ARGV[2] ("order|task", '' = no such check)
+# has an entry still in the list (the hash KEYS[2] names it; LPOS proves it is still there).
+# Returns {length, the live entry or ''}.
+_PUSH = """
+if ARGV[2] ~= '' then
+  local live = redis.call('HGET', KEYS[2], ARGV[2])
+  if live and redis.call('LPOS', KEYS[1], live) then return {redis.call('LLEN', KEYS[1]), live} end
+end
+local length = redis.call('LPUSH', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[1]) end
+return {length, ''}
+"""
+
+# Index maintenance. ARGV: field, entry. Forget the step's entry if it is this one; name this
+# entry as the step's if the step names none that is still in the list (KEYS: hash, list).
+_UNINDEX = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+"""
+_REINDEX = """
+local live = redis.call('HGET', KEYS[1], ARGV[1])
+if not live or not redis.call('LPOS', KEYS[2], live) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 """
 
 
@@ -103,8 +130,8 @@ class Envelope:
 
 
 def redis_client() -> redis.Redis:
-    """A client for REDIS_URL (the DLQ's home); connections are pooled per URL by redis-py."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    """The process's shared client for REDIS_URL (the DLQ's home): one pool, not one per call."""
+    return shared_redis()
 
 
 def _key(suffix: str) -> str:
@@ -135,12 +162,31 @@ def trim_traceback(text: str) -> str:
     return text if len(text) <= limit else "...(trimmed)...\n" + text[-limit:]
 
 
+def _step_field(entry: Envelope) -> str:
+    """The live-entry index's field of an entry: its order and task ('' names no order)."""
+    return f"{entry.order_id}|{entry.task}" if entry.order_id and not entry.malformed else ""
+
+
 def push(envelope: Envelope) -> int:
     """Append one entry and return the new length. Never drops nor trims: past the maximum the
-    entry still lands, and the overflow is logged at error level and counted."""
+    entry still lands, and the overflow is logged at error level and counted.
+
+    If the same order's same step already has an entry waiting, nothing is added: `envelope.id`
+    becomes that entry's id (the step failed again; staff still have one thing to judge)."""
     client = redis_client()
-    length = int(client.lpush(settings.DLQ_KEY, envelope.to_json()))
+    length, live = client.eval(_PUSH, 2, settings.DLQ_KEY, _key("live"), envelope.to_json(), _step_field(envelope))
+    length = int(length)
     extra = {"task": envelope.task, "order_id": envelope.order_id, "dlq_entry": envelope.id}
+    if live:
+        envelope.id = Envelope.from_raw(live).id
+        logger.warning(
+            "%s of order %s failed again; its dead letter %s is still waiting",
+            envelope.task,
+            envelope.order_id,
+            envelope.id,
+            extra={**extra, "dlq_entry": envelope.id},
+        )
+        return length
     logger.error("dead-lettered %s (%s: %s)", envelope.task, envelope.exc_type, envelope.exc_message, extra=extra)
     if length > settings.DLQ_MAX_LENGTH:
         client.incr(_key("overflow"))
@@ -211,7 +257,15 @@ def get(entry_id: str) -> Envelope:
 
 
 def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str) -> bool:
-    return bool(client.eval(_CLAIM, 2, source, target, raw, parked))
+    """Move one exact item from `source` to `target` ('' = drop it); keeps the live-entry index
+    true when the item leaves or re-enters the dead-letter list itself."""
+    if not client.eval(_CLAIM, 2, source, target, raw, parked):
+        return False
+    if source == settings.DLQ_KEY and (field := _step_field(Envelope.from_raw(raw))):
+        client.eval(_UNINDEX, 1, _key("live"), field, raw)
+    if target == settings.DLQ_KEY and (field := _step_field(Envelope.from_raw(parked))):
+        client.eval(_REINDEX, 2, _key("live"), settings.DLQ_KEY, field, parked)
+    return True
 
 
 def _send(entry: Envelope) -> str:
@@ -257,6 +311,20 @@ def discard(entry_id: str) -> Envelope:
     return entry
 
 
+def remove(entry_id: str) -> bool:
+    """Remove an entry if it is still in the list (False if it is gone: someone took it first)."""
+    try:
+        entry = get(entry_id)
+    except DeadLetterNotFoundError:
+        return False
+    return _claim(redis_client(), entry.raw, settings.DLQ_KEY, "", "")
+
+
+def for_order(order_id: str) -> list[Envelope]:
+    """The live entries of one order, newest first (a scan: only for orders flagged for review)."""
+    return matching(Filters(order_id=order_id)) if order_id else []
+
+
 def recover_stalled(*, older_than_s: float | None = None) -> int:
     """Put back entries a crashed replay left in the processing list. Their task may or may not
     have been sent; replaying twice is safe because every step is idempotent."""
@@ -298,10 +366,12 @@ def overflow_count() -> int:
     return int(redis_client().get(_key("overflow")) or 0)
 
 
-def count_delivery(task_id: str, retries: int) -> int:
-    """Count one delivery of a message (same task id and retry number) and return the count.
+def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
+    """Count one delivery of a message (same task id, retry number and eta) and return the count.
+    The eta tells apart the messages of one retry number (a wait on an open breaker keeps the
+    number, not the eta); a redelivery of one message repeats all three.
     Kept a day: long enough to catch a loop, short enough to clean itself."""
-    key = _key(f"deliveries:{task_id}:{retries}")
+    key = _key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
     pipe = redis_client().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, 86400)

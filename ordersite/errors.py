@@ -96,7 +96,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if isinstance(exc, drf_exceptions.ValidationError):
-        body = error_body("invalid", "The request is invalid; see fields.", fields=_as_fields(exc.detail))
+        # `codes` mirrors `fields` with DRF's error codes (max_length, required, too_deep…), for
+        # programs; a ValidationError may add details of its own in a `data` attribute.
+        data = {"codes": _as_fields(exc.get_codes()), **getattr(exc, "data", {})}
+        body = error_body("invalid", "The request is invalid; see fields.", fields=_as_fields(exc.detail), data=data)
     else:
         data = {"wait": exc.wait} if isinstance(exc, drf_exceptions.Throttled) else {}
         body = error_body(_drf_code(exc), str(exc.detail), data=data)

@@ -1,5 +1,6 @@
-"""The HTTP edge shared by every gateway adapter: one JSON POST with timeouts, and the two
-ways a provider can fail (transient: retry; rejected: never retry)."""
+"""The HTTP edge shared by every gateway adapter: one JSON POST with timeouts, and the ways a
+provider can fail (transient, the provider's fault: retry, and count against its breaker;
+transient, this request's: retry only; rejected: never retry)."""
 
 import os
 from typing import Any
@@ -11,10 +12,43 @@ from .errors import DomainError, TransientError
 
 # Answers worth retrying: the provider is busy, overloaded or still working on the same key.
 RETRYABLE_STATUS = frozenset({409, 425, 429})
+# Of those, the ones about this request only (another request with the same idempotency key is
+# in flight): the provider is up and answering.
+REQUEST_RETRYABLE_STATUS = frozenset({409, 425})
+
+
+# Transport errors raised before the request left: the provider cannot have acted on it.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class GatewayUnavailableError(TransientError):
-    """The provider could not be reached, timed out or answered 5xx: retry later."""
+    """The provider could not be reached, timed out, answered a gateway-wide 5xx, or throttles
+    us (429): retry later. Counts as a failure of its circuit breaker.
+
+    `maybe_delivered` says whether the provider may have acted on the request although we got no
+    answer (a read timeout, a reset mid-answer, a 5xx): an unknown outcome, which a caller that
+    turns elsewhere (another carrier) must resolve. A refused connection or a 429 did nothing."""
+
+    def __init__(self, message: str, *, maybe_delivered: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_unavailable, (type(self), str(self), self.maybe_delivered))
+
+
+def _rebuild_unavailable(cls: type, message: str, maybe_delivered: bool) -> "GatewayUnavailableError":
+    return cls(message, maybe_delivered=maybe_delivered)
+
+
+class GatewayRequestError(TransientError):
+    """The provider answered, about this request only: retry it later (a processing error on this
+    card, the same idempotency key still in flight). The provider is up, so its breaker counts
+    this as a healthy answer: one customer's card cannot open the breaker everyone shares. The
+    same key still in flight may yet act: an unknown outcome, like a timeout."""
+
+    counts_for_breaker = False
+    maybe_delivered = True
 
 
 class GatewayRejectedError(DomainError):
@@ -41,19 +75,45 @@ def timeouts() -> httpx.Timeout:
     return httpx.Timeout(settings.GATEWAY_READ_TIMEOUT, connect=settings.GATEWAY_CONNECT_TIMEOUT)
 
 
-def post_json(url: str, body: dict[str, Any], *, idempotency_key: str, ok: frozenset[int] = frozenset()) -> dict:
+def _error_code(response: httpx.Response) -> str:
+    """The provider's error code (`{"error": {"code": ...}}`), or '' if the body has none."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
+
+
+def post_json(
+    url: str,
+    body: dict[str, Any],
+    *,
+    idempotency_key: str,
+    ok: frozenset[int] = frozenset(),
+    request_error_codes: frozenset[str] = frozenset(),
+) -> dict:
     """POST `body` with its Idempotency-Key and return the JSON answer. Statuses in `ok` (e.g. a
-    402 decline) are results; transport errors, timeouts, 5xx and RETRYABLE_STATUS are transient;
-    any other 4xx is a permanent GatewayRejectedError."""
+    402 decline) are results. Transient, and a failure of the provider (GatewayUnavailableError):
+    transport errors, timeouts, 5xx, 429. Transient, but about this request only
+    (GatewayRequestError): 409/425 (the same key in flight), and a 5xx whose error code the
+    adapter names in `request_error_codes` (e.g. a card's processing error). Any other 4xx is a
+    permanent GatewayRejectedError."""
     try:
         response = _client().post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
     except httpx.TransportError as exc:
-        raise GatewayUnavailableError(f"{type(exc).__name__} calling {url}") from exc
-    if response.is_success or response.status_code in ok:
+        raise GatewayUnavailableError(
+            f"{type(exc).__name__} calling {url}", maybe_delivered=not isinstance(exc, NOT_SENT)
+        ) from exc
+    status = response.status_code
+    if response.is_success or status in ok:
         return response.json()
-    if response.status_code >= 500 or response.status_code in RETRYABLE_STATUS:
-        raise GatewayUnavailableError(f"{response.status_code} from {url}")
-    raise GatewayRejectedError(f"{url} refused the request ({response.status_code}).", status=response.status_code)
+    if status in REQUEST_RETRYABLE_STATUS:
+        raise GatewayRequestError(f"{status} {_error_code(response)} from {url}".replace("  ", " "))
+    if status >= 500 and (code := _error_code(response)) in request_error_codes:
+        raise GatewayRequestError(f"{status} {code} from {url}")
+    if status >= 500 or status in RETRYABLE_STATUS:
+        raise GatewayUnavailableError(f"{status} from {url}", maybe_delivered=status != 429)
+    raise GatewayRejectedError(f"{url} refused the request ({status}).", status=status)
 
 
 LISTING_READ_TIMEOUT = 120.0  # a whole ledger of 100k entries takes seconds to produce

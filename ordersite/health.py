@@ -1,20 +1,36 @@
 """Liveness and readiness: is the web process up, and can it do its work (database, Redis, a
-live worker consuming every queue)?"""
+live worker consuming every queue)?
 
+Readiness is anonymous and probed often, so it must be cheap and bounded: workers are known from
+their heartbeats in Redis (ordersite/worker_heartbeat.py, one round trip), the PostgreSQL and
+Redis checks run side by side in two threads of their own under one deadline
+(HEALTH_CHECK_TIMEOUT) with bounded socket timeouts, a check still running from an earlier
+probe (a hung server) is waited on rather than started again, and a process reuses its answer
+for HEALTH_CACHE_SECONDS.
+"""
+
+import copy
 import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connections
+from django.db.utils import load_backend
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from kombu.exceptions import KombuError
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .celery import app as celery_app
+from . import worker_heartbeat
 from .errors import DomainError
 from .openapi import error_responses
 
@@ -28,48 +44,100 @@ class NotReadyError(DomainError):
     http_status = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-def check_database() -> str:
+def check_database(timeout: float) -> str:
+    """SELECT 1 on a connection of its own, opened with libpq's connect_timeout (at least 2 s,
+    libpq's floor; the caller's deadline is shorter) and a statement_timeout, and closed again:
+    the probe holds no connection between checks, and never one of a request."""
+    params = copy.deepcopy(connections["default"].settings_dict)
+    params["OPTIONS"] = {
+        **params.get("OPTIONS", {}),
+        "connect_timeout": max(2, math.ceil(timeout)),
+        "options": f"-c statement_timeout={max(1, int(timeout * 1000))}",
+    }
+    probe = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias="readiness")
     try:
-        with connection.cursor() as cursor:
+        with probe.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         logger.warning("readiness: database down", exc_info=True)
         return DOWN
+    finally:
+        probe.close()
     return OK
 
 
-def check_redis(timeout: float) -> str:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
+def check_redis_and_workers(timeout: float, queues: list[str]) -> dict[str, str]:
+    """Redis answers, and which queues have a worker with a live heartbeat: one script call."""
     try:
-        client.ping()
+        live = worker_heartbeat.live_workers(worker_heartbeat.client(timeout), queues)
     except redis.RedisError:
         logger.warning("readiness: redis down", exc_info=True)
-        return DOWN
-    finally:
-        client.close()
-    return OK
+        return {"redis": DOWN} | {f"worker:{queue}": DOWN for queue in queues}
+    return {"redis": OK} | {f"worker:{queue}": OK if live[queue] else DOWN for queue in queues}
 
 
-def consumed_queues(timeout: float) -> set[str] | None:
-    """The queues some live worker consumes, from one broadcast that waits `timeout` seconds for
-    replies; None if the broker cannot be reached."""
-    try:
-        replies = celery_app.control.inspect(timeout=timeout).active_queues() or {}
-    except (KombuError, OSError, redis.RedisError):
-        logger.warning("readiness: broker unreachable", exc_info=True)
-        return None
-    return {queue["name"] for queues in replies.values() for queue in queues or ()}
+class _Checks:
+    """The process's readiness state: one thread per check (so a hung check holds one thread,
+    not one per probe), the check in flight, and the last answer. Rebuilt after a fork."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.threads = {name: ThreadPoolExecutor(1, f"readiness-{name}") for name in ("database", "redis")}
+        self.in_flight: dict[str, Future] = {}
+        self.answer: tuple[float, dict[str, str]] | None = None
+
+    def future(self, name: str, fn: Callable[..., object], *args: object) -> Future:
+        """The running check `name`, or a new one if none runs. Call with the lock held."""
+        running = self.in_flight.get(name)
+        if running is None or running.done():
+            running = self.in_flight[name] = self.threads[name].submit(fn, *args)
+        return running
+
+
+_state = _Checks()
+
+
+def _checks() -> _Checks:
+    global _state
+    if _state.pid != os.getpid():
+        _state = _Checks()  # a forked process (gunicorn worker) gets threads of its own
+    return _state
 
 
 def readiness() -> dict[str, str]:
-    """Each check's verdict. Workers are asked only when Redis answers, so a dead broker does not
-    make the check hang in kombu's reconnect loop."""
-    timeout = settings.HEALTH_CHECK_TIMEOUT
-    checks = {"database": check_database(), "redis": check_redis(timeout)}
-    consumed = consumed_queues(timeout) if checks["redis"] == OK else None
-    for queue in settings.HEALTH_QUEUES:
-        checks[f"worker:{queue}"] = OK if consumed is not None and queue in consumed else DOWN
+    """Each check's verdict, within HEALTH_CHECK_TIMEOUT; a check that has not answered by then
+    is down. The answer is reused for HEALTH_CACHE_SECONDS."""
+    state = _checks()
+    now = time.monotonic()
+    with state.lock:
+        if state.answer is not None and now - state.answer[0] < settings.HEALTH_CACHE_SECONDS:
+            return state.answer[1]
+        timeout, queues = settings.HEALTH_CHECK_TIMEOUT, list(settings.HEALTH_QUEUES)
+        database = state.future("database", check_database, timeout)
+        redis_and_workers = state.future("redis", check_redis_and_workers, timeout, queues)
+    wait([database, redis_and_workers], timeout=timeout)
+    found = {"database": _verdict(database, "database", timeout)} | (
+        _verdict(redis_and_workers, "redis", timeout) or {}
+    )
+    # A check still in flight from an earlier probe may have been asked about other queues.
+    names = ["database", "redis", *(f"worker:{queue}" for queue in queues)]
+    checks = {name: found.get(name) or DOWN for name in names}
+    with state.lock:
+        state.answer = (time.monotonic(), checks)
     return checks
+
+
+def _verdict(future: Future, name: str, timeout: float) -> Any:
+    """The check's result; None if it did not finish in time or failed unexpectedly (down)."""
+    if not future.done():
+        logger.warning("readiness: %s did not answer within %.1f s", name, timeout)
+        return None
+    try:
+        return future.result()
+    except Exception:
+        logger.exception("readiness: the %s check failed", name)
+        return None
 
 
 HealthOutput = inline_serializer(
@@ -98,8 +166,8 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
-    """GET /api/v1/health/ready: 200 when PostgreSQL, Redis and a worker per queue answer,
-    else 503 naming what is down."""
+    """GET /api/v1/health/ready: 200 when PostgreSQL and Redis answer and every queue has a worker
+    with a live heartbeat, else 503 naming what is down; never slower than HEALTH_CHECK_TIMEOUT."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []

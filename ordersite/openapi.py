@@ -2,8 +2,24 @@
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, except that fields named in a serializer's `Meta.staff_only_fields`
+    are not required: customers' answers leave them out (read-only fields are otherwise always
+    required in a response)."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        staff_only = set(getattr(getattr(serializer, "Meta", None), "staff_only_fields", ()))
+        if staff_only and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in staff_only]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
 
 
 class ErrorDetailOutput(serializers.Serializer):
@@ -23,7 +39,7 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         400,
         "The request is invalid; see fields.",
         {"items": {"0": {"quantity": ["Ensure this value is less than or equal to 1000."]}}},
-        {},
+        {"codes": {"items": {"0": {"quantity": ["max_value"]}}}},
     ),
     "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)", {}, {}),
     "request_too_large": (400, "The request body is larger than 262144 bytes.", {}, {}),
@@ -32,6 +48,12 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         "Unknown product(s): prod-999.",
         {"items": ["Unknown product(s): prod-999."]},
         {"skus": ["prod-999"]},
+    ),
+    "mixed_currency": (
+        400,
+        "All lines of an order must be priced in one currency; place one order per currency.",
+        {"items": ["All lines of an order must be priced in one currency; place one order per currency."]},
+        {"currencies": {"prod-1": "USD", "prod-7": "EUR"}},
     ),
     "unknown_customer": (400, "customer_id must be your own.", {"customer_id": ["customer_id must be your own."]}, {}),
     "not_authenticated": (401, "Authentication credentials were not provided.", {}, {}),
@@ -61,6 +83,17 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         "This entry is malformed, undecodable or truncated and cannot be replayed; discard it.",
         {},
         {},
+    ),
+    "dead_letter_stale": (
+        409,
+        "Order 2b1e… is reserved: it no longer waits for payments.authorize_payment. Discard this entry.",
+        {},
+        {
+            "entry_id": "7f3a…",
+            "task": "payments.authorize_payment",
+            "order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11",
+            "current_status": "reserved",
+        },
     ),
     "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),
     "idempotency_key_reused": (422, "This Idempotency-Key was used with a different request body.", {}, {}),

@@ -77,6 +77,11 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Server-side parameter binding lets psycopg prepare a statement it has run five times, so
+# PostgreSQL parses and plans the pipeline's few dozen statement shapes once per connection.
+DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
+    "DATABASE_SERVER_SIDE_BINDING", default=False
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -104,6 +109,13 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Celery's "Task … received" and "… succeeded" lines and httpx's line per gateway call, on
+    # every step of every order: WARNING by default (INFO brings them back; our own order lines
+    # stay at INFO either way).
+    "loggers": {
+        name: {"level": env.str("LOG_TASK_LEVEL", default="WARNING")}
+        for name in ("celery.app.trace", "celery.worker.strategy", "httpx")
+    },
 }
 
 # --- Redis and Celery --------------------------------------------------------------------
@@ -112,6 +124,14 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+# Nobody reads a pipeline step's return value (state travels in PostgreSQL), so successes store
+# no result row (a SELECT and an INSERT per task saved); failures still do, for staff to read.
+CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set: a new PostgreSQL connection per task cost more CPU than the task itself.
+# Connections are recycled after this many tasks (CONN_MAX_AGE does not reach workers).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -137,10 +157,16 @@ CELERY_TASK_ROUTES = {
 # longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A broker that drops packets must not hold a POST (its on-commit send) or a worker forever.
+    "socket_connect_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events (received, started, succeeded, sent: four Redis publishes per task, all parsed
+# by Flower) cost about a fifth of an order's CPU; off by default, on for Flower's task list.
+# Worker events (heartbeats, online/offline) are sent either way, so Flower still sees workers.
+CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
+CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
+CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 
@@ -151,6 +177,11 @@ PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
 PIPELINE_RETRY_BACKOFF = env.int("PIPELINE_RETRY_BACKOFF", default=1)
 PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
 PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
+# Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
+PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
+# An order whose chain the broker could not take at commit is sent again by its web process this
+# often until the broker answers (orders/pipeline_start.py).
+PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)
 
 # --- DRF ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -164,7 +195,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ordersite.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ordersite.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ordersite.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -206,9 +237,20 @@ CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {
 # Orders one user may place, DRF rate syntax ("600/min", "1000/hour"); empty turns it off.
 ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="600/min") or None
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
+# The admin counts at most this many matching rows on a list page (the rest shows as more pages
+# on demand), and trusts PostgreSQL's row estimate for an unfiltered table larger than this.
+ADMIN_COUNT_CAP = env.int("ADMIN_COUNT_CAP", default=10000)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
-# GET /api/v1/health/ready: how long to wait for workers to answer, and the queues that need one.
+# Request bodies nested deeper than this (objects and arrays) are a 400 before any serializer
+# sees them; the order body is three levels deep.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
+# GET /api/v1/health/ready: the longest it may take (its PostgreSQL and Redis checks run side by
+# side under this deadline), how long one answer is reused by a web process, and the queues that
+# need a worker. Workers write a heartbeat per queue every third of HEALTH_WORKER_TTL; one that
+# has not written for HEALTH_WORKER_TTL seconds counts as gone (ordersite/worker_heartbeat.py).
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
+HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
 HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
 # Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
 CACHES = {
@@ -249,6 +291,7 @@ PIPELINE_RETRY_POLICY: dict[str, dict] = {
             "payments.refund_payment",
             "inventory.release_stock",
             "shipping.cancel_shipment",
+            "shipping.cancel_stray_booking",
         )
     },
 }

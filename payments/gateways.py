@@ -13,10 +13,11 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ordersite.breakers import guarded
-from ordersite.gateways import GatewayRejectedError, GatewayUnavailableError, get_json, post_json
+from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError, get_json, post_json
 
 __all__ = [
     "GatewayRejectedError",
+    "GatewayRequestError",
     "GatewayUnavailableError",
     "HttpPaymentGateway",
     "LedgerEntry",
@@ -69,8 +70,18 @@ class HttpPaymentGateway:
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = (base_url or settings.PAYMENT_GATEWAY_URL).rstrip("/")
 
+    # 5xx answers about this card or request, not about the processor: retried, but never
+    # counted against the shared payment breaker (see "Circuit breakers" in the README).
+    REQUEST_ERROR_CODES = frozenset({"processing_error"})
+
     def _call(self, path: str, body: dict, key: str) -> PaymentResult:
-        answer = post_json(f"{self.base_url}/v1/authorizations{path}", body, idempotency_key=key, ok=frozenset({402}))
+        answer = post_json(
+            f"{self.base_url}/v1/authorizations{path}",
+            body,
+            idempotency_key=key,
+            ok=frozenset({402}),
+            request_error_codes=self.REQUEST_ERROR_CODES,
+        )
         error = answer.get("error") or {}
         return PaymentResult(
             approved=not error,

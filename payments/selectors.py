@@ -5,11 +5,16 @@ from typing import Any
 from django.db.models import QuerySet
 
 from .gateways import LedgerEntry, payment_ledger
-from .models import Payment
+from .models import Payment, PaymentStatus
 
 
 def payment_for_order(*, order_id: int) -> Payment | None:
     return Payment.objects.filter(order_id=order_id).first()
+
+
+def open_authorizations() -> QuerySet[Payment]:
+    """Every authorization neither captured nor voided yet (money held on a card)."""
+    return Payment.objects.filter(status=PaymentStatus.AUTHORIZED)
 
 
 def payment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:

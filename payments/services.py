@@ -11,7 +11,7 @@ from django.db.models import F
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
-from orders.states import EventKind, OrderStatus
+from orders.states import COMPENSABLE, EventKind, OrderStatus
 
 from .exceptions import PaymentNotCapturableError
 from .gateways import get_payment_gateway
@@ -28,8 +28,9 @@ def authorize_payment(*, order_id: str) -> str:
     """Pipeline step: hold the order total on the customer's card.
 
     Idempotent: an order past payment is skipped, and the gateway key makes a repeated
-    authorization return the first one. If the order was cancelled while the gateway answered,
-    the fresh authorization is recorded and voided at once.
+    authorization return the first one. If the order was cancelled (or failed) while the gateway
+    answered, the fresh authorization is recorded and voided at once; if another copy of the step
+    moved it on meanwhile, this copy does nothing.
     """
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status == OrderStatus.PENDING:
@@ -57,10 +58,14 @@ def authorize_payment(*, order_id: str) -> str:
                 "failure_code": result.decline_code,
             },
         )
-        if order.status != OrderStatus.PAYMENT_PROCESSING:
-            # Cancelled meanwhile: whatever was authorized goes back.
+        if order.status in COMPENSABLE:
+            # Cancelled (or given up) meanwhile: whatever was authorized goes back.
             compensate_on_commit(order_id=order_id)
             return f"authorized after {order.status}; compensating"
+        if order.status != OrderStatus.PAYMENT_PROCESSING:
+            # Another copy of this step (a redelivery, a re-send, a replay) got the same answer
+            # first and moved the order on: nothing is ours to record or undo.
+            return f"skipped: order is {order.status} (another copy of the step got there first)"
         if not result.approved:
             order_services.transition_order(
                 order,
@@ -112,10 +117,10 @@ def capture_payment(*, order_id: str) -> str:
             raise RuntimeError(f"capture refused for order {order_id}: {result.decline_code}")
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
+        captured = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
             status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
         )
-        if not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
+        if not captured and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
             # Voided between our read and this transaction: roll back, complete nothing.
             raise PaymentNotCapturableError(f"The authorization of order {order_id} was released.", order_id=order_id)
         order_services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents)
@@ -125,8 +130,12 @@ def capture_payment(*, order_id: str) -> str:
 
 def void_payment(*, order_id: str) -> str:
     """Compensation: release an authorization that will not be captured. Idempotent: only an
-    authorized payment is voided; an out-of-stock order then ends `cancelled`."""
+    authorized payment is voided; an out-of-stock order then ends `cancelled`. Acts only on an
+    order that will not complete (COMPENSABLE): a copy sent for a live order does nothing, since
+    those states never lead back to a capture."""
     order = order_selectors.order_for_step(order_id=order_id)
+    if order.status not in COMPENSABLE:
+        return f"skipped: order is {order.status}"
     payment = payment_for_order(order_id=order.pk)
     if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
         get_payment_gateway().void(reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void"))

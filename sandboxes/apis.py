@@ -139,9 +139,13 @@ class PaymentSandbox:
 
 
 class CarrierSandbox:
-    """A carrier: one shipment per order, whatever the key, so a retried booking ships once."""
+    """A carrier: one shipment per order, whatever the key, so a retried booking ships once.
+    Every key that booked (or found) an order's shipment names it, so a client whose answer was
+    lost can cancel it by that key (POST /v1/shipments/cancel-by-key); a key cancelled before any
+    booking arrived refuses the booking that arrives later (422 booking_cancelled)."""
 
     CANCEL = re.compile(r"^/v1/shipments/(?P<tracking>\w+)/cancel$")
+    CANCEL_BY_KEY = "/v1/shipments/cancel-by-key"
 
     def __init__(self, name: str) -> None:
         self.name, self.prefix = name, f"sandbox:{name}"
@@ -156,20 +160,38 @@ class CarrierSandbox:
 
     def post(self, path: str, key: str, body: dict) -> Reply:
         if path == "/v1/shipments":
-            return self._create(body)
+            return self._create(key, body)
+        if path == self.CANCEL_BY_KEY:
+            return self._cancel_by_key(str(body.get("idempotency_key", "")))
         match = self.CANCEL.match(path)
         order_id = self.redis.get(f"{self.prefix}:tracking:{match['tracking']}") if match else None
         if order_id is None:
             return _error(404, "not_found", "No such shipment.")
+        return self._cancel(order_id)
+
+    def _cancel(self, order_id: str) -> Reply:
         shipment = json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}")
         shipment["status"] = "cancelled"
         self.redis.set(f"{self.prefix}:shipment:{order_id}", json.dumps(shipment))
         return Reply(200, shipment)
 
-    def _create(self, body: dict) -> Reply:
+    def _cancel_by_key(self, booking_key: str) -> Reply:
+        if not booking_key:
+            return _error(400, "invalid", "idempotency_key is required.")
+        self.redis.set(f"{self.prefix}:cancelled-key:{booking_key}", "1")  # refuse a late booking
+        order_id = self.redis.get(f"{self.prefix}:key:{booking_key}")
+        if order_id is None:
+            return _error(404, "not_found", "No shipment was booked with this key.")
+        return self._cancel(order_id)
+
+    def _create(self, key: str, body: dict) -> Reply:
         order_id = str(body.get("order_id", ""))
         if not order_id:
             return _error(400, "invalid", "order_id is required.")
+        if key and self.redis.exists(f"{self.prefix}:cancelled-key:{key}"):
+            return _error(422, "booking_cancelled", "A booking with this key was cancelled.")
+        if key:
+            self.redis.set(f"{self.prefix}:key:{key}", order_id)
         digest = _digest(self.name, order_id)
         shipment = {
             "order_id": order_id,

@@ -67,8 +67,14 @@ def reset_faults(sandbox: str | None = None) -> None:
         client.delete(f"{KEY}:{name}:n")
 
 
+NO_FAULT = Decision(delay_s=0.0, error=False, hang=False)
+
+
 def decide(sandbox: str, faults: Faults) -> Decision:
-    """What happens to the next request: the n-th request after a change always draws the same."""
+    """What happens to the next request: the n-th request after a change always draws the same.
+    With nothing injected there is nothing to draw, and no request number to keep."""
+    if not (faults.latency_ms or faults.jitter_ms or faults.error_rate or faults.timeout_rate):
+        return NO_FAULT
     n = sandbox_redis().incr(f"{KEY}:{sandbox}:n")
     rng = random.Random(f"{faults.seed}:{n}")  # noqa: S311  (fault injection, not cryptography)
     delay = faults.latency_ms + (rng.uniform(0, faults.jitter_ms) if faults.jitter_ms else 0)

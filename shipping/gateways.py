@@ -1,8 +1,9 @@
 """Carrier gateways: the small interface the pipeline needs, and the HTTP adapter behind it.
 
 A carrier creates a shipment for an order (idempotent by order) and can cancel one that has
-not left. Unreachable carriers raise GatewayUnavailableError (transient); CARRIER_*_CLASS
-names the adapter of each role ("primary", "fallback") and CARRIER_*_URL where it lives.
+not left, by its tracking number or, when the booking's answer was lost, by the booking's key.
+Unreachable carriers raise GatewayUnavailableError (transient); CARRIER_*_CLASS names the
+adapter of each role ("primary", "fallback") and CARRIER_*_URL where it lives.
 """
 
 from dataclasses import dataclass
@@ -44,9 +45,16 @@ class Carrier(Protocol):
 
     def cancel_shipment(self, *, tracking_number: str, idempotency_key: str) -> None: ...
 
+    def cancel_booking(self, *, booking_key: str, idempotency_key: str) -> bool:
+        """Cancel whatever a create_shipment with `booking_key` booked (its answer was lost):
+        True if there was such a booking, False if none; either way a booking with that key
+        arriving later must not stay live."""
+        ...
+
 
 class HttpCarrier:
-    """Our carrier sandboxes' API: POST /v1/shipments (one per order), POST .../<tracking>/cancel."""
+    """Our carrier sandboxes' API: POST /v1/shipments (one per order), POST .../<tracking>/cancel,
+    POST /v1/shipments/cancel-by-key (404: that key booked nothing)."""
 
     def __init__(self, name: str, base_url: str | None = None) -> None:
         self.name = name
@@ -63,6 +71,15 @@ class HttpCarrier:
 
     def cancel_shipment(self, *, tracking_number: str, idempotency_key: str) -> None:
         post_json(f"{self.base_url}/v1/shipments/{tracking_number}/cancel", {}, idempotency_key=idempotency_key)
+
+    def cancel_booking(self, *, booking_key: str, idempotency_key: str) -> bool:
+        answer = post_json(
+            f"{self.base_url}/v1/shipments/cancel-by-key",
+            {"idempotency_key": booking_key},
+            idempotency_key=idempotency_key,
+            ok=frozenset({404}),
+        )
+        return not answer.get("error")
 
     def bookings(self) -> list[Booking]:
         """Every parcel the carrier holds (GET /v1/shipments), for the invariant audit. Optional

@@ -5,11 +5,16 @@ from typing import Any
 from django.db.models import QuerySet
 
 from .gateways import ROLES, Booking, carrier_bookings
-from .models import Shipment
+from .models import Shipment, ShipmentStatus
 
 
 def shipment_for_order(*, order_id: int) -> Shipment | None:
     return Shipment.objects.filter(order_id=order_id).first()
+
+
+def live_bookings() -> QuerySet[Shipment]:
+    """Every parcel a carrier holds for an order and that was not called back."""
+    return Shipment.objects.filter(status=ShipmentStatus.CREATED)
 
 
 def shipment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:

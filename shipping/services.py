@@ -4,13 +4,15 @@ cancelled while the carrier answered."""
 import logging
 from typing import TYPE_CHECKING
 
+from celery import signature
 from django.db import transaction
 
 from inventory import services as inventory_services
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, step_key
-from orders.states import EventKind, OrderStatus
+from orders.states import COMPENSABLE, EventKind, OrderStatus
+from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
 from ordersite.errors import TransientError
 
@@ -57,9 +59,9 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
                 "label_reference": result.label_reference,
             },
         )
-        if order.status == OrderStatus.CANCELLED:
+        if order.status in COMPENSABLE:
             compensate_on_commit(order_id=order_id)
-            return "booked after cancelled; compensating"
+            return f"booked after {order.status}; compensating"
         duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
         if order.status in SHIPPABLE:
             inventory_services.commit_stock(order_id=order.pk)
@@ -70,6 +72,7 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
                 carrier=shipment.carrier,
                 tracking_number=shipment.tracking_number,
             )
+            _call_back_strays_on_commit(order, shipped_with=shipment.carrier)
             return "shipped"
     if duplicate:
         # Staff shipped it by hand while the carrier answered: call back this second parcel
@@ -88,7 +91,9 @@ def _carrier_that_booked(name: str) -> Carrier:
 
 
 def _book(order: "Order", *, final: bool) -> ShipmentResult:
-    """The primary carrier, else (breaker open, or its last chance gone) the fallback."""
+    """The primary carrier, else (breaker open, or its last chance gone) the fallback. A carrier
+    that may have booked without our hearing it (a timeout, a 5xx) gets a
+    `carrier_outcome_unknown` event: whoever ships the parcel another way calls that one back."""
     request = {
         "order_id": str(order.public_id),
         "address": order.shipping_address,
@@ -99,10 +104,57 @@ def _book(order: "Order", *, final: bool) -> ShipmentResult:
         return get_carrier("primary").create_shipment(**request)
     except CircuitOpenError:
         pass  # known to be failing: no point waiting for it
-    except TransientError:
+    except TransientError as exc:
+        _note_unknown_outcome(order, "primary", exc)
         if not final:
             raise
-    return get_carrier("fallback").create_shipment(**request)
+    try:
+        return get_carrier("fallback").create_shipment(**request)
+    except TransientError as exc:
+        _note_unknown_outcome(order, "fallback", exc)
+        raise
+
+
+def _note_unknown_outcome(order: "Order", carrier: str, exc: Exception) -> None:
+    if getattr(exc, "maybe_delivered", False):
+        order_services.record_step_event(
+            order_id=str(order.public_id),
+            kind=EventKind.CARRIER_OUTCOME_UNKNOWN,
+            carrier=carrier,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+        )
+
+
+def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
+    """Carriers that may hold a booking for the order although its parcel went with `shipped_with`
+    (or nowhere): those whose booking answer was lost."""
+    unknown = order_selectors.order_events(order=order).filter(kind=EventKind.CARRIER_OUTCOME_UNKNOWN)
+    return sorted({str(data.get("carrier")) for data in unknown.values_list("data", flat=True)} - {shipped_with})
+
+
+def _call_back_strays_on_commit(order: "Order", *, shipped_with: str) -> None:
+    for carrier in _stray_carriers(order, shipped_with=shipped_with):
+        transaction.on_commit(
+            lambda c=carrier, o=str(order.public_id): signature(CANCEL_STRAY_BOOKING, args=(o, c)).apply_async()
+        )
+
+
+def cancel_stray_booking(*, order_id: str, carrier: str) -> str:
+    """Compensation: call back a booking `carrier` may hold for the order although the parcel did
+    not go with it (its booking answer was lost to a timeout). Cancelled by the booking's key, so
+    a booking that lands after this is refused too. Idempotent; never touches the order's real
+    parcel (the one recorded with this carrier, which cancel_shipment looks after)."""
+    order = order_selectors.order_for_step(order_id=order_id)
+    shipment = shipment_for_order(order_id=order.pk)
+    if shipment is not None and shipment.carrier == carrier:
+        return f"skipped: the order's parcel is with {carrier}"
+    found = get_carrier(carrier).cancel_booking(
+        booking_key=step_key(order_id, SHIP), idempotency_key=step_key(order_id, f"cancel_stray_{carrier}")
+    )
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        order_services.record_event(order, EventKind.STRAY_BOOKING_CANCELLED, carrier=carrier, found=found)
+    return f"stray booking at {carrier} {'cancelled' if found else 'not found; its key is refused'}"
 
 
 def _hold_for_shipment(*, order_id: str, error: Exception) -> str:
@@ -132,10 +184,16 @@ def retry_pending_shipments() -> int:
 
 
 def cancel_shipment(*, order_id: str) -> str:
-    """Compensation: call back a parcel booked for an order that was cancelled. Idempotent."""
+    """Compensation: call back a parcel booked for an order that will not complete (cancelled,
+    failed). Idempotent; a live order's parcel is never called back."""
     order = order_selectors.order_for_step(order_id=order_id)
+    if order.status not in COMPENSABLE:
+        return f"skipped: order is {order.status}"
     shipment = shipment_for_order(order_id=order.pk)
-    if shipment is None or shipment.status != ShipmentStatus.CREATED or order.status != OrderStatus.CANCELLED:
+    # Bookings whose answer was lost are called back too (each by its key; idempotent).
+    for carrier in _stray_carriers(order, shipped_with=shipment.carrier if shipment else ""):
+        cancel_stray_booking(order_id=order_id, carrier=carrier)
+    if shipment is None or shipment.status != ShipmentStatus.CREATED:
         return "nothing to cancel"
     _carrier_that_booked(shipment.carrier).cancel_shipment(
         tracking_number=shipment.tracking_number, idempotency_key=step_key(order_id, "cancel_shipment")
@@ -171,6 +229,7 @@ def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "
         if not Shipment.objects.filter(order=order).update(label_reference="", **booked):
             Shipment.objects.create(order=order, **booked)
         inventory_services.commit_stock(order_id=order.pk)
+        _call_back_strays_on_commit(order, shipped_with=MANUAL_CARRIER)
         order_id = str(order.public_id)
         transaction.on_commit(lambda: pipeline_chain(order_id, start=CAPTURE).apply_async())
     return order

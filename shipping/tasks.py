@@ -17,6 +17,11 @@ def cancel_shipment(order_id: str) -> str:
     return services.cancel_shipment(order_id=order_id)
 
 
+@shared_task(name="shipping.cancel_stray_booking", base=StepTask)
+def cancel_stray_booking(order_id: str, carrier: str) -> str:
+    return services.cancel_stray_booking(order_id=order_id, carrier=carrier)
+
+
 @shared_task(name="shipping.retry_pending_shipments")
 def retry_pending_shipments() -> int:
     """Beat, every CARRIER_PENDING_RETRY_SECONDS."""

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,6 +100,8 @@ def worker_env(**extra: str) -> dict[str, str]:
         PIPELINE_RETRY_BACKOFF_MAX="2",
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
+        LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
+        HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
@@ -285,6 +288,58 @@ def faults(sandboxes) -> Iterator[SandboxProcess]:
     client.close()
 
 
+class WebProcess:
+    """gunicorn serving ordersite on a free port of the tests' own, against the test database and
+    Redis, as `make run` serves it (sync workers unless `threads` > 1); stopped by its own PID."""
+
+    def __init__(self, *, workers: int = 2, threads: int = 1, **env: str) -> None:
+        port = _free_ports(1)[0]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = ROOT / "var" / f"web-{port}-{os.getpid()}.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self._log_file = self.log.open("w")
+        defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
+        defaults["SECRET_KEY"] = "tests-only"
+        command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60"]
+        self.proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=worker_env(**{**defaults, **env}),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    stop = WorkerProcess.stop
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[..., WebProcess]]:
+    """Start gunicorn processes (`web_server(workers=3, SOME_SETTING="x")`); all stopped after the
+    test. A test using it needs committed data: `django_db(transaction=True)`."""
+    started: list[WebProcess] = []
+
+    def start(**kwargs: Any) -> WebProcess:
+        started.append(WebProcess(**kwargs))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 @pytest.fixture(scope="session")
 def live_worker(django_db_setup, django_db_blocker, sandboxes) -> Iterator[WorkerProcess]:
     """One real worker consuming every queue of the test Redis, against the test database."""
@@ -346,3 +401,15 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def task_result(worker: WorkerProcess, task_id: str) -> str | None:
+    """What a task returned, read from its worker's log ("Task …[id] succeeded in …s: '…'"):
+    successes store no result row (CELERY_TASK_IGNORE_RESULT)."""
+    marker = f"[{task_id}] succeeded in "
+    for line in worker.log.read_text().splitlines():
+        if marker in line:
+            return line.split(": ", 2)[-1].strip().strip("'\"")
+        if f"[{task_id}] raised" in line:
+            return line
+    return None

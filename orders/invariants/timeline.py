@@ -1,9 +1,9 @@
 """The audit's rule on what customers see of a timeline: no internals (URLs, exception names,
 'Error:', tracebacks, DLQ entry ids, gateway references, staff usernames).
 
-The rule judges the customer's projection, never the raw events (staff keep the full story), and
-reaches it through one function, `customer_timeline`: point that at the public projection when
-the API gains one, and the audit follows. Projecting every event of 100k orders would take
+The rule judges the customer's projection (orders/visibility.py), never the raw events (staff
+keep the full story), and reaches it through one function, `customer_timeline`, which does what
+the events API does for a customer. Projecting every event of 100k orders would take
 minutes, so one SQL query first picks the events whose raw text could leak anything (a superset:
 a projection only removes or rewrites); only those are projected and searched.
 """
@@ -19,6 +19,7 @@ from django.db import connection
 
 from payments import selectors as payment_selectors
 
+from .. import visibility
 from ..models import Order, OrderEvent
 from ..serializers import OrderEventOutput
 from .audit import Audit
@@ -40,10 +41,11 @@ _CUSTOMER_EVENT = OrderEventOutput()
 
 
 def customer_timeline(events: list[OrderEvent]) -> list[dict[str, Any]]:
-    """An order's events exactly as its customer receives them from GET /orders/{id}/events/
-    (today the view serializes each with OrderEventOutput, for everyone), one item per event.
-    The one place to repoint at a public projection."""
-    return [dict(_CUSTOMER_EVENT.to_representation(event)) for event in events]
+    """An order's events exactly as its customer receives them from GET /orders/{id}/events/:
+    the public projection of orders/visibility.py (kinds a customer never sees left out) through
+    the view's serializer. The one place to repoint if the API changes how it projects."""
+    shown = (visibility.public_event(event) for event in events)
+    return [dict(_CUSTOMER_EVENT.to_representation(item)) for item in shown if item is not None]
 
 
 def check_customer_timelines(audit: Audit) -> None:
@@ -55,10 +57,10 @@ def check_customer_timelines(audit: Audit) -> None:
     audit.report.checked["suspect events projected"] = sum(len(v) for v in events.values())
     for pk, order_events in events.items():
         leaks = []
-        for raw, shown in zip(order_events, customer_timeline(order_events), strict=True):
+        for shown in customer_timeline(order_events):
             found = _internals_in(shown, staff, references.get(pk, set()))
             if found:
-                leaks.append(f"#{raw.seq} {raw.kind}: " + ", ".join(found))
+                leaks.append(f"#{shown.get('seq')} {shown.get('kind')}: " + ", ".join(found))
         if leaks:
             audit.flag("timeline.customer_internals", "; ".join(leaks)[:1000], order=audit.orders[pk])
 

@@ -61,8 +61,8 @@ def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(redis_cli
 def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(redis_client, settings, make_entry, caplog):
     settings.DLQ_MAX_LENGTH = 2
     with caplog.at_level(logging.ERROR, logger="ordersite.dlq"):
-        for _ in range(4):
-            make_entry()
+        for n in range(4):
+            make_entry(args=[f"order-{n}"])
     assert dlq.dead_letter_count() == 4
     stats = dlq.stats()
     assert (stats["over_limit"], stats["overflow_pushes"]) == (True, 2)
@@ -110,7 +110,7 @@ def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
 @pytest.mark.django_db
 def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(redis_client, make_entry):
     order = OrderFactory(status=OrderStatus.PAID, dead_lettered_at="2026-01-01T00:00:00Z")
-    entry = make_entry(args=[str(order.public_id)])
+    entry = make_entry(args=[str(order.public_id)], task="inventory.reserve_stock", queue="inventory")
     staff = StaffFactory()
     dlq_services.discard_dead_letter(entry_id=entry.id, actor=staff.username, reason="duplicate order", user=staff)
 
@@ -154,3 +154,24 @@ def test_manage_py_dlq_lists_shows_replays_discards_and_counts(redis_client, mak
     out = StringIO()
     call_command("dlq", "stats", stdout=out)
     assert json.loads(out.getvalue())["length"] == 0
+
+
+def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_client, make_entry):
+    """Finding 1: a step that fails again (a redelivery, a re-send) while its entry waits adds no
+    second entry; another step of the order, or an entry naming no order, is its own entry."""
+    first = make_entry(args=["order-a"], task="payments.authorize_payment")
+    again = dlq.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X")
+    assert dlq.push(again) == 1
+    assert again.id == first.id, "the push answers with the entry that is already waiting"
+    assert [e.id for e in dlq.entries()] == [first.id]
+    make_entry(args=["order-a"], task="payments.capture_payment", queue="orders")
+    make_entry(args=["order-b"], task="payments.authorize_payment")
+    make_entry(task="orders.parked_task", args=[], order_id="")
+    make_entry(task="orders.parked_task", args=[], order_id="")
+    assert dlq.dead_letter_count() == 5
+    # Once the waiting entry is gone (replayed, discarded), a new failure is a new entry.
+    dlq.discard(first.id)
+    third = dlq.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a")
+    dlq.push(third)
+    assert dlq.get(third.id).id == third.id
+    assert dlq.dead_letter_count() == 5

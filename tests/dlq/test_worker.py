@@ -4,7 +4,6 @@ and replays that go through a real worker afterwards."""
 from datetime import datetime
 
 import pytest
-from django_celery_results.models import TaskResult
 
 from orders import dlq_services
 from orders.models import Order
@@ -12,7 +11,6 @@ from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 from ordersite.celery import app
-from payments.models import Payment
 
 from ..conftest import wait_for
 from ..factories import OrderFactory, ProductFactory
@@ -122,16 +120,3 @@ def test_unknown_task_and_undecodable_message_land_in_the_dlq(redis_client, isol
     assert by_reason["unknown_task"].task == "orders.no_such_task"
     assert by_reason["unknown_task"].args == ["abc"]
     assert by_reason["undecodable"].kwargs["raw_body"].endswith("not json at all")
-
-
-@pytest.mark.usefixtures("live_worker")
-def test_replaying_the_entry_of_an_order_cancelled_meanwhile_does_no_harm(redis_client, make_entry):
-    order = _order(status=OrderStatus.CANCELLED)
-    entry = make_entry(args=[str(order.public_id)])
-    dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
-    replayed = order.events.get(kind=EventKind.DEAD_LETTER_REPLAYED).data["task_id"]
-    result = wait_for(lambda: TaskResult.objects.filter(task_id=replayed, status="SUCCESS").first(), timeout=30)
-    assert "skipped: order is cancelled" in result.result
-    order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED
-    assert not Payment.objects.filter(order=order).exists()

@@ -135,6 +135,25 @@ def test_primary_carrier_down_ships_with_the_fallback(api, faults):
     assert Shipment.objects.get(order__public_id=order_id).carrier == "fallback"
     assert [s["order_id"] for s in _shipments(faults, "carrier_fallback")] == [order_id]
     assert {r["task"] for r in _events(order_id, EventKind.STEP_RETRY)} == {"shipping.create_shipment"}
+    assert _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN) == [], "refused connections booked nothing"
+    _assert_invariants(faults)
+
+
+def test_a_primary_booking_that_timed_out_is_called_back_after_the_fallback_ships(api, faults):
+    """Finding 4: the primary carrier books but never answers in time (a timeout is an unknown
+    outcome); the order ships with the fallback, and the primary's booking is then cancelled by
+    the key that made it, so no carrier holds a parcel the order did not ship with."""
+    ProductFactory(sku="p")
+    set_faults("carrier_primary", timeout_rate=1.0)
+    order_id = _place(api, "p")
+    wait_for(lambda: _reached(order_id, OrderStatus.COMPLETED), timeout=60)
+    assert Shipment.objects.get(order__public_id=order_id).carrier == "fallback"
+    assert {e["carrier"] for e in _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN)} == {"primary"}
+    set_faults("carrier_primary", timeout_rate=0.0)  # the primary answers again
+    wait_for(lambda: _events(order_id, EventKind.STRAY_BOOKING_CANCELLED), timeout=60)
+    assert _events(order_id, EventKind.STRAY_BOOKING_CANCELLED) == [{"carrier": "primary", "found": True}]
+    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_primary")] == [(order_id, "cancelled")]
+    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_fallback")] == [(order_id, "created")]
     _assert_invariants(faults)
 
 
@@ -189,4 +208,18 @@ def test_worker_killed_mid_step_is_recovered_by_the_reconciler(api, faults, live
 
     wait_for(reconciled, timeout=60, interval=1)
     assert [e["task"] for e in _events(order_id, EventKind.STEP_RESENT)][:1] == ["payments.authorize_payment"]
+    _assert_invariants(faults)
+
+
+def test_customers_with_a_flaky_card_cannot_open_the_shared_payment_breaker(api, faults):
+    """Finding 5b: six orders with the processing-error card at once (12 card-specific 503s) leave
+    the payment breaker closed, and a normal customer's order goes straight through."""
+    ProductFactory(sku="p", on_hand=20)
+    flaky = [_place(api, "p", "tok_processing_error") for _ in range(6)]
+    normal = _place(api, "p")
+    wait_for(lambda: _reached(normal, OrderStatus.COMPLETED), timeout=20)
+    wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in flaky), timeout=60)
+    breaker = Breaker("payment").snapshot()
+    assert (breaker.times_opened, breaker.errors) == (0, 0)
+    assert not any("CircuitOpenError" in r["error"] for o in [*flaky, normal] for r in _events(o, EventKind.STEP_RETRY))
     _assert_invariants(faults)

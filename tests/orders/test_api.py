@@ -71,6 +71,12 @@ def test_stale_price_is_409_with_the_current_price_and_writes_nothing(api, catal
 
 
 TOO_MANY_LINES = [_line(f"sku-{i}") for i in range(101)]
+ADDRESS_10000_KEYS = {f"k{i}": "v" for i in range(10000)}
+ADDRESS_21_KEYS = {f"k{i}": "v" for i in range(21)}
+
+
+def _with_address(address):
+    return {"items": [_line()], "shipping_address": address}
 
 
 @pytest.mark.parametrize(
@@ -88,16 +94,27 @@ TOO_MANY_LINES = [_line(f"sku-{i}") for i in range(101)]
         pytest.param({"items": [_line(quantity=1.5)]}, "items", id="quantity-fractional"),
         pytest.param({"items": [{"quantity": 1}]}, "items", id="no-product-id"),
         pytest.param({"items": [_line(unit_price_cents=-1)]}, "items", id="negative-price"),
-        pytest.param({"items": [_line()], "shipping_address": "London"}, "shipping_address", id="address-not-object"),
+        pytest.param(_with_address("London"), "shipping_address", id="address-not-object"),
         pytest.param({"items": [_line()], "payment_token": ["x"]}, "payment_token", id="token-wrong-type"),
         pytest.param({"items": [_line()], "customer_id": {"id": 1}}, "customer_id", id="customer-id-wrong-type"),
         pytest.param([_line()], "non_field_errors", id="body-a-list-not-an-object"),
         pytest.param({"items": [_line(quantity=None)]}, "items", id="quantity-null"),
+        # shipping_address: a flat object of at most 20 short keys with strings of at most 200 characters.
+        pytest.param(_with_address(ADDRESS_10000_KEYS), "shipping_address", id="addr-10000-keys"),
+        pytest.param(_with_address(ADDRESS_21_KEYS), "shipping_address", id="addr-21-keys"),
+        pytest.param(_with_address({"k" * 41: "x"}), "shipping_address", id="addr-long-key"),
+        pytest.param(_with_address({"": "x"}), "shipping_address", id="addr-empty-key"),
+        pytest.param(_with_address({"a\x00": "x"}), "shipping_address", id="addr-nul-key"),
+        pytest.param(_with_address({"a": "x" * 201}), "shipping_address", id="addr-long-value"),
+        pytest.param(_with_address({"a": {"b": "c"}}), "shipping_address", id="addr-nested"),
+        pytest.param(_with_address({"a": ["b"]}), "shipping_address", id="addr-list"),
+        pytest.param(_with_address({"a": "b\x00"}), "shipping_address", id="addr-nul-value"),
     ],
 )
 def test_invalid_body_is_400_naming_the_field_and_writes_nothing(api, catalog, body, field):
     error = _assert_error(api.post(URL, body, format="json"), 400, "invalid")
     assert field in error["fields"]
+    assert field in error["data"]["codes"], "each field's error codes, machine-readable"
     assert not Order.objects.exists()
     assert not IdempotencyKey.objects.exists()
 
@@ -116,6 +133,16 @@ def test_domain_rejections_are_400_naming_the_field(api, catalog, body, code, fi
     assert not IdempotencyKey.objects.exists()
 
 
+def test_a_mixed_currency_order_is_400_mixed_currency_and_writes_nothing(api, catalog):
+    ProductFactory(sku="eur-1", price_cents=900, currency="EUR")
+    body = {"items": [_line("prod-1"), _line("eur-1")]}
+    error = _assert_error(api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, "mixed_currency")
+    assert "items" in error["fields"]
+    assert error["data"]["currencies"] == {"prod-1": "USD", "eur-1": "EUR"}
+    assert not Order.objects.exists()
+    assert not IdempotencyKey.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
@@ -127,6 +154,55 @@ def test_domain_rejections_are_400_naming_the_field(api, catalog, body, code, fi
 def test_non_json_body_is_400(api, catalog, raw, code):
     _assert_error(api.post(URL, raw, content_type="application/json"), 400, code)
     assert not Order.objects.exists()
+
+
+def _nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(_nested(50_000), id="50000-deep"),
+        pytest.param(b'{"items": ' + _nested(50_000) + b"}", id="50000-deep-in-items"),
+        pytest.param(b'{"items": [{"product_id": "prod-1", "x": ' + _nested(500) + b"}]}", id="deep-in-a-line"),
+        pytest.param(b'{"items": [], "shipping_address": {"a": ' + _nested(2_000) + b"}}", id="deep-in-address"),
+        pytest.param(b'{"items": ' + _nested(9, b"{}") + b"}", id="just-past-the-limit"),
+    ],
+)
+def test_a_body_nested_too_deeply_is_400_invalid_and_writes_nothing(api, catalog, settings, raw):
+    settings.API_MAX_JSON_DEPTH = 10
+    error = _assert_error(api.post(URL, raw, content_type="application/json"), 400, "invalid")
+    assert error["data"]["max_depth"] == 10
+    assert error["data"]["codes"] == {"non_field_errors": ["too_deep"]}
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param(rb'{"a\ud800": "x"}', id="lone-surrogate-key"),
+        pytest.param(rb'{"a": "x\udfff"}', id="lone-surrogate-value"),
+        pytest.param(rb'{"a\u0000": "x"}', id="nul-key"),
+    ],
+)
+def test_an_address_postgresql_cannot_store_is_400_invalid_and_writes_nothing(api, catalog, address):
+    raw = b'{"items": [{"product_id": "prod-1", "quantity": 1}], "shipping_address": ' + address + b"}"
+    error = _assert_error(api.post(URL, raw, content_type="application/json"), 400, "invalid")
+    assert "shipping_address" in error["fields"]
+    assert not Order.objects.exists()
+
+
+def test_a_body_within_the_depth_limit_is_accepted(api, catalog, settings):
+    settings.API_MAX_JSON_DEPTH = 3  # {"items": [{...}]} is three levels deep
+    assert api.post(URL, {"items": [_line()]}, format="json").status_code == 201
+
+
+def test_every_json_endpoint_bounds_the_depth(staff_api, catalog):
+    order = OrderFactory(lines=[(catalog[0], 1)])
+    raw = b'{"tracking_number": ' + _nested(50_000) + b"}"
+    response = staff_api.post(f"{URL}{order.public_id}/ship/", raw, content_type="application/json")
+    _assert_error(response, 400, "invalid")
 
 
 def test_body_of_another_media_type_is_415(api, catalog):
@@ -296,6 +372,13 @@ def test_order_creation_is_throttled_per_user_at_the_configured_rate(api, staff_
     assert error["data"]["wait"] > 0
     assert api.get(URL).status_code == 200, "reading is not throttled"
     assert staff_api.post(URL, body, format="json").status_code == 201, "another user has their own budget"
+
+
+def test_order_creation_goes_through_unthrottled_when_the_counter_is_unreachable(api, catalog, settings):
+    settings.ORDER_CREATE_THROTTLE_RATE = "1/min"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    body = {"items": [_line()]}
+    assert [api.post(URL, body, format="json").status_code for _ in range(2)] == [201, 201]
 
 
 def test_error_bodies_are_json_even_for_the_browsable_api(api):

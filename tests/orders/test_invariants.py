@@ -310,7 +310,8 @@ def test_check_invariants_reports_a_shipped_parcel_the_carrier_does_not_have():
 # --- dead letters -------------------------------------------------------------------------------
 def test_check_invariants_reports_two_live_entries_for_one_step():
     order = _parked(ProductFactory())
-    _dead_letter(order)
+    second = dlq.Envelope(task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id))
+    dlq.redis_client().lpush(dlq.settings.DLQ_KEY, second.to_json())  # as a push that raced past the check
     assert _found(check_invariants(window_s=0)) == [("dlq.duplicate_entry", str(order.public_id))]
 
 
@@ -331,37 +332,53 @@ def test_check_invariants_reports_a_gap_in_the_event_numbers():
 
 
 @pytest.mark.parametrize(
-    ("data", "leak"),
+    ("value", "leak"),
     [
-        ({"error": "GatewayUnavailableError: 503 from http://127.0.0.1:8071/v1/authorizations"}, "a URL"),
-        ({"error": "ReadTimeout while booking"}, "an exception class name"),
-        ({"error": "Error: boom"}, "'Error:'"),
-        ({"entry_id": "0123456789abcdef0123456789abcdef"}, "a DLQ entry id"),
+        ("GatewayUnavailableError: 503 from http://127.0.0.1:8071/v1/shipments", "a URL"),
+        ("ReadTimeout while booking", "an exception class name"),
+        ("Error: boom", "'Error:'"),
+        ("0123456789abcdef0123456789abcdef", "a DLQ entry id"),
     ],
 )
-def test_check_invariants_reports_internals_in_the_customer_timeline(data, leak):
+def test_check_invariants_reports_internals_in_the_customer_timeline(value, leak):
+    """A field the projection shows customers (an order_shipped's tracking number) carrying an
+    internal: the rule reads what the customer receives."""
     order = _order(S.PAYMENT_FAILED, ProductFactory())
-    _events(order, EventKind.STEP_RETRY, **data)
+    _events(order, EventKind.ORDER_SHIPPED, tracking_number=value)
     report = check_invariants(window_s=0)
     assert _found(report) == [("timeline.customer_internals", str(order.public_id))]
-    assert report.breaches[0].detail.startswith(f"#2 step_retry: {leak}")
+    assert report.breaches[0].detail.startswith(f"#2 order_shipped: {leak}")
 
 
 def test_check_invariants_reports_a_staff_username_and_a_gateway_reference_shown_to_customers():
-    staff = StaffFactory(username="ops-alice")
+    StaffFactory(username="ops-alice")
     order = _order(S.PENDING_SHIPMENT, ProductFactory())
     reference = _authorize(order)
     _payment(order, reference)
-    _events(order, EventKind.PAYMENT_AUTHORIZED, reference=reference)
+    _events(order, EventKind.ORDER_SHIPPED, tracking_number=reference)
+    _events(order, EventKind.STOCK_UNAVAILABLE, sku="ops-alice")
+    report = check_invariants(window_s=0)
+    assert _found(report) == [("timeline.customer_internals", str(order.public_id))]
+    assert report.breaches[0].detail == (
+        f"#2 order_shipped: the gateway reference '{reference}'; #3 stock_unavailable: the staff username 'ops-alice'"
+    )
+
+
+def test_check_invariants_judges_what_customers_see_not_the_raw_events():
+    """Staff keep the whole story: a gateway reference, a retry's error and a staff actor in the
+    raw events are no breach while the customer's projection leaves them out."""
+    staff = StaffFactory(username="ops-bob")
+    order = _order(S.PENDING_SHIPMENT, ProductFactory())
+    reference = _authorize(order)
+    _payment(order, reference)
+    _events(order, EventKind.PAYMENT_AUTHORIZED, reference=reference, amount_cents=order.total_cents)
+    _events(order, EventKind.STEP_RETRY, error="GatewayUnavailableError: 503 from http://127.0.0.1:8071/")
     order.refresh_from_db()
     with transaction.atomic():
         record_event(order, EventKind.DEAD_LETTER_DISCARDED, actor=staff.username, reason="customer asked")
     report = check_invariants(window_s=0)
-    assert _found(report) == [("timeline.customer_internals", str(order.public_id))]
-    assert report.breaches[0].detail == (
-        f"#2 payment_authorized: the gateway reference '{reference}'; "
-        "#3 dead_letter_discarded: the staff username 'ops-alice'"
-    )
+    assert report.ok, report.text()
+    assert report.checked["suspect events projected"] == 3
 
 
 def test_check_invariants_lets_plain_reasons_through_to_customers():
@@ -375,6 +392,7 @@ def test_customer_timeline_is_what_the_events_api_shows_the_customer(api, custom
     and orders/invariants/timeline.py:customer_timeline must follow."""
     order = _order(S.PAYMENT_FAILED, ProductFactory(), customer=customer)
     _events(order, EventKind.STEP_RETRY, error="x")
+    _events(order, EventKind.PAYMENT_FAILED, decline_code="card_declined", reason="The card was declined.")
     shown = api.get(f"/api/v1/orders/{order.public_id}/events/").json()
     projected = customer_timeline(list(OrderEvent.objects.filter(order=order).order_by("seq")))
     assert json.loads(json.dumps(projected, default=str)) == shown

@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 
 from orders import services
-from orders.exceptions import InvalidTransitionError, StalePriceError, UnknownProductError
+from orders.exceptions import InvalidTransitionError, MixedCurrencyError, StalePriceError, UnknownProductError
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
 from ordersite.errors import ConflictError
@@ -86,3 +86,14 @@ def test_transition_order_must_run_inside_a_transaction():
     order = OrderFactory()
     with pytest.raises(AssertionError, match="inside a transaction"):
         services.transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED)
+
+
+def test_place_order_refuses_a_mixed_currency_order_and_writes_nothing(customer):
+    """Finding 12: lines priced in two currencies cannot be summed into one total."""
+    ProductFactory(sku="usd", price_cents=1000, currency="USD")
+    ProductFactory(sku="eur", price_cents=900, currency="EUR")
+    with pytest.raises(MixedCurrencyError) as err:
+        services.place_order(customer=customer, items=[{"sku": "usd", "quantity": 1}, {"sku": "eur", "quantity": 1}])
+    assert (err.value.code, err.value.http_status) == ("mixed_currency", 400)
+    assert err.value.data["currencies"] == {"usd": "USD", "eur": "EUR"}
+    assert not Order.objects.exists()

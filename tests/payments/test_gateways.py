@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from ordersite.breakers import CircuitOpenError
-from ordersite.gateways import GatewayRejectedError, GatewayUnavailableError
+from ordersite.breakers import Breaker, CircuitOpenError
+from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError
 from payments.gateways import HttpPaymentGateway, get_payment_gateway
 from sandboxes.faults import request_count, set_faults
 
@@ -51,7 +51,7 @@ def test_authorize_declined_card_is_a_result_not_an_error(faults, token, code):
 def test_authorize_processing_error_card_succeeds_on_the_third_attempt(faults):
     gateway = HttpPaymentGateway()
     for _ in range(2):
-        with pytest.raises(GatewayUnavailableError):
+        with pytest.raises(GatewayRequestError):
             _authorize(gateway, token="tok_processing_error")
     assert _authorize(gateway, token="tok_processing_error").approved
     assert len(_ledger(faults)) == 1
@@ -112,3 +112,27 @@ def test_open_breaker_stops_calls_before_they_reach_the_sandbox(faults, settings
     with pytest.raises(CircuitOpenError):
         _authorize(gateway, key="k4")
     assert request_count("payments") == 3
+
+
+def test_a_card_specific_processing_error_does_not_count_against_the_breaker(faults, settings):
+    """Finding 5b: `tok_processing_error` is an answer about this card and request (a 503 whose
+    code is `processing_error`); it is retried, but it says nothing about the processor being down."""
+    settings.BREAKER_CONSECUTIVE_FAILURES = 3
+    gateway = get_payment_gateway()
+    for n in range(6):
+        for _ in range(2):
+            with pytest.raises(GatewayRequestError, match="processing_error"):
+                _authorize(gateway, token="tok_processing_error", key=f"flaky-{n}")
+    breaker = Breaker("payment").snapshot()
+    assert (breaker.state, breaker.errors, breaker.times_opened) == ("closed", 0, 0)
+    assert all(_authorize(gateway, token="tok_processing_error", key=f"flaky-{n}").approved for n in range(6))
+
+
+def test_a_gateway_wide_503_still_counts_against_the_breaker(faults, settings):
+    settings.BREAKER_CONSECUTIVE_FAILURES = 3
+    set_faults("payments", error_rate=1.0)  # the sandbox's own 503 "unavailable"
+    gateway = get_payment_gateway()
+    for n in range(3):
+        with pytest.raises(GatewayUnavailableError):
+            _authorize(gateway, key=f"k{n}")
+    assert Breaker("payment").snapshot().state == "open"

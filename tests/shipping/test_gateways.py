@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from ordersite.gateways import GatewayRejectedError
 from shipping.gateways import HttpCarrier
 
 pytestmark = pytest.mark.usefixtures("faults")
@@ -28,3 +29,28 @@ def test_each_carrier_books_on_its_own_and_cancels(faults):
     HttpCarrier("fallback").cancel_shipment(tracking_number=fallback.tracking_number, idempotency_key="c")
     (shipment,) = httpx.get(f"{faults.urls['carrier_fallback']}/v1/shipments", timeout=5).json()["data"]
     assert shipment["status"] == "cancelled"
+
+
+def _ledger(faults, carrier: str) -> list[dict]:
+    return httpx.get(f"{faults.urls[carrier]}/v1/shipments", timeout=5).json()["data"]
+
+
+def test_a_booking_is_cancelled_by_the_key_that_made_it(faults):
+    """Finding 4: a booking whose answer was lost has no tracking number on our side; the key of
+    the request that made it finds it."""
+    carrier = HttpCarrier("primary")
+    _book(carrier)
+    assert carrier.cancel_booking(booking_key="order-1:ship", idempotency_key="order-1:cancel_stray") is True
+    assert [(s["order_id"], s["status"]) for s in _ledger(faults, "carrier_primary")] == [("order-1", "cancelled")]
+    assert carrier.cancel_booking(booking_key="order-1:ship", idempotency_key="order-1:cancel_stray") is True
+
+
+def test_cancelling_a_key_that_booked_nothing_refuses_a_later_booking_with_it(faults):
+    """The booking may still be on its way when the cancel arrives: the key is refused from then on."""
+    carrier = HttpCarrier("primary")
+    assert carrier.cancel_booking(booking_key="order-2:ship", idempotency_key="order-2:cancel_stray") is False
+    with pytest.raises(GatewayRejectedError):
+        _book(carrier, order_id="order-2", key="order-2:ship")
+    assert _ledger(faults, "carrier_primary") == []
+    _book(carrier, order_id="order-3", key="order-3:ship")  # other keys book as before
+    assert [s["order_id"] for s in _ledger(faults, "carrier_primary")] == ["order-3"]

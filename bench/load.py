@@ -1,0 +1,522 @@
+"""`make bench`: what an order costs, open-loop, beside the floors measured in the same run.
+
+Starts `make run`'s processes (Procfile lines, its defaults) on a database, a Redis server and
+ports of its own, then per run:
+1. floors: a trivial DRF POST (server CPU per request), a chain of four no-op tasks on the four
+   queues (chains/s, CPU per chain), a minimal order (the same POST with token auth, one
+   INSERT, that chain sent on commit: orders/s, CPU per order);
+2. ours: a closed burst to find saturation, then open-loop steps at fixed rates (fractions of
+   that saturation): each request carries its intended send time and latency counts from it,
+   so queueing is never hidden. Per step: offered, accepted, completed/s, API and end-to-end
+   p50/p95/p99, errors, unfinished, CPU ms per completed order by process role, PostgreSQL
+   commits, rows fetched and Redis commands per order;
+3. the minimal-order floor open-loop at the same rate as our 70% step, for CPU side by side.
+Prints a table and writes the figures as JSON under bench/results/. Medians over --runs.
+
+    .venv/bin/python bench/load.py --runs 3            # make bench
+    .venv/bin/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20
+
+Only 127.0.0.1 is contacted; every process it starts is stopped by PID when it ends.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import Stack  # noqa: E402
+
+CUSTOMERS = 200  # the order throttle is per customer: spread the load as a shop's traffic is
+PRODUCTS = 50
+
+
+@dataclass
+class Sample:
+    intended: float  # wall-clock time the request was due (open loop)
+    done: float
+    status: int
+    order_id: str = ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Client:
+    """One POST per fresh connection (gunicorn's sync workers close after each answer)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def post(self, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", path, json.dumps(body), headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except OSError:
+            return 0, {}
+        finally:
+            conn.close()
+        try:
+            return response.status, json.loads(raw or b"{}")
+        except ValueError:
+            return response.status, {}
+
+
+def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 200) -> list[Sample]:
+    """Send `rate` requests a second for `seconds`, each due at a fixed time; a late send still
+    counts its latency from when it was due."""
+    total = int(rate * seconds)
+    start = time.time() + 0.2
+    samples: list[Sample | None] = [None] * total
+    counter = iter(range(total))
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            due = start + i / rate
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            status, body = send(i)
+            samples[i] = Sample(due, time.time(), status, str(body.get("order_id", "")))
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(min(threads, max(8, total)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [s for s in samples if s is not None]
+
+
+def closed_loop(seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 24) -> list[Sample]:
+    """As fast as the server answers, from `threads` clients, for `seconds`."""
+    stop = time.time() + seconds
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+
+    def loop() -> None:
+        while time.time() < stop:
+            with lock:
+                i = next(counter)
+            t0 = time.time()
+            status, body = send(i)
+            with lock:
+                samples.append(Sample(t0, time.time(), status, str(body.get("order_id", ""))))
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return samples
+
+
+class Bench:
+    def __init__(self, stack: Stack, args: argparse.Namespace) -> None:
+        self.stack, self.args = stack, args
+        self.client = Client(stack.port)
+        os.environ.update({k: v for k, v in stack.env.items() if k not in ("DJANGO_SETTINGS_MODULE",)})
+        os.environ["DJANGO_SETTINGS_MODULE"] = "ordersite.settings"
+        import django
+
+        django.setup()
+        import redis
+
+        self.redis = redis.Redis.from_url(stack.env["REDIS_URL"])
+        self._seed()
+
+    def _seed(self) -> None:
+        from django.contrib.auth import get_user_model
+        from rest_framework.authtoken.models import Token
+
+        from bench.floor import create_table
+        from inventory.models import Product
+        from inventory.services import create_product, update_product
+        from orders.services_demo import demo_catalog
+
+        create_table()
+        for item in demo_catalog(PRODUCTS):
+            if not Product.objects.filter(sku=item["sku"]).exists():
+                create_product(**item)
+        for product in Product.objects.filter(sku__startswith="prod-", on_hand__lt=5_000_000):
+            update_product(
+                sku=product.sku,
+                version=product.version,
+                name=product.name,
+                price_cents=product.price_cents,
+                on_hand=product.reserved + 10_000_000,
+            )
+        self.prices = dict(Product.objects.values_list("sku", "price_cents"))
+        users = get_user_model()
+        self.tokens = []
+        for n in range(CUSTOMERS):
+            user, _ = users.objects.get_or_create(username=f"bench-{n}")
+            self.tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        self.skus = [f"prod-{n}" for n in range(1, PRODUCTS + 1)]
+
+    # --- what one request is ----------------------------------------------------------------
+    def order(self, i: int) -> tuple[int, dict]:
+        sku = random.choice(self.skus[:3] if self.args.hot and random.random() < 0.9 else self.skus)
+        body = {
+            "customer_id": None,
+            "items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}],
+        }
+        body.pop("customer_id")
+        return self.client.post("/api/v1/orders/", body, self.tokens[i % CUSTOMERS])
+
+    def minimal_order(self, i: int) -> tuple[int, dict]:
+        sku = random.choice(self.skus)
+        body = {"items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}]}
+        return self.client.post("/bench/floor/order/", body, self.tokens[i % CUSTOMERS])
+
+    def trivial_post(self, i: int) -> tuple[int, dict]:
+        return self.client.post("/bench/floor/post/", {"items": [{"product_id": "prod-1", "quantity": 1}]})
+
+    # --- measuring ---------------------------------------------------------------------------
+    def _readings(self) -> dict:
+        return {
+            "t": time.time(),
+            "cpu": self.stack.cpu(),
+            "pg": self.stack.pg_counters(),
+            "redis": self.stack.redis_commands(),
+        }
+
+    @staticmethod
+    def _costs(before: dict, after: dict, completed: int) -> dict:
+        n = max(completed, 1)
+        cpu = {role: (after["cpu"][role] - before["cpu"][role]) * 1000 / n for role in before["cpu"]}
+        return {
+            "cpu_ms_per_order": round(sum(cpu.values()), 2),
+            "cpu_ms_by_role": {k: round(v, 2) for k, v in cpu.items()},
+            "commits_per_order": round((after["pg"]["commits"] - before["pg"]["commits"]) / n, 1),
+            "rows_fetched_per_order": round((after["pg"]["rows_fetched"] - before["pg"]["rows_fetched"]) / n, 1),
+            "redis_commands_per_order": round((after["redis"] - before["redis"]) / n, 1),
+        }
+
+    def _wait_orders(self, ids: list[str], timeout: float) -> float:
+        """Until every order is terminal or parked (or `timeout`); returns when the last ended."""
+        from orders.models import Order
+        from orders.states import TERMINAL
+
+        waiting = set(ids)
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            ended = Order.objects.filter(public_id__in=list(waiting)[:5000]).filter(
+                status__in=[*TERMINAL, "pending_shipment"]
+            )
+            waiting -= {str(v) for v in ended.values_list("public_id", flat=True)}
+            if waiting:
+                time.sleep(0.2)
+        return time.time()
+
+    def _order_outcomes(self, samples: list[Sample]) -> dict:
+        from orders.models import Order, OrderEvent
+
+        due = {s.order_id: s.intended for s in samples if s.status == 201}
+        rows = Order.objects.filter(public_id__in=list(due)).values_list("pk", "public_id", "status")
+        pk_to_id = {pk: str(public_id) for pk, public_id, _ in rows}
+        statuses = [status for _, _, status in rows]
+        done_at = OrderEvent.objects.filter(order_id__in=list(pk_to_id), kind="order_completed").values_list(
+            "order_id", "created_at"
+        )
+        e2e = [(at.timestamp() - due[pk_to_id[pk]]) * 1000 for pk, at in done_at]
+        retries = OrderEvent.objects.filter(order_id__in=list(pk_to_id), kind="step_retry").count()
+        return {
+            "completed": statuses.count("completed"),
+            "unfinished": sum(s not in ("completed", "cancelled", "failed", "payment_failed") for s in statuses),
+            "e2e_ms": e2e,
+            "last_completed": max((at.timestamp() for _, at in done_at), default=time.time()),
+            "retries_per_order": round(retries / max(len(rows), 1), 3),
+        }
+
+    def step(self, rate: float, seconds: float) -> dict:
+        """Our orders, open-loop at `rate` for `seconds`, then drained."""
+        before = self._readings()
+        samples = open_loop(rate, seconds, self.order)
+        ids = [s.order_id for s in samples if s.status == 201]
+        self._wait_orders(ids, timeout=self.args.drain_seconds)
+        after = self._readings()
+        outcome = self._order_outcomes(samples)
+        api = [(s.done - s.intended) * 1000 for s in samples]
+        elapsed = max(outcome["last_completed"], samples[-1].done) - samples[0].intended
+        return {
+            "offered_per_s": rate,
+            "accepted_per_s": round(len(ids) / seconds, 1),
+            "completed_per_s": round(outcome["completed"] / elapsed, 1),
+            "errors": sum(s.status != 201 for s in samples),
+            "unfinished": outcome["unfinished"],
+            "api_ms": {q: round(percentile(api, p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+            "e2e_ms": {
+                q: round(percentile(outcome["e2e_ms"], p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            },
+            "retries_per_order": outcome["retries_per_order"],
+            **self._costs(before, after, outcome["completed"]),
+        }
+
+    @staticmethod
+    def _print_burst(result: dict) -> dict:
+        print("  " + json.dumps(result), flush=True)
+        return result
+
+    @staticmethod
+    def _print(step: dict) -> dict:
+        print("  " + format_step(step), flush=True)
+        return step
+
+    def ours_burst(self, seconds: float) -> dict:
+        """Saturation: as many orders as the API takes for `seconds`, then time to finish them."""
+        before = self._readings()
+        samples = closed_loop(seconds, self.order)
+        ids = [s.order_id for s in samples if s.status == 201]
+        self._wait_orders(ids, timeout=self.args.drain_seconds * 3)
+        after = self._readings()
+        outcome = self._order_outcomes(samples)
+        elapsed = outcome["last_completed"] - samples[0].intended
+        return {
+            "accepted": len(ids),
+            "completed": outcome["completed"],
+            "unfinished": outcome["unfinished"],
+            "completed_per_s": round(outcome["completed"] / elapsed, 1),
+            **self._costs(before, after, outcome["completed"]),
+        }
+
+    def _wait_counter(self, target: int, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while int(self.redis.get("bench:floor:done") or 0) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return time.time()
+
+    def floor_trivial_post(self, seconds: float) -> dict:
+        before = self._readings()
+        samples = closed_loop(seconds, self.trivial_post)
+        after = self._readings()
+        ok = sum(s.status == 201 for s in samples)
+        web_ms = (after["cpu"]["web"] - before["cpu"]["web"]) * 1000 / max(ok, 1)
+        return {"requests_per_s": round(ok / (after["t"] - before["t"]), 1), "web_cpu_ms_per_request": round(web_ms, 3)}
+
+    def floor_noop_chain(self, count: int) -> dict:
+        from bench.floor import noop_chain
+
+        self.redis.set("bench:floor:done", 0)
+        before = self._readings()
+        for i in range(count):
+            noop_chain(i).apply_async()
+        done = self._wait_counter(count, timeout=120)
+        after = self._readings()
+        finished = int(self.redis.get("bench:floor:done") or 0)
+        costs = self._costs(before, after, finished)
+        costs["cpu_ms_per_order"] = round(sum(costs["cpu_ms_by_role"][r] for r in ("workers", "redis")), 2)
+        return {"chains": finished, "chains_per_s": round(finished / (done - before["t"]), 1), **costs}
+
+    def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
+        self.redis.set("bench:floor:done", 0)
+        before = self._readings()
+        send = self.minimal_order
+        samples = open_loop(rate, seconds, send) if rate else closed_loop(seconds, send)
+        ok = sum(s.status == 201 for s in samples)
+        done = self._wait_counter(ok, timeout=120)
+        after = self._readings()
+        finished = int(self.redis.get("bench:floor:done") or 0)
+        api = [(s.done - s.intended) * 1000 for s in samples]
+        return {
+            "completed_per_s": round(finished / (done - samples[0].intended), 1),
+            "api_ms": {q: round(percentile(api, p), 1) for q, p in (("p50", 0.5), ("p95", 0.95))},
+            **self._costs(before, after, finished),
+        }
+
+    def burst(self, orders: int) -> dict:
+        """`orders` orders as fast as the API takes them; then how long until every one ended,
+        how many were lost, and what each process's memory did meanwhile."""
+        rss_before = self.stack.rss_mb()
+        before = self._readings()
+        sent = iter(range(orders))
+        lock = threading.Lock()
+        samples: list[Sample] = []
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    i = next(sent, None)
+                if i is None:
+                    return
+                t0 = time.time()
+                status, body = self.order(i)
+                with lock:
+                    samples.append(Sample(t0, time.time(), status, str(body.get("order_id", ""))))
+
+        threads = [threading.Thread(target=loop, daemon=True) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        accepted_at = time.time()
+        ids = [s.order_id for s in samples if s.status == 201]
+        ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
+        after = self._readings()
+        outcome = self._order_outcomes(samples)
+        start = min(s.intended for s in samples)
+        return {
+            "orders": orders,
+            "accepted": len(ids),
+            "rejected": orders - len(ids),
+            "accept_seconds": round(accepted_at - start, 1),
+            "all_ended_seconds": round(ended - start, 1),
+            "completed": outcome["completed"],
+            "lost": outcome["unfinished"],
+            "completed_per_s": round(outcome["completed"] / (ended - start), 1),
+            "rss_mb_before": {k: round(v) for k, v in rss_before.items()},
+            "rss_mb_after": {k: round(v) for k, v in self.stack.rss_mb().items()},
+            **self._costs(before, after, outcome["completed"]),
+        }
+
+    def run(self) -> dict:
+        a = self.args
+        if a.burst_orders:
+            return {"burst_orders": self._print_burst(self.burst(a.burst_orders))}
+        if a.steps_only:  # A/B comparisons: only our open-loop steps at --rates
+            return {"steps": [self._print(self.step(rate, a.step_seconds)) for rate in a.rates]}
+        result: dict = {"floors": {}}
+        result["floors"]["trivial_post"] = self.floor_trivial_post(a.burst_seconds / 2)
+        result["floors"]["noop_chain"] = self.floor_noop_chain(a.chains)
+        result["floors"]["minimal_order"] = self.floor_minimal_order(a.burst_seconds)
+        result["burst"] = self.ours_burst(a.burst_seconds)
+        saturation = result["burst"]["completed_per_s"]
+        rates = a.rates or [round(saturation * f, 1) for f in (0.25, 0.5, 0.7, 0.85, 1.0, 1.2)]
+        result["steps"] = []
+        for rate in rates:
+            step = self.step(rate, a.step_seconds)
+            result["steps"].append(step)
+            print("  " + format_step(step), flush=True)
+        at70 = round(saturation * 0.7, 1)
+        result["floors"]["minimal_order_at_70"] = self.floor_minimal_order(a.step_seconds, rate=at70)
+        result["at70"] = next((s for s in result["steps"] if s["offered_per_s"] == at70), None) or self.step(
+            at70, a.step_seconds
+        )
+        return result
+
+
+def format_step(s: dict) -> str:
+    roles = " ".join(f"{k}={v}" for k, v in s["cpu_ms_by_role"].items())
+    return (
+        f"offered {s['offered_per_s']:6.1f}/s accepted {s['accepted_per_s']:6.1f}/s completed "
+        f"{s['completed_per_s']:6.1f}/s | api p50/p95/p99 {s['api_ms']['p50']}/{s['api_ms']['p95']}/"
+        f"{s['api_ms']['p99']} ms | e2e {s['e2e_ms']['p50']}/{s['e2e_ms']['p95']}/{s['e2e_ms']['p99']} ms | "
+        f"err {s['errors']} unfinished {s['unfinished']} | cpu {s['cpu_ms_per_order']} ms/order ({roles}) | "
+        f"commits {s['commits_per_order']} rows {s['rows_fetched_per_order']} "
+        f"redis {s['redis_commands_per_order']} retries {s['retries_per_order']}"
+    )
+
+
+def median_of(runs: list[dict], path: tuple) -> float:
+    values = []
+    for run in runs:
+        value = run
+        for key in path:
+            value = value[key]
+        values.append(value)
+    return round(statistics.median(values), 2)
+
+
+def summary(runs: list[dict]) -> dict:
+    m = lambda *path: median_of(runs, path)  # noqa: E731
+    ours_cpu = m("at70", "cpu_ms_per_order")
+    floor_cpu = m("floors", "minimal_order_at_70", "cpu_ms_per_order")
+    return {
+        "runs": len(runs),
+        "trivial_post_per_s": m("floors", "trivial_post", "requests_per_s"),
+        "trivial_post_web_cpu_ms": m("floors", "trivial_post", "web_cpu_ms_per_request"),
+        "noop_chain_per_s": m("floors", "noop_chain", "chains_per_s"),
+        "noop_chain_cpu_ms": m("floors", "noop_chain", "cpu_ms_per_order"),
+        "minimal_order_per_s": m("floors", "minimal_order", "completed_per_s"),
+        "minimal_order_cpu_ms": m("floors", "minimal_order", "cpu_ms_per_order"),
+        "ours_saturation_per_s": m("burst", "completed_per_s"),
+        "ours_burst_cpu_ms": m("burst", "cpu_ms_per_order"),
+        "at70_rate_per_s": m("at70", "offered_per_s"),
+        "ours_at70_cpu_ms": ours_cpu,
+        "minimal_order_at70_cpu_ms": floor_cpu,
+        "cpu_ratio_vs_minimal_order": round(ours_cpu / floor_cpu, 2) if floor_cpu else None,
+        "saturation_vs_minimal_order_pct": round(
+            100 * m("burst", "completed_per_s") / m("floors", "minimal_order", "completed_per_s"), 1
+        ),
+        "ours_at70_api_p95_ms": m("at70", "api_ms", "p95"),
+        "ours_at70_e2e_p95_ms": m("at70", "e2e_ms", "p95"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--burst-seconds", type=float, default=15)
+    parser.add_argument("--step-seconds", type=float, default=12)
+    parser.add_argument("--drain-seconds", type=float, default=60)
+    parser.add_argument("--chains", type=int, default=3000)
+    parser.add_argument("--rates", type=float, nargs="*", help="fixed offered rates (default: fractions of saturation)")
+    parser.add_argument("--hot", action="store_true", help="90%% of orders want prod-1..prod-3")
+    parser.add_argument("--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)")
+    parser.add_argument("--jitter-ms", type=float, default=0)
+    parser.add_argument("--label", default="bench")
+    parser.add_argument("--burst-orders", type=int, default=0, help="only a burst of this many orders (and memory)")
+    parser.add_argument("--steps-only", action="store_true", help="skip floors and burst; needs --rates")
+    parser.add_argument("--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)")
+    args = parser.parse_args()
+
+    stack = Stack(extra_env=dict(item.split("=", 1) for item in args.env))
+    print(f"starting make run's processes on 127.0.0.1:{stack.port} (logs in var/bench/)", flush=True)
+    stack.start()
+    runs = []
+    try:
+        bench = Bench(stack, args)
+        if args.latency_ms:
+            from sandboxes.faults import SANDBOXES, set_faults
+
+            for name in SANDBOXES:  # latency_ms ± jitter_ms, uniformly
+                set_faults(name, latency_ms=int(args.latency_ms - args.jitter_ms), jitter_ms=int(2 * args.jitter_ms))
+        for n in range(args.runs):
+            print(f"run {n + 1}/{args.runs}", flush=True)
+            runs.append(bench.run())
+        rss = stack.rss_mb()
+    finally:
+        stack.stop()
+    result = {
+        "label": args.label,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "args": vars(args),
+        "summary": summary(runs) if not (args.steps_only or args.burst_orders) else {},
+        "rss_mb_at_end": rss,
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results" / f"{args.label}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nmedians of {len(runs)} run(s)  (JSON: {out.relative_to(ROOT)})")
+    for key, value in result["summary"].items():
+        print(f"  {key:36} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The pipeline's task names and where each one acts: plain data, so the pipeline, the reconciler
+and the dead-letter rules share one definition without importing each other."""
+
+from .states import COMPENSABLE, OrderStatus
+
+AUTHORIZE, RESERVE, SHIP, CAPTURE = (
+    "payments.authorize_payment",
+    "inventory.reserve_stock",
+    "shipping.create_shipment",
+    "payments.capture_payment",
+)
+STEPS: tuple[str, ...] = (AUTHORIZE, RESERVE, SHIP, CAPTURE)
+
+# Where a stalled order picks up again: the step that moves it out of its status.
+STEP_FOR_STATUS: dict[str, str] = {
+    OrderStatus.PENDING: AUTHORIZE,
+    OrderStatus.PAYMENT_PROCESSING: AUTHORIZE,
+    OrderStatus.PAID: RESERVE,
+    OrderStatus.RESERVED: SHIP,
+    OrderStatus.SHIPPED: CAPTURE,
+}
+
+CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT = (
+    "shipping.cancel_shipment",
+    "inventory.release_stock",
+    "payments.void_payment",
+)
+# Undo what the pipeline did for an order that will not complete. Each one is sent on its own
+# (a group, not a chain): one that keeps failing must not hold back the others.
+COMPENSATIONS: tuple[str, ...] = (CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT)
+# Call back a booking a carrier may hold although the parcel went with another one (its answer
+# was lost to a timeout). Not tied to the order's status: a shipped order may need it too.
+CANCEL_STRAY_BOOKING = "shipping.cancel_stray_booking"
+
+# The statuses in which each forward step still has work to do.
+_WAITS_AT: dict[str, frozenset[str]] = {
+    AUTHORIZE: frozenset({OrderStatus.PENDING, OrderStatus.PAYMENT_PROCESSING}),
+    RESERVE: frozenset({OrderStatus.PAID}),
+    SHIP: frozenset({OrderStatus.RESERVED, OrderStatus.PENDING_SHIPMENT}),
+    CAPTURE: frozenset({OrderStatus.SHIPPED}),
+    **dict.fromkeys(COMPENSATIONS, COMPENSABLE),
+}
+
+
+def step_is_current(task: str, status: str) -> bool:
+    """Whether an order in `status` still waits for `task`: the test of a dead letter being
+    current. A forward step is current while the order is in a status that step moves on; a
+    compensation while the order is one that gets compensated. Anything else (a stray booking,
+    a task the pipeline does not know) cannot be judged from the status, so it counts as current."""
+    statuses = _WAITS_AT.get(task)
+    return statuses is None or status in statuses

@@ -1,0 +1,57 @@
+"""SQL statements per pipeline step, held so a saving cannot quietly come back (timings live in
+`make bench`, never here). Each step runs in this process against the real database and our
+sandboxes over HTTP, exactly as a worker runs it."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from inventory import services as inventory_services
+from orders import services as order_services
+from orders.models import Order
+from payments import services as payment_services
+from shipping import services as shipping_services
+
+from .factories import ProductFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Statements per step, BEGIN, COMMIT and savepoints included (each is a round trip).
+BUDGET = {
+    "place_order": 6,
+    "authorize_payment": 14,
+    "reserve_stock": 8,
+    "create_shipment": 14,
+    "capture_payment": 10,
+}
+
+
+def _run(name, fn, **kwargs):
+    with CaptureQueriesContext(connection) as ctx:
+        fn(**kwargs)
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_every_step_stays_within_its_statement_budget(customer, redis_client, sandboxes):
+    product = ProductFactory(sku="budget-1", on_hand=10)
+    statements = {}
+    with CaptureQueriesContext(connection) as ctx:
+        order, _ = order_services.place_order(
+            customer=customer, items=[{"sku": product.sku, "quantity": 2, "unit_price_cents": None}]
+        )
+    statements["place_order"] = [q["sql"] for q in ctx.captured_queries]
+    order_id = str(order.public_id)
+    steps = {
+        "authorize_payment": payment_services.authorize_payment,
+        "reserve_stock": inventory_services.reserve_stock,
+        "create_shipment": shipping_services.create_shipment,
+        "capture_payment": payment_services.capture_payment,
+    }
+    for name, step in steps.items():
+        statements[name] = _run(name, step, order_id=order_id)
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    report = "\n\n".join(
+        f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql) for name, sql in statements.items()
+    )
+    over = {name: len(sql) for name, sql in statements.items() if len(sql) > BUDGET[name]}
+    assert not over, f"over budget {over}:\n{report}"
