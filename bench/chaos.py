@@ -349,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
                 result.scenario = f"{name}#{n // (len(args.scenarios) // args.repeat) + 1}"
             results.append(result)
             print(result.line(), flush=True)
+            if result.lost and n + 1 < len(args.scenarios):
+                # Whatever wedged this run's orders must not wedge the next scenario's too.
+                restarted = time.monotonic()
+                stack.restart_app()
+                print(f"{'':22}(application restarted for the next scenario in {time.monotonic() - restarted:.0f} s)")
     finally:
         stack.down()
         total = time.monotonic() - started

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("orders", "payments", "inventory", "shipping")
 
 # Short timings, so a run settles in seconds: the reconciler re-sends after 3 s (beat runs it every
-# second), retries back off at most 2 s, breakers stay open 2 s, a hung gateway costs 1.5 s.
+# second), retries back off at most 2 s, breakers stay open 2 s and a step waits on one at most
+# 6 s before it is dead-lettered, a hung gateway costs 1.5 s.
 # Compensations retry longer than any outage a scenario injects: they must end up done.
 TIMINGS = {
     "PIPELINE_STUCK_AFTER_SECONDS": "3",
@@ -42,6 +43,7 @@ TIMINGS = {
     "PIPELINE_SHIP_MAX_RETRIES": "3",
     "PIPELINE_COMPENSATION_MAX_RETRIES": "40",
     "BREAKER_OPEN_SECONDS": "2",
+    "PIPELINE_BREAKER_WAIT_MAX_SECONDS": "6",  # a step stops waiting on an open breaker after 6 s
     "GATEWAY_CONNECT_TIMEOUT": "0.5",
     "GATEWAY_READ_TIMEOUT": "1.5",
     "SANDBOX_HANG_SECONDS": "3",
@@ -268,8 +270,9 @@ class Stack:
             args = ["-m", "celery", "-A", "ordersite", "beat", "-l", "warning", "-s", str(self.tmp / "beat-schedule")]
         else:
             queue = name.removeprefix("worker-")
-            args = ["-m", "celery", "-A", "ordersite", "worker", "-Q", queue, "-n", f"chaos-{queue}@%h", "-c", "2"]
-            args += ["-l", "warning", "--without-mingle", "--without-gossip"]
+            # As the Procfile runs them: a thread pool (kill-workers then kills the whole worker).
+            args = ["-m", "celery", "-A", "ordersite", "worker", "-Q", queue, "-n", f"chaos-{queue}@%h"]
+            args += ["--pool=threads", "--concurrency=4", "-l", "warning", "--without-mingle", "--without-gossip"]
         self.processes[name] = self._python(name, args)
         self.processes[name].start()
 
@@ -321,6 +324,18 @@ class Stack:
             self.start_store(name)
         else:
             self.start_app(name)
+
+    def restart_app(self) -> None:
+        """Stop and start again gunicorn, the workers and beat (not the stores, not the sandboxes)."""
+        names = [name for name in self.app_names() if name != "sandboxes"]
+        stoppers = [threading.Thread(target=self.processes[name].stop) for name in names]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        for name in names:
+            self.start_app(name)
+        self.wait_app()
 
     def check_processes(self) -> list[str]:
         """Names of processes that died unasked since the last look; each is started again."""
