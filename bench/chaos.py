@@ -310,6 +310,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ports", help="take the ports from this range, e.g. 8600-8699 (default: any free)")
     parser.add_argument("--json-out", type=Path, help="where to write the JSON result (default: bench/results/)")
     parser.add_argument("--logs", type=Path, help="copy every process's log here at the end")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every process of the run (after the short timings), e.g. CELERY_DB_REUSE_MAX=0",
+    )
     args = parser.parse_args(argv)
     args.scenarios = (list(SCENARIOS) if args.all else args.scenarios) * max(1, args.repeat)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
@@ -330,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     stack = Stack(ports=args.ports, logs=args.logs)
+    stack.env.update(dict(item.split("=", 1) for item in args.set))
     os.environ.update(stack.env)
     import django
 
@@ -371,6 +379,7 @@ def _summary(args: argparse.Namespace, profile: Profile, results: list[Result], 
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
         "profile": asdict(profile),
         "timings": TIMINGS,
+        "settings": args.set,
         "total_s": round(total, 1),
         "scenarios": {r.scenario: {**asdict(r), "clean": r.clean} for r in results},
     }

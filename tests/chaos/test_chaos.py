@@ -4,8 +4,8 @@ fault, and audits. Each scenario must lose nothing, charge nothing twice, hold n
 terminal state and breach no invariant.
 
 All scenarios run once, in one subprocess (a few minutes); the tests read its JSON result.
-Scenarios that fail today because of a finding another branch fixes are xfail(strict=False),
-named in tests/findings.py: delete the mark once the fix is merged.
+Scenarios that fail today because of a finding not yet fixed are xfail(strict=False), named in
+tests/findings.py: delete the mark once the fix is merged.
 """
 
 import json
@@ -33,15 +33,9 @@ SCENARIOS = (
     "cancel-storm",
     "dlq-staff",
 )
-# Breached on this branch (see README, "Chaos runs and invariants"), by the finding being fixed.
+# Breached on this branch (see README, "Chaos runs and invariants"), by the finding to fix.
 KNOWN = {
-    "redis-restart": findings.BROKER_DOWN_500,
-    "payments-down": findings.RECONCILER_RESENDS_PARKED,
-    "primary-timeout": findings.PRIMARY_TIMEOUT_LEFT_LIVE,
-    "flaky-card": findings.BREAKER_OPENED_BY_CARDS,
-    "dlq-staff": findings.RECONCILER_RESENDS_PARKED,
-    "burst": findings.DUPLICATE_AUTHORIZE_COMPENSATES,
-    "cancel-storm": findings.PRIMARY_TIMEOUT_LEFT_LIVE,
+    "postgres-restart": findings.WORKERS_KEEP_DEAD_DB_CONNECTIONS,
 }
 CONTENT_RULES = {"timeline.customer_internals"}  # judged by its own test below
 RUN_TIMEOUT_S = 540
@@ -89,7 +83,6 @@ def test_chaos_short_run_loses_nothing_and_holds_nothing(chaos, name):
     assert run["died"] == [], "a process died without being asked to"
 
 
-@pytest.mark.xfail(strict=False, reason=findings.CUSTOMER_INTERNALS)
 def test_chaos_short_runs_show_customers_no_internals(chaos):
     leaks = {name: run["by_rule"].get("timeline.customer_internals", 0) for name, run in chaos["scenarios"].items()}
     assert set(leaks.values()) == {0}, leaks
