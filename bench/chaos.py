@@ -1,122 +1,389 @@
-"""Orders through real workers while the sandboxes misbehave; reports time and invariants.
+"""Chaos runs: the whole system under steady load while one fault is injected, then the invariant
+audit (orders/invariants/) over what it did. One line per scenario:
 
-Starts its own sandbox process and one worker (stopped by PID at the end), against DATABASE_URL
-(migrated) and REDIS_URL:
-    python bench/chaos.py [orders] [payment_error_rate] [primary_carrier_error_rate]
-Prints how long until every order is terminal or waiting (at most 240 s), the status counts, the
-retries the timeline recorded, the steps the reconciler re-sent (it runs every 5 s here, with
-PIPELINE_STUCK_AFTER_SECONDS=10, standing in for beat), the breakers, and any order whose money
-does not add up."""
+    python bench/chaos.py --all --short            # every scenario, a few dozen orders each
+    python bench/chaos.py kill-workers redis-restart --seconds 60 --rate 8
 
+It starts everything it needs and stops it by PID at the end (see bench/chaos_stack.py): its own
+Redis and PostgreSQL, gunicorn, the sandboxes, a worker per queue and beat. Clients place orders
+over the HTTP API (bench/chaos_load.py) for `--seconds` (or `--orders`) at `--rate` per second,
+the scenario injects its fault, the run waits (bounded) until every order is settled, and
+`check_invariants` judges. A JSON result goes under bench/results/. Exits 1 if any scenario lost
+an order, charged twice, held anything after a terminal state or breached an invariant.
+"""
+
+import argparse
+import json
 import os
-import random
+import platform
 import signal
-import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-
-import django
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ordersite.settings")
-PORTS = os.environ.get("BENCH_SANDBOX_PORTS", "8371,8372,8373").split(",")
-URLS = {
-    "PAYMENT_GATEWAY_URL": f"http://127.0.0.1:{PORTS[0]}",
-    "CARRIER_PRIMARY_URL": f"http://127.0.0.1:{PORTS[1]}",
-    "CARRIER_FALLBACK_URL": f"http://127.0.0.1:{PORTS[2]}",
-}
-os.environ.update(URLS)
-os.environ.setdefault("PIPELINE_STUCK_AFTER_SECONDS", "10")  # beat's reconciler, run below
-django.setup()
 
-import logging  # noqa: E402
+from chaos_load import Customers, Placed  # noqa: E402
+from chaos_scenarios import PROFILES, SCENARIOS, Profile, Run, Scenario, probe_readiness  # noqa: E402
+from chaos_stack import TIMINGS, Stack  # noqa: E402
 
-from django.contrib.auth import get_user_model  # noqa: E402
-
-from inventory.models import Product  # noqa: E402
-from orders.models import Order, OrderEvent  # noqa: E402
-from orders.services import place_order  # noqa: E402
-from orders.services_recovery import resend_stuck_orders  # noqa: E402
-from orders.states import TERMINAL, EventKind, OrderStatus  # noqa: E402
-from ordersite.breakers import Breaker, all_breakers  # noqa: E402
-from payments.models import Payment, PaymentStatus  # noqa: E402
-from sandboxes.faults import SANDBOXES, reset_faults, set_faults  # noqa: E402
-
-TIMINGS = {"BREAKER_OPEN_SECONDS": "2", "PIPELINE_RETRY_BACKOFF_MAX": "4", "PIPELINE_MAX_RETRIES": "10"}
+if TYPE_CHECKING:
+    from orders.invariants import Report
 
 
-def start(args: list[str], name: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **URLS, **TIMINGS)
-    log = (ROOT / "var" / f"bench-{name}.log").open("w")
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+HELD_RULES = ("money.held_after_terminal", "stock.held_after_terminal")
+QUIET_S = 3 * int(TIMINGS["PIPELINE_STUCK_AFTER_SECONDS"]) + 3  # no new event this long: it is over
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    pay_errors = float(sys.argv[2]) if len(sys.argv) > 2 else 0.2
-    ship_errors = float(sys.argv[3]) if len(sys.argv) > 3 else 0.3
-    logging.disable(logging.INFO)
-    (ROOT / "var").mkdir(exist_ok=True)
-    reset_faults()
-    for name in ("payment", "carrier_primary", "carrier_fallback"):
-        Breaker(name).reset()
-    sandboxes = start(["manage.py", "run_sandboxes"], "sandboxes")
-    worker = start(
-        ["-m", "celery", "-A", "ordersite", "worker", "-Q", "orders,payments,inventory,shipping", "-c", "4"],
-        "worker",
-    )
+@dataclass
+class Result:
+    scenario: str
+    sent: int = 0
+    accepted: int = 0
+    completed: int = 0
+    compensated: int = 0
+    parked: int = 0
+    lost: int = 0
+    double_charges: int = 0
+    held_after_terminal: int = 0
+    breaches: int = 0
+    recovery_s: float | None = None
+    took_s: float = 0.0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    http: dict[str, int] = field(default_factory=dict)
+    readiness: dict[str, int] = field(default_factory=dict)
+    cancels: dict[str, int] = field(default_factory=dict)
+    staff: dict[str, int] = field(default_factory=dict)
+    died: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+    timelines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.lost or self.double_charges or self.held_after_terminal or self.breaches)
+
+    def line(self) -> str:
+        recovery = f"{self.recovery_s:5.1f}s" if self.recovery_s is not None else "  never"
+        text = (
+            f"{self.scenario:20} sent {self.sent:4}  completed {self.completed:4}  compensated {self.compensated:3}"
+            f"  parked {self.parked:3}  lost {self.lost}  double charges {self.double_charges}"
+            f"  held after terminal {self.held_after_terminal}  breaches {self.breaches:3}  recovery {recovery}"
+            f"  ({self.took_s:.0f} s)"
+        )
+        if self.by_rule:
+            text += "\n" + " " * 22 + ", ".join(f"{rule} {n}" for rule, n in sorted(self.by_rule.items()))
+        if self.died:
+            text += "\n" + " " * 22 + "died unasked (restarted): " + ", ".join(self.died)
+        return text
+
+
+# --- one scenario -------------------------------------------------------------------------------
+def _token(run: Run, scenario: Scenario) -> str:
+    run.placed += 1
+    if scenario.token is not None:
+        return scenario.token(run.placed)
+    return "tok_declined" if run.rng.random() < 0.05 else "tok_visa"
+
+
+def run_scenario(stack: Stack, profile: Profile, name: str, seed: int) -> Result:
+    from django.utils import timezone
+
+    from ordersite.breakers import NAMES, Breaker
+    from sandboxes.faults import reset_faults
+
+    scenario = SCENARIOS[name]
+    reset_faults()  # a run starts from a healthy world, whatever the one before left
+    for breaker in NAMES:
+        Breaker(breaker).reset()
+    prefix = f"chaos{seed}-{name}"  # a catalog of this run's own: the audit's stock rules see only it
+    catalog = _catalog(prefix)
+    since = timezone.now()
+    customers = Customers(stack.base_url, stack.customer_token, catalog, seed=seed, hot=f"{prefix}-hot")
+    run = Run(stack, profile, name, customers, seed=seed, since=since)
+    actors = (scenario.fault, scenario.actor, probe_readiness)
+    threads = [threading.Thread(target=f, args=(run,), name=name, daemon=True) for f in actors if f]
+    for thread in threads:
+        thread.start()
+
+    def rate(t: float) -> float:
+        start = profile.seconds / 3
+        return profile.rate * (10 if scenario.burst and start <= t < start + profile.burst_s else 1)
+
     try:
-        time.sleep(4)
-        set_faults("payments", error_rate=pay_errors, jitter_ms=30, seed=1)
-        set_faults("carrier_primary", error_rate=ship_errors, seed=2)
-        product, _ = Product.objects.get_or_create(
-            sku="bench-chaos", defaults={"name": "Chaos", "price_cents": 500, "on_hand": 10**6}
+        customers.run(
+            seconds=profile.seconds,
+            max_orders=profile.max_orders,
+            rate=rate,
+            token=lambda: _token(run, scenario),
+            copies=scenario.copies,
         )
-        user, _ = get_user_model().objects.get_or_create(username="bench-chaos")
-        tokens = random.Random(3).choices(
-            ["tok_visa", "tok_declined", "tok_processing_error"], weights=[8, 1, 1], k=count
-        )
-        started = time.monotonic()
-        ids = [
-            place_order(customer=user, items=[{"sku": product.sku, "quantity": 1}], payment_token=t)[0].pk
-            for t in tokens
-        ]
-        settled = set(TERMINAL) | {OrderStatus.PENDING_SHIPMENT}
-        deadline, resent = started + 240, 0
-        while Order.objects.filter(pk__in=ids).exclude(status__in=settled).exists() and time.monotonic() < deadline:
-            time.sleep(5)
-            resent += resend_stuck_orders()  # what beat does every PIPELINE_RECONCILE_EVERY_SECONDS
-        elapsed = time.monotonic() - started
-        statuses = Counter(Order.objects.filter(pk__in=ids).values_list("status", flat=True))
-        retries = OrderEvent.objects.filter(order_id__in=ids, kind=EventKind.STEP_RETRY).count()
-        bad = [
-            p.order_id
-            for p in Payment.objects.filter(order_id__in=ids)
-            .exclude(status=PaymentStatus.FAILED)
-            .select_related("order")
-            if p.order.status in TERMINAL and p.amount_cents != p.captured_cents + p.voided_cents + p.refunded_cents
-        ]
-        print(f"{count} orders, payment 5xx {pay_errors:.0%}, primary carrier 5xx {ship_errors:.0%}")
-        print(f"settled in {elapsed:.1f} s: {dict(statuses)}; step_retry events: {retries}; re-sent: {resent}")
-        print("breakers:", ", ".join(f"{b.name}={b.state} opened {b.times_opened}x" for b in all_breakers()))
-        print(f"orders whose money does not add up: {bad or 'none'}")
     finally:
-        for name in SANDBOXES:
-            reset_faults(name)
-        for process in (worker, sandboxes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a warm shutdown still waiting on retries
-                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-                process.kill()
-                for pid in children:  # the pool processes we started, by PID
-                    os.kill(int(pid), signal.SIGKILL)
-                process.wait(timeout=10)
+        run.load_end = time.monotonic()
+        for thread in threads:
+            thread.join()
+        customers.close()
+    if scenario.burst:
+        run.fault_start = run.started + profile.seconds / 3
+        run.fault_end = run.fault_start + profile.burst_s
+    report, recovery = _settle(run)
+    return _result(run, scenario, report, recovery)
+
+
+def _catalog(prefix: str) -> dict[str, int]:
+    """Products of this scenario only, with stock to spare, and one hot product."""
+    from inventory.services import create_product
+
+    catalog = {}
+    for n in range(1, 13):
+        sku = f"{prefix}-{n}"
+        create_product(sku=sku, name=f"Chaos {n}", price_cents=300 + 100 * n, on_hand=1_000_000)
+        catalog[sku] = 300 + 100 * n
+    create_product(sku=f"{prefix}-hot", name="Hot", price_cents=999, on_hand=1_000_000)
+    catalog[f"{prefix}-hot"] = 999
+    return catalog
+
+
+def _settle(run: Run) -> tuple["Report", float | None]:
+    """Audit every second until nothing is unsettled (every order terminal or parked, nothing held
+    or unrecorded), until nothing has moved for QUIET_S, or until the profile's bound."""
+    from django.db import close_old_connections
+
+    from orders.invariants import SETTLING_RULES, check_invariants
+
+    quiet_since = ended = max(run.fault_end or 0.0, run.load_end or 0.0)
+    deadline, fingerprint, report = ended + run.profile.settle_s, None, None
+    while True:
+        try:
+            report = check_invariants(since=run.since, window_s=0)
+        except Exception as exc:  # noqa: BLE001  (a store still coming back: audit again)
+            close_old_connections()
+            run.notes.append(f"audit failed once: {type(exc).__name__}")
+            time.sleep(1)
+            continue
+        now = time.monotonic()
+        if not [b for b in report.breaches if b.rule in SETTLING_RULES]:
+            return report, now - ended
+        now_fingerprint = (report.counts(), _activity(run.since))
+        if now_fingerprint != fingerprint:
+            fingerprint, quiet_since = now_fingerprint, now
+        if now > deadline or now - quiet_since > QUIET_S:
+            why = f"nothing moved for {QUIET_S} s" if now <= deadline else f"{run.profile.settle_s:.0f} s bound reached"
+            run.notes.append(f"not settled: {why}")
+            return report, None
+        time.sleep(1)
+
+
+def _activity(since: datetime) -> tuple:
+    """What changes while the pipeline still works on these orders: their newest event."""
+    from django.db.models import Max
+
+    from orders.models import OrderEvent
+
+    return OrderEvent.objects.filter(order__created_at__gte=since).aggregate(at=Max("created_at"))["at"]
+
+
+def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | None) -> Result:
+    from django.db.models import Count
+
+    from orders.models import Order
+    from orders.states import TERMINAL, OrderStatus
+    from ordersite.breakers import NAMES, Breaker
+
+    tally = run.customers.tally
+    placed: list[Placed] = tally.placed
+    accepted = {p.order_id for p in placed if p.order_id}
+    statuses = dict(
+        Order.objects.filter(created_at__gte=run.since).order_by().values_list("status").annotate(n=Count("id"))
+    )
+    present = set(map(str, Order.objects.filter(public_id__in=accepted).values_list("public_id", flat=True)))
+    counts = report.counts()
+    extra = Counter()
+    extra["api.lost_order"] = len(accepted - present)
+    extra["idempotency.duplicate_order"] = sum(1 for p in placed if p.other_ids)
+    # A 5xx for a request that did place its order (a retry with its key got the same order back):
+    # the client was told it failed when it had worked.
+    if not scenario.commit_may_be_unknown:
+        extra["api.error_after_commit"] = sum(1 for p in placed if p.replayed and any(a >= 500 for a in p.answers))
+    waiting = sum(n for s, n in statuses.items() if s not in TERMINAL) - counts.get("state.stuck", 0)
+    if not scenario.parked_ok:
+        extra["parked.without_outage"] = waiting  # nothing was down long enough to park an order
+    opened = {name: Breaker(name).snapshot().times_opened for name in NAMES}
+    run.notes.append("breakers opened: " + ", ".join(f"{name} {n}x" for name, n in opened.items()))
+    if scenario.breakers_closed:
+        extra["breaker.opened_without_outage"] = sum(opened.values())
+    by_rule = {**counts, **{rule: n for rule, n in extra.items() if n}}
+    held = {b.order_id for b in report.breaches if b.rule in HELD_RULES}
+    ended_unfinished = (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED, OrderStatus.FAILED)
+    return Result(
+        scenario=run.scenario,
+        sent=len(placed),
+        accepted=len(accepted),
+        completed=statuses.get(OrderStatus.COMPLETED, 0),
+        compensated=sum(statuses.get(s, 0) for s in ended_unfinished),
+        parked=waiting,
+        lost=counts.get("state.stuck", 0) + extra["api.lost_order"],
+        double_charges=counts.get("money.double_charge", 0) + extra["idempotency.duplicate_order"],
+        held_after_terminal=len(held),
+        breaches=sum(by_rule.values()),
+        recovery_s=None if recovery is None else round(recovery, 1),
+        took_s=round(time.monotonic() - run.started, 1),
+        by_rule=by_rule,
+        statuses=statuses,
+        http={str(k): v for k, v in sorted(tally.answers.items())},
+        readiness={str(k): v for k, v in sorted(tally.readiness.items())},
+        cancels={str(k): v for k, v in sorted(tally.cancels.items())},
+        staff=dict(tally.staff),
+        notes=run.notes,
+        examples=_examples(report),
+        timelines=_timelines(report),
+    )
+
+
+def _examples(report: "Report", per_rule: int = 5) -> list[dict]:
+    seen: Counter = Counter()
+    examples = []
+    for breach in report.breaches:
+        seen[breach.rule] += 1
+        if seen[breach.rule] <= per_rule:
+            examples.append(asdict(breach))
+    return examples
+
+
+def _timelines(report: "Report", limit: int = 5) -> dict[str, list[str]]:
+    """The full timelines (as staff see them) of a few orders behind breaches, for diagnosis."""
+    from orders.models import OrderEvent
+
+    orders = []
+    for breach in report.breaches:
+        if breach.order_id and breach.rule != "timeline.customer_internals" and breach.order_id not in orders:
+            orders.append(breach.order_id)
+    timelines: dict[str, list[str]] = {}
+    events = OrderEvent.objects.filter(order__public_id__in=orders[:limit]).select_related("order").order_by("seq")
+    for event in events:
+        timelines.setdefault(str(event.order.public_id), []).append(
+            f"{event.created_at:%H:%M:%S.%f} #{event.seq} {event.kind} -> {event.status} {event.actor} "
+            f"{json.dumps(event.data, default=str)[:300]}"
+        )
+    return timelines
+
+
+# --- the command --------------------------------------------------------------------------------
+def _seed(stack: Stack) -> None:
+    """A customer and a staff member (a superuser: may work the DLQ), each with an API token."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    users = get_user_model().objects
+    customer = users.create_user("chaos-customer")
+    staff = users.create_superuser("chaos-staff", password=secrets.token_urlsafe(16))
+    stack.customer_token = Token.objects.create(user=customer).key
+    stack.staff_token = Token.objects.create(user=staff).key
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="\n".join(f"{name}: {scenario.summary}".replace("%", "%%") for name, scenario in SCENARIOS.items()),
+    )
+    parser.add_argument("--all", action="store_true", help="every scenario, in the order above")
+    parser.add_argument("--short", action="store_true", help="the short profile (seconds per scenario, as CI runs)")
+    parser.add_argument("--orders", type=int, help="at most this many orders per scenario")
+    parser.add_argument("--seconds", type=float, help="seconds of load per scenario")
+    parser.add_argument("--rate", type=float, help="orders per second")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times (soak)")
+    parser.add_argument("--ports", help="take the ports from this range, e.g. 8600-8699 (default: any free)")
+    parser.add_argument("--json-out", type=Path, help="where to write the JSON result (default: bench/results/)")
+    parser.add_argument("--logs", type=Path, help="copy every process's log here at the end")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every process of the run (after the short timings), e.g. CELERY_DB_REUSE_MAX=0",
+    )
+    args = parser.parse_args(argv)
+    args.scenarios = (list(SCENARIOS) if args.all else args.scenarios) * max(1, args.repeat)
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if not args.scenarios or unknown:
+        parser.error(
+            f"name scenarios among {', '.join(SCENARIOS)}, or --all" + (f" (not {unknown})" if unknown else "")
+        )
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    base = PROFILES["short" if args.short else "long"]
+    profile = Profile(
+        **{
+            **asdict(base),
+            **{k: v for k, v in (("seconds", args.seconds), ("rate", args.rate), ("max_orders", args.orders)) if v},
+        }
+    )
+    stack = Stack(ports=args.ports, logs=args.logs)
+    stack.env.update(dict(item.split("=", 1) for item in args.set))
+    os.environ.update(stack.env)
+    import django
+
+    django.setup()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop what we started, then go
+    started, results = time.monotonic(), []
+    try:
+        stack.up(log=print)
+        _seed(stack)
+        stack.wait_app()
+        print(f"stack ready in {time.monotonic() - started:.1f} s; profile {asdict(profile)}", flush=True)
+        for n, name in enumerate(args.scenarios):
+            died = stack.check_processes()
+            result = run_scenario(stack, profile, name, seed=args.seed + n)
+            result.died = died + stack.check_processes()
+            if args.repeat > 1:  # one key per run in the JSON
+                result.scenario = f"{name}#{n // (len(args.scenarios) // args.repeat) + 1}"
+            results.append(result)
+            print(result.line(), flush=True)
+            if result.lost and n + 1 < len(args.scenarios):
+                # Whatever wedged this run's orders must not wedge the next scenario's too.
+                restarted = time.monotonic()
+                stack.restart_app()
+                print(f"{'':22}(application restarted for the next scenario in {time.monotonic() - restarted:.0f} s)")
+    finally:
+        stack.down()
+        total = time.monotonic() - started
+        out = args.json_out or ROOT / "bench" / "results" / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(_summary(args, profile, results, total), indent=2, default=str))
+        print(f"{len(results)} scenario(s) in {total:.0f} s; result: {out}")
+    return 0 if results and all(r.clean for r in results) else 1
+
+
+def _summary(args: argparse.Namespace, profile: Profile, results: list[Result], total: float) -> dict:
+    return {
+        "command": " ".join(["python bench/chaos.py", *sys.argv[1:]]),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
+        "profile": asdict(profile),
+        "timings": TIMINGS,
+        "settings": args.set,
+        "total_s": round(total, 1),
+        "scenarios": {r.scenario: {**asdict(r), "clean": r.clean} for r in results},
+    }
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

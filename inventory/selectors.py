@@ -1,6 +1,8 @@
 """Read queries on the catalog and stock levels."""
 
-from django.db.models import F, QuerySet
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Sum
 from django.http import Http404
 
 from .models import Product, Reservation, ReservationStatus
@@ -37,3 +39,17 @@ def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
 def held_stock() -> QuerySet[Reservation]:
     """Every reservation still holding units (the reconciler asks which ended orders have some)."""
     return Reservation.objects.filter(status=ReservationStatus.HELD)
+
+
+def stock_audit_rows(*, product_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Each product's counters next to the sum of its held reservations (one grouped query), for
+    the invariant audit. `product_ids`: a subquery of product pks; None: every product."""
+    products = Product.objects.all() if product_ids is None else Product.objects.filter(pk__in=product_ids)
+    held = Sum("reservations__quantity", filter=Q(reservations__status=ReservationStatus.HELD), default=0)
+    return list(products.order_by().values("id", "sku", "on_hand", "reserved").annotate(held=held))
+
+
+def reservation_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Reserved units per order, product and reservation status (one grouped query)."""
+    rows = Reservation.objects.all() if order_ids is None else Reservation.objects.filter(order_id__in=order_ids)
+    return list(rows.order_by().values("order_id", "product_id", "status").annotate(quantity=Sum("quantity")))

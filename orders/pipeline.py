@@ -46,6 +46,12 @@ def step_key(order_id: str, step: str) -> str:
     return f"{order_id}:{step}"
 
 
+def parse_step_key(key: str) -> tuple[str, str]:
+    """(order id, step) of a key made by step_key; ("", "") for anything else."""
+    order_id, sep, step = key.partition(":")
+    return (order_id, step) if sep else ("", "")
+
+
 def pipeline_chain(order_id: str, *, start: str = AUTHORIZE) -> Signature:
     """The remaining steps from `start`, each with only the order id (immutable signatures)."""
     names = STEPS[STEPS.index(start) :]

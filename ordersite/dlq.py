@@ -228,6 +228,13 @@ class Filters:
         )
 
 
+def in_replay() -> list[Envelope]:
+    """Entries a replay has claimed but not yet dropped (the processing list): still live, since
+    a crashed replay puts them back (`recover_stalled`)."""
+    parked = [json.loads(raw) for raw in _raw_entries(redis_client(), _key("processing"))]
+    return [Envelope.from_raw(item["raw"]) for item in parked if isinstance(item, dict) and "raw" in item]
+
+
 def matching(filters: Filters) -> list[Envelope]:
     """Entries passing `filters`, newest first."""
     return [entry for entry in entries() if filters.match(entry)]

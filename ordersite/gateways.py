@@ -114,3 +114,19 @@ def post_json(
     if status >= 500 or status in RETRYABLE_STATUS:
         raise GatewayUnavailableError(f"{status} from {url}", maybe_delivered=status != 429)
     raise GatewayRejectedError(f"{url} refused the request ({status}).", status=status)
+
+
+LISTING_READ_TIMEOUT = 120.0  # a whole ledger of 100k entries takes seconds to produce
+
+
+def get_json(url: str) -> Any:
+    """GET a provider's read-only listing (a ledger, for audits). Never behind a breaker: an audit
+    must neither trip nor wait on one; and not held to the hot path's read timeout, since a whole
+    ledger takes seconds. Failures are GatewayUnavailableError, as for a POST."""
+    try:
+        timeout = httpx.Timeout(LISTING_READ_TIMEOUT, connect=settings.GATEWAY_CONNECT_TIMEOUT)
+        response = _client().get(url, timeout=timeout)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise GatewayUnavailableError(f"{type(exc).__name__} reading {url}") from exc
+    return response.json()

@@ -16,3 +16,9 @@ def _client_for(url: str) -> redis.Redis:
 def shared_redis() -> redis.Redis:
     """The client for the current REDIS_URL (tests point it elsewhere before first use)."""
     return _client_for(settings.REDIS_URL)
+
+
+def sandbox_redis() -> redis.Redis:
+    """The sandboxes' client: SANDBOX_REDIS_URL if set, else REDIS_URL. A separate Redis plays the
+    outside world, whose ledgers survive a restart of ours (bench/chaos.py restarts ours)."""
+    return _client_for(settings.SANDBOX_REDIS_URL or settings.REDIS_URL)

@@ -273,6 +273,9 @@ GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=10.0)
 # The sandbox process binds the ports of the URLs above on this address.
 SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=15.0)
+# The sandboxes' ledgers and fault settings; empty: REDIS_URL. Another Redis plays the outside
+# world, whose state survives a restart of ours.
+SANDBOX_REDIS_URL = env.str("SANDBOX_REDIS_URL", default="")
 
 # Per-step retry options (Celery's max_retries, retry_backoff, retry_backoff_max, retry_jitter),
 # applied by orders.pipeline.StepTask; a step not named here uses the PIPELINE_* values above.

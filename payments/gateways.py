@@ -13,13 +13,14 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ordersite.breakers import guarded
-from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError, post_json
+from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError, get_json, post_json
 
 __all__ = [
     "GatewayRejectedError",
     "GatewayRequestError",
     "GatewayUnavailableError",
     "HttpPaymentGateway",
+    "LedgerEntry",
     "PaymentGateway",
     "PaymentResult",
 ]
@@ -33,6 +34,19 @@ class PaymentResult:
     reference: str = ""
     decline_code: str = ""
     message: str = ""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One authorization as the provider's books show it (what an audit compares ours with)."""
+
+    reference: str
+    status: str
+    amount_cents: int
+    captured_cents: int
+    voided_cents: int
+    refunded_cents: int
+    idempotency_key: str = ""  # the merchant's key it was created with: whose charge it is
 
 
 class PaymentGateway(Protocol):
@@ -88,6 +102,29 @@ class HttpPaymentGateway:
 
     def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
         return self._call(f"/{reference}/refund", {"amount_cents": amount_cents}, idempotency_key)
+
+    def ledger(self) -> list[LedgerEntry]:
+        """Every authorization the provider holds (GET /v1/authorizations), for the invariant audit.
+        Optional for an adapter: without it, the audit skips the comparison with the provider."""
+        return [
+            LedgerEntry(
+                reference=row["id"],
+                status=row["status"],
+                amount_cents=row["amount_cents"],
+                captured_cents=row["captured_cents"],
+                voided_cents=row["voided_cents"],
+                refunded_cents=row["refunded_cents"],
+                idempotency_key=row.get("idempotency_key", ""),
+            )
+            for row in get_json(f"{self.base_url}/v1/authorizations")["data"]
+        ]
+
+
+def payment_ledger() -> list[LedgerEntry] | None:
+    """The configured provider's ledger, read without the breaker; None when its adapter cannot
+    list authorizations. Raises GatewayUnavailableError when it does not answer."""
+    adapter = import_string(settings.PAYMENT_GATEWAY_CLASS)()
+    return adapter.ledger() if hasattr(adapter, "ledger") else None
 
 
 def get_payment_gateway() -> PaymentGateway:

@@ -1,7 +1,10 @@
 """Read queries on payments."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
+from .gateways import LedgerEntry, payment_ledger
 from .models import Payment, PaymentStatus
 
 
@@ -12,3 +15,32 @@ def payment_for_order(*, order_id: int) -> Payment | None:
 def open_authorizations() -> QuerySet[Payment]:
     """Every authorization neither captured nor voided yet (money held on a card)."""
     return Payment.objects.filter(status=PaymentStatus.AUTHORIZED)
+
+
+def payment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Every payment of the orders in `order_ids` (a subquery of order pks; None: all), as plain
+    rows for the invariant audit: one query, however many orders."""
+    payments = Payment.objects.all() if order_ids is None else Payment.objects.filter(order_id__in=order_ids)
+    return list(
+        payments.values(
+            "order_id",
+            "status",
+            "amount_cents",
+            "captured_cents",
+            "voided_cents",
+            "refunded_cents",
+            "gateway_reference",
+            "idempotency_key",
+        )
+    )
+
+
+def payment_references(*, references: list[str]) -> dict[str, int]:
+    """Which order each of these gateway references belongs to (those we know of)."""
+    rows = Payment.objects.filter(gateway_reference__in=references).values_list("gateway_reference", "order_id")
+    return dict(rows)
+
+
+def gateway_ledger() -> list[LedgerEntry] | None:
+    """The payment provider's own books (over its API); None if its adapter cannot list them."""
+    return payment_ledger()

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ordersite.redis_pool import shared_redis
+from ordersite.redis_pool import sandbox_redis
 
 # Test card tokens, as card processors' test cards: the token alone decides the outcome.
 DECLINES = {
@@ -44,12 +44,16 @@ class PaymentSandbox:
     OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refund)$")
 
     def __init__(self) -> None:
-        self.redis = shared_redis()
+        self.redis = sandbox_redis()
 
     def get(self, path: str) -> Reply:
         if path == "/v1/authorizations":
+            # The whole ledger in two round trips, however long it is (an audit reads it all).
             ids = sorted(self.redis.smembers(f"{self.prefix}:auths"))
-            return Reply(200, {"data": [self._auth(i) for i in ids]})
+            pipe = self.redis.pipeline(transaction=False)
+            for auth_id in ids:
+                pipe.hgetall(f"{self.prefix}:auth:{auth_id}")
+            return Reply(200, {"data": [self._parse(row) for row in pipe.execute() if row]})
         match = re.match(r"^/v1/authorizations/([\w-]+)$", path)
         auth = self._auth(match.group(1)) if match else None
         return Reply(200, auth) if auth else _error(404, "not_found", "No such authorization.")
@@ -80,8 +84,10 @@ class PaymentSandbox:
 
     def _auth(self, auth_id: str) -> dict | None:
         row = self.redis.hgetall(f"{self.prefix}:auth:{auth_id}")
-        if not row:
-            return None
+        return self._parse(row) if row else None
+
+    @staticmethod
+    def _parse(row: dict) -> dict:
         return {k: int(v) if k.endswith("_cents") else v for k, v in row.items()}
 
     def _apply(self, path: str, key: str, body: dict) -> Reply:
@@ -124,6 +130,8 @@ class PaymentSandbox:
             "captured_cents": 0,
             "voided_cents": 0,
             "refunded_cents": 0,
+            # As processors keep the merchant's reference: an audit can tell whose charge it is.
+            "idempotency_key": key,
         }
         self.redis.hset(f"{self.prefix}:auth:{auth_id}", mapping=row)
         self.redis.sadd(f"{self.prefix}:auths", auth_id)
@@ -141,13 +149,14 @@ class CarrierSandbox:
 
     def __init__(self, name: str) -> None:
         self.name, self.prefix = name, f"sandbox:{name}"
-        self.redis = shared_redis()
+        self.redis = sandbox_redis()
 
     def get(self, path: str) -> Reply:
         if path != "/v1/shipments":
             return _error(404, "not_found", "No such endpoint.")
         orders = sorted(self.redis.smembers(f"{self.prefix}:orders"))
-        return Reply(200, {"data": [json.loads(self.redis.get(f"{self.prefix}:shipment:{o}") or "{}") for o in orders]})
+        rows = self.redis.mget([f"{self.prefix}:shipment:{o}" for o in orders]) if orders else []
+        return Reply(200, {"data": [json.loads(row) for row in rows if row]})
 
     def post(self, path: str, key: str, body: dict) -> Reply:
         if path == "/v1/shipments":

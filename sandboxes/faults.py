@@ -6,7 +6,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, fields
 
-from ordersite.redis_pool import shared_redis
+from ordersite.redis_pool import sandbox_redis
 
 SANDBOXES: tuple[str, ...] = ("payments", "carrier_primary", "carrier_fallback")
 KEY = "sandbox:faults"
@@ -30,12 +30,12 @@ class Decision:
 
 
 def get_faults(sandbox: str) -> Faults:
-    raw = shared_redis().hget(KEY, sandbox)
+    raw = sandbox_redis().hget(KEY, sandbox)
     return Faults(**json.loads(raw)) if raw else Faults()
 
 
 def all_faults() -> dict[str, Faults]:
-    stored = shared_redis().hgetall(KEY)
+    stored = sandbox_redis().hgetall(KEY)
     return {name: Faults(**json.loads(stored[name])) if name in stored else Faults() for name in SANDBOXES}
 
 
@@ -53,7 +53,7 @@ def set_faults(sandbox: str, **changes: object) -> Faults:
         or min(faults.latency_ms, faults.jitter_ms) < 0
     ):
         raise ValueError("rates go from 0 to 1; latency and jitter are not negative")
-    client = shared_redis()
+    client = sandbox_redis()
     client.hset(KEY, sandbox, json.dumps(asdict(faults)))
     client.delete(f"{KEY}:{sandbox}:n")
     return faults
@@ -61,7 +61,7 @@ def set_faults(sandbox: str, **changes: object) -> Faults:
 
 def reset_faults(sandbox: str | None = None) -> None:
     """No faults at all, for one sandbox or every one."""
-    client = shared_redis()
+    client = sandbox_redis()
     for name in [sandbox] if sandbox else SANDBOXES:
         client.hdel(KEY, name)
         client.delete(f"{KEY}:{name}:n")
@@ -75,7 +75,7 @@ def decide(sandbox: str, faults: Faults) -> Decision:
     With nothing injected there is nothing to draw, and no request number to keep."""
     if not (faults.latency_ms or faults.jitter_ms or faults.error_rate or faults.timeout_rate):
         return NO_FAULT
-    n = shared_redis().incr(f"{KEY}:{sandbox}:n")
+    n = sandbox_redis().incr(f"{KEY}:{sandbox}:n")
     rng = random.Random(f"{faults.seed}:{n}")  # noqa: S311  (fault injection, not cryptography)
     delay = faults.latency_ms + (rng.uniform(0, faults.jitter_ms) if faults.jitter_ms else 0)
     hang = rng.random() < faults.timeout_rate
@@ -85,4 +85,4 @@ def decide(sandbox: str, faults: Faults) -> Decision:
 
 def request_count(sandbox: str) -> int:
     """Requests the sandbox has drawn a decision for since its faults last changed."""
-    return int(shared_redis().get(f"{KEY}:{sandbox}:n") or 0)
+    return int(sandbox_redis().get(f"{KEY}:{sandbox}:n") or 0)

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ordersite.breakers import guarded
-from ordersite.gateways import GatewayUnavailableError, post_json
+from ordersite.gateways import GatewayUnavailableError, get_json, post_json
 
-__all__ = ["Carrier", "GatewayUnavailableError", "HttpCarrier", "ShipmentResult"]
+__all__ = ["Booking", "Carrier", "GatewayUnavailableError", "HttpCarrier", "ShipmentResult"]
 
 ROLES = ("primary", "fallback")
 
@@ -25,6 +25,15 @@ class ShipmentResult:
     carrier: str
     tracking_number: str
     label_reference: str
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One parcel as the carrier's books show it (what an audit compares ours with)."""
+
+    order_id: str
+    tracking_number: str
+    status: str  # "created" (live) or "cancelled"
 
 
 class Carrier(Protocol):
@@ -71,6 +80,21 @@ class HttpCarrier:
             ok=frozenset({404}),
         )
         return not answer.get("error")
+
+    def bookings(self) -> list[Booking]:
+        """Every parcel the carrier holds (GET /v1/shipments), for the invariant audit. Optional
+        for an adapter: without it, the audit skips the comparison with this carrier."""
+        return [
+            Booking(order_id=row["order_id"], tracking_number=row["tracking_number"], status=row["status"])
+            for row in get_json(f"{self.base_url}/v1/shipments")["data"]
+        ]
+
+
+def carrier_bookings(role: str) -> list[Booking] | None:
+    """The `role` carrier's bookings, read without the breaker; None when its adapter cannot list
+    them. Raises GatewayUnavailableError when it does not answer."""
+    adapter = import_string(settings.CARRIER_CLASSES[role])(name=role)
+    return adapter.bookings() if hasattr(adapter, "bookings") else None
 
 
 def get_carrier(role: str = "primary") -> Carrier:

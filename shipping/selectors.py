@@ -1,7 +1,10 @@
 """Read queries on shipments."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
+from .gateways import ROLES, Booking, carrier_bookings
 from .models import Shipment, ShipmentStatus
 
 
@@ -12,3 +15,16 @@ def shipment_for_order(*, order_id: int) -> Shipment | None:
 def live_bookings() -> QuerySet[Shipment]:
     """Every parcel a carrier holds for an order and that was not called back."""
     return Shipment.objects.filter(status=ShipmentStatus.CREATED)
+
+
+def shipment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Every shipment of the orders in `order_ids` (a subquery of order pks; None: all), as plain
+    rows for the invariant audit: one query."""
+    shipments = Shipment.objects.all() if order_ids is None else Shipment.objects.filter(order_id__in=order_ids)
+    return list(shipments.values("order_id", "carrier", "tracking_number", "status"))
+
+
+def carrier_ledgers() -> dict[str, list[Booking] | None]:
+    """Each carrier role's own books (over its API); None for a carrier whose adapter cannot
+    list them."""
+    return {role: carrier_bookings(role) for role in ROLES}

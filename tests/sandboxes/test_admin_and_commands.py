@@ -1,10 +1,14 @@
 """The faults admin page and the two management commands, on the real Redis."""
 
 import pytest
+import redis
 from django.core.management import call_command
 
 from ordersite.breakers import Breaker
 from sandboxes.faults import Faults, get_faults
+
+from ..conftest import TEST_REDIS_URL
+from ..dlq.conftest import ISOLATED_BROKER_URL
 
 pytestmark = pytest.mark.usefixtures("faults")
 
@@ -54,3 +58,19 @@ def test_breakers_command_lists_and_resets(capsys):
     assert "payment           open" in capsys.readouterr().out
     call_command("breakers", "--reset", "payment")
     assert Breaker("payment").snapshot().state == "closed"
+
+
+def test_sandbox_state_lives_in_sandbox_redis_url_when_set(settings):
+    """bench/chaos.py restarts our Redis; the outside world's ledgers and faults must not go with it."""
+    settings.SANDBOX_REDIS_URL = ISOLATED_BROKER_URL
+    elsewhere = redis.Redis.from_url(ISOLATED_BROKER_URL)
+    ours = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        call_command("sandbox_faults", "payments", "--latency-ms", "7")
+        assert elsewhere.hexists("sandbox:faults", "payments")
+        assert not ours.hexists("sandbox:faults", "payments")
+        assert get_faults("payments").latency_ms == 7
+    finally:
+        call_command("sandbox_faults", "--reset")
+        elsewhere.close()
+        ours.close()
