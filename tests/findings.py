@@ -3,9 +3,3 @@ today because of one names it here and is marked xfail(strict=False) with it: on
 merged, delete the mark and the entry. (The findings of issue 13 that the chaos runs caught
 before they were fixed are listed in README, "Chaos runs and invariants".)
 """
-
-WORKERS_KEEP_DEAD_DB_CONNECTIONS = (
-    "finding: after a PostgreSQL restart the workers keep their dead connections (CELERY_DB_REUSE_MAX "
-    "skips Django's check of unusable connections), every step then fails outside its body and its "
-    "order is lost, never retried nor re-sent, until the workers restart (clean with CELERY_DB_REUSE_MAX=0)"
-)
