@@ -21,7 +21,7 @@ from ordersite.errors import ConflictError, TransientError
 from . import dead_letters
 from .pipeline_start import deferred_starts
 from .states import EventKind
-from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS
+from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS, UNDO_STEPS
 from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
 from .steps import RESERVE as RESERVE
 from .steps import SHIP as SHIP
@@ -117,7 +117,9 @@ class StepTask(Task):
         Waiting on an open breaker is not an attempt: the step did not run, and its retries are
         kept for its own faults (a flaky card must not lose them to someone else's outage). Such
         waits are bounded instead by PIPELINE_BREAKER_WAIT_MAX_SECONDS from the step's first wait:
-        past it the error is raised, and the step is dead-lettered like any other."""
+        past it the error is raised, and the step is dead-lettered like any other. An undo (a
+        compensation, a stray booking's cancel) is not bounded: money or stock stays held until it
+        runs, so it waits out the outage, one breaker period at a time."""
         if getattr(exc, "retry_after", None) is not None:
             options["countdown"] = exc.retry_after
         if not isinstance(exc, CircuitOpenError):
@@ -126,7 +128,7 @@ class StepTask(Task):
             waited = breakers.seconds_waiting(str(self.request.id))
         except redis.RedisError:
             return super().retry(args, kwargs, exc, **options)  # cannot tell: count it as a retry
-        if waited + exc.retry_after > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS:
+        if waited + exc.retry_after > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS and self.name not in UNDO_STEPS:
             raise exc
         self.request.retries -= 1  # the retry keeps this attempt's number
         try:

@@ -31,6 +31,9 @@ COMPENSATIONS: tuple[str, ...] = (CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT)
 # Call back a booking a carrier may hold although the parcel went with another one (its answer
 # was lost to a timeout). Not tied to the order's status: a shipped order may need it too.
 CANCEL_STRAY_BOOKING = "shipping.cancel_stray_booking"
+# Steps that give back what is held: they wait out an open breaker for as long as it stays open
+# (a wait spends no retry), where a forward step gives up after PIPELINE_BREAKER_WAIT_MAX_SECONDS.
+UNDO_STEPS: frozenset[str] = frozenset({*COMPENSATIONS, CANCEL_STRAY_BOOKING})
 
 # The statuses in which each forward step still has work to do.
 _WAITS_AT: dict[str, frozenset[str]] = {

@@ -8,12 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from celery import signature
+from django.db import transaction
 
+from orders import services as order_services
 from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 from ordersite.breakers import Breaker
+from payments import services as payment_services
+from payments.models import Payment, PaymentStatus
 
 from ..conftest import wait_for
 from ..factories import OrderFactory, ProductFactory
@@ -84,3 +89,21 @@ def test_an_outage_that_never_ends_still_ends_in_the_dlq(redis_client, faults, i
     )
     wait_for(lambda: Order.objects.get(pk=order.pk).needs_review, timeout=10)
     assert len(_retries(order)) >= 2
+
+
+def test_a_compensation_waits_out_an_outage_longer_than_the_bound(
+    redis_client, faults, isolated_broker, isolated_worker, monkeypatch
+):
+    """A void must happen however long the gateway is down: past the forward steps' bound it
+    keeps waiting (no DLQ entry), and voids once the breaker lets it through."""
+    isolated_worker(PIPELINE_BREAKER_WAIT_MAX_SECONDS="2")
+    order = _order("tok_visa")
+    assert payment_services.authorize_payment(order_id=str(order.public_id)) == "authorized"
+    monkeypatch.setattr(transaction, "on_commit", lambda *args, **kwargs: None)  # sent below, by hand
+    order_services.cancel_order(order=Order.objects.get(pk=order.pk), actor="test")
+    with payment_breaker_held_open(redis_client, seconds=6):
+        signature("payments.void_payment", args=(str(order.public_id),)).apply_async(connection=isolated_broker)
+        wait_for(lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 3, timeout=20)
+        assert dlq.dead_letter_count() == 0
+    wait_for(lambda: Payment.objects.get(order=order).status == PaymentStatus.VOIDED, timeout=30)
+    assert dlq.dead_letter_count() == 0
