@@ -161,8 +161,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Task events (received, started, succeeded, sent: four Redis publishes per task, all parsed
-# by Flower) cost about a fifth of an order's CPU; off by default, on for Flower's task list.
+# Task events (received, started, succeeded, sent: four Redis publishes per task, each parsed
+# by Flower) cost CPU on every step of every order; off by default, on for Flower's task list.
 # Worker events (heartbeats, online/offline) are sent either way, so Flower still sees workers.
 CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
 CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
