@@ -147,6 +147,9 @@ class Stack:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # A bench stopped by SIGTERM (a `timeout`, Ctrl-C's cousin) still runs its `finally`,
+        # so no process it started outlives it.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.redis = subprocess.Popen(
             [
                 shutil.which("redis-server") or "redis-server",
