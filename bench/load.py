@@ -20,16 +20,11 @@ Only 127.0.0.1 is contacted; every process it starts is stopped by PID when it e
 """
 
 import argparse
-import http.client
 import json
 import os
 import random
-import statistics
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,103 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import Stack  # noqa: E402
+from bench.loadgen import Client, Sample, closed_loop, open_loop, percentile  # noqa: E402
+from bench.report import format_step, summary  # noqa: E402
 
 CUSTOMERS = 200  # the order throttle is per customer: spread the load as a shop's traffic is
 PRODUCTS = 50
-
-
-@dataclass
-class Sample:
-    intended: float  # wall-clock time the request was due (open loop)
-    done: float
-    status: int
-    order_id: str = ""
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-class Client:
-    """One POST per fresh connection (gunicorn's sync workers close after each answer)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    def post(self, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Token {token}"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("POST", path, json.dumps(body), headers)
-            response = conn.getresponse()
-            raw = response.read()
-        except OSError:
-            return 0, {}
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(raw or b"{}")
-        except ValueError:
-            return response.status, {}
-
-
-def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 200) -> list[Sample]:
-    """Send `rate` requests a second for `seconds`, each due at a fixed time; a late send still
-    counts its latency from when it was due."""
-    total = int(rate * seconds)
-    start = time.time() + 0.2
-    samples: list[Sample | None] = [None] * total
-    counter = iter(range(total))
-    lock = threading.Lock()
-
-    def loop() -> None:
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            due = start + i / rate
-            delay = due - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            status, body = send(i)
-            samples[i] = Sample(due, time.time(), status, str(body.get("order_id", "")))
-
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(min(threads, max(8, total)))]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return [s for s in samples if s is not None]
-
-
-def closed_loop(seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 24) -> list[Sample]:
-    """As fast as the server answers, from `threads` clients, for `seconds`."""
-    stop = time.time() + seconds
-    samples: list[Sample] = []
-    lock = threading.Lock()
-    counter = iter(range(10**9))
-
-    def loop() -> None:
-        while time.time() < stop:
-            with lock:
-                i = next(counter)
-            t0 = time.time()
-            status, body = send(i)
-            with lock:
-                samples.append(Sample(t0, time.time(), status, str(body.get("order_id", ""))))
-
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return samples
 
 
 class Bench:
@@ -354,26 +257,7 @@ class Bench:
         how many were lost, and what each process's memory did meanwhile."""
         rss_before = self.stack.rss_mb()
         before = self._readings()
-        sent = iter(range(orders))
-        lock = threading.Lock()
-        samples: list[Sample] = []
-
-        def loop() -> None:
-            while True:
-                with lock:
-                    i = next(sent, None)
-                if i is None:
-                    return
-                t0 = time.time()
-                status, body = self.order(i)
-                with lock:
-                    samples.append(Sample(t0, time.time(), status, str(body.get("order_id", ""))))
-
-        threads = [threading.Thread(target=loop, daemon=True) for _ in range(32)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        samples = closed_loop(float(10**6), self.order, threads=32, count=orders)
         accepted_at = time.time()
         ids = [s.order_id for s in samples if s.status == 201]
         ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
@@ -418,54 +302,6 @@ class Bench:
             at70, a.step_seconds
         )
         return result
-
-
-def format_step(s: dict) -> str:
-    roles = " ".join(f"{k}={v}" for k, v in s["cpu_ms_by_role"].items())
-    return (
-        f"offered {s['offered_per_s']:6.1f}/s accepted {s['accepted_per_s']:6.1f}/s completed "
-        f"{s['completed_per_s']:6.1f}/s | api p50/p95/p99 {s['api_ms']['p50']}/{s['api_ms']['p95']}/"
-        f"{s['api_ms']['p99']} ms | e2e {s['e2e_ms']['p50']}/{s['e2e_ms']['p95']}/{s['e2e_ms']['p99']} ms | "
-        f"err {s['errors']} unfinished {s['unfinished']} | cpu {s['cpu_ms_per_order']} ms/order ({roles}) | "
-        f"commits {s['commits_per_order']} rows {s['rows_fetched_per_order']} "
-        f"redis {s['redis_commands_per_order']} retries {s['retries_per_order']}"
-    )
-
-
-def median_of(runs: list[dict], path: tuple) -> float:
-    values = []
-    for run in runs:
-        value = run
-        for key in path:
-            value = value[key]
-        values.append(value)
-    return round(statistics.median(values), 2)
-
-
-def summary(runs: list[dict]) -> dict:
-    m = lambda *path: median_of(runs, path)  # noqa: E731
-    ours_cpu = m("at70", "cpu_ms_per_order")
-    floor_cpu = m("floors", "minimal_order_at_70", "cpu_ms_per_order")
-    return {
-        "runs": len(runs),
-        "trivial_post_per_s": m("floors", "trivial_post", "requests_per_s"),
-        "trivial_post_web_cpu_ms": m("floors", "trivial_post", "web_cpu_ms_per_request"),
-        "noop_chain_per_s": m("floors", "noop_chain", "chains_per_s"),
-        "noop_chain_cpu_ms": m("floors", "noop_chain", "cpu_ms_per_order"),
-        "minimal_order_per_s": m("floors", "minimal_order", "completed_per_s"),
-        "minimal_order_cpu_ms": m("floors", "minimal_order", "cpu_ms_per_order"),
-        "ours_saturation_per_s": m("burst", "completed_per_s"),
-        "ours_burst_cpu_ms": m("burst", "cpu_ms_per_order"),
-        "at70_rate_per_s": m("at70", "offered_per_s"),
-        "ours_at70_cpu_ms": ours_cpu,
-        "minimal_order_at70_cpu_ms": floor_cpu,
-        "cpu_ratio_vs_minimal_order": round(ours_cpu / floor_cpu, 2) if floor_cpu else None,
-        "saturation_vs_minimal_order_pct": round(
-            100 * m("burst", "completed_per_s") / m("floors", "minimal_order", "completed_per_s"), 1
-        ),
-        "ours_at70_api_p95_ms": m("at70", "api_ms", "p95"),
-        "ours_at70_e2e_p95_ms": m("at70", "e2e_ms", "p95"),
-    }
 
 
 def main() -> None:

@@ -4,8 +4,7 @@ fault, and audits. Each scenario must lose nothing, charge nothing twice, hold n
 terminal state and breach no invariant.
 
 All scenarios run once, in one subprocess (a few minutes); the tests read its JSON result.
-Scenarios that fail today because of a finding not yet fixed are xfail(strict=False), named in
-tests/findings.py: delete the mark once the fix is merged.
+Every scenario must pass: none is skipped or expected to fail.
 """
 
 import json
@@ -31,8 +30,6 @@ SCENARIOS = (
     "cancel-storm",
     "dlq-staff",
 )
-# Breached on this branch (see README, "Chaos runs and invariants"), by the finding to fix.
-KNOWN: dict[str, str] = {}
 CONTENT_RULES = {"timeline.customer_internals"}  # judged by its own test below
 RUN_TIMEOUT_S = 540
 
@@ -65,10 +62,7 @@ def _scenario(chaos: dict, name: str) -> dict:
     return chaos["scenarios"][name]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=KNOWN[n])) if n in KNOWN else n for n in SCENARIOS],
-)
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_chaos_short_run_loses_nothing_and_holds_nothing(chaos, name):
     run = _scenario(chaos, name)
     breaches = {rule: n for rule, n in run["by_rule"].items() if rule not in CONTENT_RULES}
