@@ -1,6 +1,7 @@
 """Shipments: hand a reserved order to a carrier, and take a parcel back if the order was
 cancelled while the carrier answered."""
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain,
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
-from ordersite.errors import TransientError
+from ordersite.errors import ConflictError, TransientError
 
 from .exceptions import OrderNotShippableError
 from .gateways import Carrier, ShipmentResult, get_carrier
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 SHIPPABLE = frozenset({OrderStatus.RESERVED, OrderStatus.PENDING_SHIPMENT})
 MANUAL_CARRIER = "manual"
+# Reads and writes of a booked parcel before a lost race for the order is left to the retries.
+RECORD_ATTEMPTS = 3
 
 
 def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
@@ -49,6 +52,17 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
         if not final:
             raise
         return _hold_for_shipment(order_id=order_id, error=exc)
+    # A cancel (or staff) may win the race for the order between our read and our write: the
+    # booking is made by then, so read again and record it against what the order now is.
+    for _ in range(RECORD_ATTEMPTS - 1):
+        with contextlib.suppress(ConflictError):
+            return _record_booking(order_id=order_id, result=result)
+    return _record_booking(order_id=order_id, result=result)
+
+
+def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
+    """One transaction: the booking is the order's parcel (ship it), a parcel to call back (the
+    order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand."""
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         shipment, _ = Shipment.objects.get_or_create(
@@ -116,13 +130,22 @@ def _book(order: "Order", *, final: bool) -> ShipmentResult:
 
 
 def _note_unknown_outcome(order: "Order", carrier: str, exc: Exception) -> None:
-    if getattr(exc, "maybe_delivered", False):
-        order_services.record_step_event(
-            order_id=str(order.public_id),
-            kind=EventKind.CARRIER_OUTCOME_UNKNOWN,
-            carrier=carrier,
-            error=f"{type(exc).__name__}: {exc}"[:300],
-        )
+    """Record that `carrier` may hold a booking. Whoever ships the order later reads this event
+    and calls that booking back; if the order has already moved on (another copy of the step
+    shipped it, or it was cancelled) while this answer was lost, the call-back is sent here."""
+    if not getattr(exc, "maybe_delivered", False):
+        return
+    order_id = str(order.public_id)
+    order_services.record_step_event(
+        order_id=order_id,
+        kind=EventKind.CARRIER_OUTCOME_UNKNOWN,
+        carrier=carrier,
+        error=f"{type(exc).__name__}: {exc}"[:300],
+    )
+    # Read after the event committed: a shipping transaction that committed first is seen here,
+    # and one that commits later sees the event (both write the order row, so they serialise).
+    if order_selectors.order_for_step(order_id=order_id).status not in SHIPPABLE:
+        signature(CANCEL_STRAY_BOOKING, args=(order_id, carrier)).apply_async()
 
 
 def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
