@@ -12,10 +12,11 @@ from celery import Task, chain, group, signature
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from ordersite import breakers
 from ordersite.breakers import CircuitOpenError
+from ordersite.db import close_broken_connections
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
@@ -144,14 +145,20 @@ class StepTask(Task):
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         order_id = str(args[0]) if args else kwargs.get("order_id", "")
         logger.warning("%s retrying after %r", self.name, exc, extra={"order_id": order_id, "task": self.name})
-        record_step_event(
-            order_id=order_id,
-            kind=EventKind.STEP_RETRY,
-            task=self.name,
-            attempt=self.request.retries + 1,
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            breaker_wait=isinstance(exc, CircuitOpenError),
-        )
+        try:
+            record_step_event(
+                order_id=order_id,
+                kind=EventKind.STEP_RETRY,
+                task=self.name,
+                attempt=self.request.retries + 1,
+                error=f"{type(exc).__name__}: {exc}"[:500],
+                breaker_wait=isinstance(exc, CircuitOpenError),
+            )
+        except DatabaseError:
+            # The retry is already sent; a database that is down only costs the timeline a line
+            # (raising here would leave the message unacknowledged, see ordersite/results.py).
+            close_broken_connections()
+            logger.warning("%s: retry of %s not recorded in its timeline", self.name, order_id, exc_info=True)
 
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure
     # is dead-lettered (orders/dead_letters.py).
@@ -159,7 +166,13 @@ class StepTask(Task):
         if dead_letters.delivered_too_often(self, args, kwargs):
             raise Ignore  # parked in the DLQ: ack it, and run neither it nor the rest of its chain
         with dead_letters.failure_clock(self):
-            return super().__call__(*args, **kwargs)
+            try:
+                return super().__call__(*args, **kwargs)
+            except Exception:
+                # Celery's failure handling (the result row, the retry event) runs next, on this
+                # thread's connection: one the database dropped would fail it too.
+                close_broken_connections()
+                raise
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         dead_letters.dead_letter_failed_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)

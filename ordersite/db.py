@@ -1,8 +1,9 @@
 """Compare-and-swap updates and transaction guards: the one way rows of Order and Product change."""
 
+import time
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import F, Model, Q, QuerySet, sql
 
 from .errors import ConflictError
@@ -17,6 +18,26 @@ def require_transaction(what: str) -> None:
     """Fail loudly when an in-transaction helper is called outside one (kept under python -O)."""
     if not in_transaction():
         raise AssertionError(f"{what} must run inside a transaction")
+
+
+def close_broken_connections() -> None:
+    """Close every database connection of this thread that raised an error and no longer
+    answers, or that outlived CONN_MAX_AGE; the next query connects afresh.
+
+    Why: workers keep their connection across tasks (CELERY_DB_REUSE_MAX), so Celery's fixup no
+    longer closes it, and nothing else notices one the database dropped (a PostgreSQL restart).
+    This is Django's per-request check, without its ping on a healthy connection."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None or conn.in_atomic_block:
+            continue
+        if conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
+                continue
+        if conn.close_at is not None and time.monotonic() >= conn.close_at:
+            conn.close()
 
 
 def cas_update(

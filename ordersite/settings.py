@@ -122,7 +122,9 @@ LOGGING = {
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' table, through a backend whose database errors never escape into
+# Celery's failure handling (ordersite/results.py).
+CELERY_RESULT_BACKEND = "ordersite.results:ResilientDatabaseBackend"
 CELERY_RESULT_EXTENDED = True
 # Nobody reads a pipeline step's return value (state travels in PostgreSQL), so successes store
 # no result row (a SELECT and an INSERT per task saved); failures still do, for staff to read.
