@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
+from ordersite import logs
 from ordersite.errors import DomainError
 from ordersite.pagination import CappedCountPaginator
 from payments import selectors as payment_selectors
@@ -111,7 +112,8 @@ class OrderAdmin(admin.ModelAdmin):
         done = 0
         for order in queryset:
             try:
-                services.cancel_order(order=order, actor=request.user.get_username(), reason="Cancelled by staff.")
+                with logs.order_scope():
+                    services.cancel_order(order=order, actor=request.user.get_username(), reason="Cancelled by staff.")
                 done += 1
             except DomainError as exc:
                 self.message_user(request, exc.message, level=messages.WARNING)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ordersite import dlq
+from ordersite import dlq, logs
 from ordersite.db import cas_update, require_transaction
 from ordersite.errors import ConflictError
 
@@ -64,7 +64,8 @@ def build_envelope(
         kwargs=bounded_kwargs,
         chain=list(request.chain or []) or None,
         order_id=_order_id(args, kwargs),
-        correlation_id=str(request.root_id or ""),
+        # The order's own correlation id, as its log lines and timeline have it; else the chain's.
+        correlation_id=str(logs.current("correlation_id") or request.root_id or ""),
         exc_type=type(exc).__name__,
         exc_message=str(exc)[:2000],
         traceback=dlq.trim_traceback(traceback),

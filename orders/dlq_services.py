@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ordersite import dlq
+from ordersite import dlq, logs
 from ordersite.db import cas_update, require_transaction
 from ordersite.errors import ConflictError
 
@@ -77,6 +77,13 @@ def _clear_flag_if_nothing_waits(order: Order) -> None:
         order.dead_lettered_at = None
 
 
+def _bind_order_of(entry: dlq.Envelope, order: Order | None) -> None:
+    """The staff action's lines, and the task a replay sends, name the entry's order."""
+    if entry.order_id:
+        correlation_id = order.correlation_id if order is not None else entry.correlation_id
+        logs.bind_order(order_id=entry.order_id, correlation_id=correlation_id)
+
+
 def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | None" = None) -> dlq.Envelope:
     """Send the entry's task again and record it. The entry leaves the DLQ only after the send
     succeeded; of concurrent replays of one entry exactly one sends (DeadLetterNotFoundError
@@ -84,6 +91,7 @@ def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | N
     (DeadLetterStaleError) and stays, to be discarded."""
     entry = dlq.get(entry_id)
     order = _order(entry.order_id)
+    _bind_order_of(entry, order)
     if order is not None and not step_is_current(entry.task, order.status):
         raise DeadLetterStaleError(
             f"Order {order.public_id} is {order.status}: it no longer waits for {entry.task}. Discard this entry.",
@@ -126,7 +134,8 @@ def discard_dead_letter(
     if not reason:
         raise ValidationError({"reason": ["A reason is required to discard a dead letter."]})
     entry = dlq.discard(entry_id)
-    logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"order_id": entry.order_id})
+    _bind_order_of(entry, None)
+    logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"dlq_entry": entry.id})
     for _ in range(5):
         try:
             _record_discard(entry, actor=actor, reason=reason, user=user)
@@ -171,7 +180,8 @@ def replay_many(*, entry_ids: list[str], actor: str, user: "AbstractBaseUser | N
     sent, problems = 0, []
     for entry_id in entry_ids:
         try:
-            replay_dead_letter(entry_id=entry_id, actor=actor, user=user)
+            with logs.order_scope():
+                replay_dead_letter(entry_id=entry_id, actor=actor, user=user)
             sent += 1
         except dlq.DeadLetterNotFoundError as exc:
             problems.append(exc.message)
@@ -186,7 +196,8 @@ def discard_many(
     done, problems = 0, []
     for entry_id in entry_ids:
         try:
-            discard_dead_letter(entry_id=entry_id, actor=actor, reason=reason, user=user)
+            with logs.order_scope():
+                discard_dead_letter(entry_id=entry_id, actor=actor, reason=reason, user=user)
             done += 1
         except dlq.DeadLetterNotFoundError as exc:
             problems.append(exc.message)

@@ -14,7 +14,7 @@ from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
-from ordersite import breakers
+from ordersite import breakers, logs
 from ordersite.breakers import CircuitOpenError
 from ordersite.db import close_broken_connections
 from ordersite.errors import ConflictError, TransientError
@@ -163,6 +163,9 @@ class StepTask(Task):
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure
     # is dead-lettered (orders/dead_letters.py).
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Every step takes its order's id: its lines name the order even when its message came
+        # without a log_context header (the correlation id comes with that header).
+        logs.bind_order(order_id=args[0] if args else kwargs.get("order_id", ""))
         if dead_letters.delivered_too_often(self, args, kwargs):
             raise Ignore  # parked in the DLQ: ack it, and run neither it nor the rest of its chain
         with dead_letters.failure_clock(self):

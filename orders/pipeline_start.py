@@ -11,6 +11,8 @@ the reconciler (orders.resend_stuck_orders) starts those orders after PIPELINE_S
 """
 
 import atexit
+import contextvars
+import functools
 import logging
 import os
 import threading
@@ -65,7 +67,8 @@ class DeferredStarts:
             if len(self._pending) >= MAX_DEFERRED:
                 logger.error("pipeline start of %s left to the reconciler: too many deferred", key)
                 return
-            self._pending[key] = send
+            # The retry thread sends it later, with the context it had now (the order's log ids).
+            self._pending[key] = functools.partial(contextvars.copy_context().run, send)
             if self._thread is None or self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._retry, name="pipeline-start-retry", daemon=True)

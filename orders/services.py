@@ -64,7 +64,8 @@ def transition_order(
     order.status_reason = changes.get("status_reason", order.status_reason)
     record_event(order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data)
     dead_letters.resolve_parked(order)
-    logger.info("order %s -> %s", order.public_id, to, extra={"order_id": str(order.public_id), "status": to})
+    extra = {"status": to, "event_kind": kind, **({"actor": actor} if actor else {})}
+    logger.info("order %s -> %s", order.public_id, to, extra=extra)
 
 
 def _merge_lines(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -183,6 +184,7 @@ def place_order(
             if existing is not None:
                 return existing, False
         raise
+    logger.info("order %s placed", order.public_id, extra={"total_cents": order.total_cents, "lines": len(lines)})
     return order, True
 
 

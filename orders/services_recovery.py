@@ -7,6 +7,7 @@ that still holds stock, an authorization or a carrier booking after the same per
 compensation message, and gets the compensations it needs sent again."""
 
 import logging
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
+from ordersite import logs
 from ordersite.db import cas_update
 from ordersite.errors import ConflictError
 from payments import selectors as payment_selectors
@@ -29,6 +31,15 @@ from .timeline import record_event
 logger = logging.getLogger(__name__)
 
 
+def _one_by_one(orders: Iterable[Order]) -> Iterator[Order]:
+    """The orders, each one's ids bound to the log context while the loop works on it (its lines,
+    the steps it re-sends), and none once the loop is over."""
+    with logs.order_scope():
+        for order in orders:
+            logs.bind_order(order_id=order.public_id, correlation_id=order.correlation_id)
+            yield order
+
+
 def resend_stuck_orders() -> int:
     """Re-send the step of every stuck order; returns how many. Each re-send touches the order
     (compare-and-swap on the version it saw), so an order that moved meanwhile is left alone and
@@ -36,7 +47,7 @@ def resend_stuck_orders() -> int:
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER_SECONDS)
     resent = 0
-    for order in stuck_orders(statuses=pipeline.STEP_FOR_STATUS, unchanged_since=cutoff):
+    for order in _one_by_one(stuck_orders(statuses=pipeline.STEP_FOR_STATUS, unchanged_since=cutoff)):
         step = pipeline.STEP_FOR_STATUS[order.status]
         try:
             with transaction.atomic(durable=True):
@@ -47,7 +58,7 @@ def resend_stuck_orders() -> int:
                 transaction.on_commit(lambda o=order: pipeline.resume(order_id=str(o.public_id), status=o.status))
         except ConflictError:
             continue  # it moved: not stuck after all
-        logger.warning("re-sent %s for stuck order %s", step, order.public_id, extra={"order_id": str(order.public_id)})
+        logger.warning("re-sent %s for stuck order %s", step, order.public_id)
         resent += 1
     return resent
 
@@ -68,7 +79,8 @@ def resend_lost_compensations() -> int:
     }
     undo = {"holds_booking": CANCEL_SHIPMENT, "holds_stock": RELEASE_STOCK, "holds_authorization": VOID_PAYMENT}
     resent = 0
-    for order in ended_orders_still_holding(statuses=COMPENSABLE, unchanged_since=cutoff, holding=holding):
+    holding_orders = ended_orders_still_holding(statuses=COMPENSABLE, unchanged_since=cutoff, holding=holding)
+    for order in _one_by_one(holding_orders):
         names = tuple(task for flag, task in undo.items() if getattr(order, flag))
         try:
             with transaction.atomic(durable=True):
@@ -82,8 +94,6 @@ def resend_lost_compensations() -> int:
                 pipeline.compensate_on_commit(order_id=str(order.public_id), names=names)
         except ConflictError:
             continue  # it changed meanwhile: judge it again next time
-        logger.warning(
-            "re-sent %s for ended order %s", ", ".join(names), order.public_id, extra={"order_id": str(order.public_id)}
-        )
+        logger.warning("re-sent %s for ended order %s", ", ".join(names), order.public_id)
         resent += 1
     return resent

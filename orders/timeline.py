@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ordersite import logs
 from ordersite.db import increment_returning, require_transaction
 
 from .models import Order, OrderEvent
@@ -13,8 +14,13 @@ from .states import EventKind
 def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | None = None, **data: Any) -> OrderEvent:
     """Append one event to the order's timeline. Call inside a transaction, with the change it
     records, so the two commit or vanish together. `seq` is the number the caller already took
-    in the statement that made the change (transition_order does); otherwise one is taken here."""
+    in the statement that made the change (transition_order does); otherwise one is taken here.
+
+    The request or task that writes an order's timeline works on that order: its later log lines,
+    and the tasks it sends (the chain on commit, compensations), carry the order's ids from here.
+    Code that goes through many orders in one run wraps each in logs.order_scope."""
     require_transaction("record_event")
+    logs.bind_order(order_id=order.public_id, correlation_id=order.correlation_id)
     if seq is None:
         seq = increment_returning(Order, order.pk, "last_event_seq")
     order.last_event_seq = seq

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from ordersite import logs
 from ordersite.openapi import AUTHENTICATED, error_responses
 from ordersite.pagination import NewestFirstCursorPagination
 from ordersite.throttling import OrderCreateThrottle
@@ -85,6 +86,7 @@ class OrderListCreateView(GenericAPIView):
             idempotency_key=key,
             actor=request.user.get_username(),
         )
+        logs.bind_order(order_id=order.public_id, correlation_id=order.correlation_id)
         body = OrderOutput(order, context={"request": request}).data
         headers = {"Location": body["url"]}
         if not created:

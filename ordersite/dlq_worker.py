@@ -12,7 +12,7 @@ from typing import Any
 
 from celery.worker.consumer import Consumer
 
-from . import dlq
+from . import dlq, logs
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def envelope_for_message(message: Any, exc: BaseException | None, *, reason: str
         args=args,
         kwargs=kwargs,
         order_id=str(args[0]) if isinstance(args, list) and args and isinstance(args[0], str) else "",
-        correlation_id=str(headers.get("root_id") or ""),
+        correlation_id=logs.carried(headers.get(logs.CONTEXT_HEADER)).get("correlation_id")
+        or str(headers.get("root_id") or ""),
         exc_type=type(exc).__name__ if exc is not None else "UnknownMessage",
         exc_message=str(exc or "the worker does not know this message")[:2000],
         traceback=dlq.trim_traceback("".join(traceback.format_exception(exc)) if exc is not None else ""),

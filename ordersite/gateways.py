@@ -2,13 +2,18 @@
 provider can fail (transient, the provider's fault: retry, and count against its breaker;
 transient, this request's: retry only; rejected: never retry)."""
 
+import logging
 import os
+import time
 from typing import Any
 
 import httpx
 from django.conf import settings
 
 from .errors import DomainError, TransientError
+
+# One line per call, with the order's ids from the log context (INFO: LOG_TASK_LEVEL governs it).
+logger = logging.getLogger(__name__)
 
 # Answers worth retrying: the provider is busy, overloaded or still working on the same key.
 RETRYABLE_STATUS = frozenset({409, 425, 429})
@@ -98,13 +103,16 @@ def post_json(
     (GatewayRequestError): 409/425 (the same key in flight), and a 5xx whose error code the
     adapter names in `request_error_codes` (e.g. a card's processing error). Any other 4xx is a
     permanent GatewayRejectedError."""
+    started = time.perf_counter()
     try:
         response = _client().post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
     except httpx.TransportError as exc:
+        _log_call(url, idempotency_key, started, outcome=type(exc).__name__, answered=False)
         raise GatewayUnavailableError(
             f"{type(exc).__name__} calling {url}", maybe_delivered=not isinstance(exc, NOT_SENT)
         ) from exc
     status = response.status_code
+    _log_call(url, idempotency_key, started, outcome=status, answered=response.is_success or status in ok)
     if response.is_success or status in ok:
         return response.json()
     if status in REQUEST_RETRYABLE_STATUS:
@@ -114,6 +122,19 @@ def post_json(
     if status >= 500 or status in RETRYABLE_STATUS:
         raise GatewayUnavailableError(f"{status} from {url}", maybe_delivered=status != 429)
     raise GatewayRejectedError(f"{url} refused the request ({status}).", status=status)
+
+
+def _log_call(url: str, idempotency_key: str, started: float, *, outcome: int | str, answered: bool) -> None:
+    """An answer (a decline included) at INFO; an error, a timeout or a refusal at WARNING."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.log(
+        logging.INFO if answered else logging.WARNING,
+        "gateway POST %s -> %s in %.1f ms",
+        url,
+        outcome,
+        duration_ms,
+        extra={"gateway_url": url, "outcome": outcome, "duration_ms": duration_ms, "idempotency_key": idempotency_key},
+    )
 
 
 LISTING_READ_TIMEOUT = 120.0  # a whole ledger of 100k entries takes seconds to produce

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ordersite.logs.RequestLogContextMiddleware",  # first: every later line has the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,20 +102,24 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 
+# One format for web, workers, beat and gunicorn (ordersite/logs.py): JSON lines in production,
+# aligned key=value lines for a person under `make run`; each with the order it concerns.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": {"()": "ordersite.logs.formatter", "log_format": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Celery's "Task … received" and "… succeeded" lines and httpx's line per gateway call, on
-    # every step of every order: WARNING by default (INFO brings them back; our own order lines
-    # stay at INFO either way).
+    # Celery's "Task … received" and "… succeeded" lines and our line per gateway call, on every
+    # step of every order: WARNING by default (INFO brings them back; our own order lines stay at
+    # INFO either way). httpx's own line says less than ours: WARNING always.
     "loggers": {
-        name: {"level": env.str("LOG_TASK_LEVEL", default="WARNING")}
-        for name in ("celery.app.trace", "celery.worker.strategy", "httpx")
+        **{
+            name: {"level": env.str("LOG_TASK_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "ordersite.gateways")
+        },
+        "httpx": {"level": "WARNING"},
     },
 }
 

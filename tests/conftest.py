@@ -2,6 +2,7 @@
 tests' own, flushed per test, API clients, and a real Celery worker in a subprocess."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import structlog
 from asgiref.local import Local
 from django.conf import settings
 from django.core.cache import caches
@@ -43,6 +45,13 @@ def _use_test_redis() -> None:
     caches._settings = caches.settings = caches.configure_settings(None)
     caches._connections = Local()
     settings.ORDER_CREATE_THROTTLE_RATE = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_context() -> None:
+    """Services bind the order they touch to the log context (ordersite/logs.py), and tasks sent
+    from the test process carry it: no test inherits the previous test's order."""
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture
@@ -101,6 +110,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         DATABASE_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
         LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
+        LOG_FORMAT="json",  # ... one JSON object per line (log_records reads them)
         HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
@@ -301,7 +311,7 @@ class WebProcess:
         defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
         defaults["SECRET_KEY"] = "tests-only"
         command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
-        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60"]
+        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--access-logfile", "-"]
         self.proc = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -403,13 +413,25 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: 
         time.sleep(interval)
 
 
+def log_records(log: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of a process we started (LOG_FORMAT=json), parsed; anything else it
+    printed (Celery's banner) is skipped."""
+    records = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+    return records
+
+
 def task_result(worker: WorkerProcess, task_id: str) -> str | None:
     """What a task returned, read from its worker's log ("Task …[id] succeeded in …s: '…'"):
     successes store no result row (CELERY_TASK_IGNORE_RESULT)."""
     marker = f"[{task_id}] succeeded in "
-    for line in worker.log.read_text().splitlines():
-        if marker in line:
-            return line.split(": ", 2)[-1].strip().strip("'\"")
-        if f"[{task_id}] raised" in line:
-            return line
+    for record in log_records(worker.log):
+        message = str(record.get("event", ""))
+        if marker in message:
+            return message.partition(marker)[2].partition(": ")[2].strip().strip("'\"")
+        if f"[{task_id}] raised" in message:
+            return message
     return None
