@@ -16,7 +16,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 
 from ordersite import breakers, logs
 from ordersite.breakers import CircuitOpenError
-from ordersite.db import close_broken_connections
+from ordersite.db import close_broken_connections, database_unreachable
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters
@@ -94,6 +94,16 @@ def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATION
     transaction.on_commit(lambda: compensations(order_id, names=names).apply_async())
 
 
+def _outage_wait(exc: BaseException | None) -> float | None:
+    """Seconds to wait when `exc` says a dependency is down as a whole rather than that the step
+    failed: an open breaker (its own reopen time) or an unreachable database; None otherwise."""
+    if isinstance(exc, CircuitOpenError):
+        return exc.retry_after
+    if exc is not None and database_unreachable(exc):
+        return settings.PIPELINE_DATABASE_WAIT_SECONDS
+    return None
+
+
 class StepTask(Task):
     """Base of every pipeline task: late ack, redelivery when a worker dies, exponential backoff
     with full jitter on TRANSIENT_ERRORS only. Permanent outcomes are states, not exceptions."""
@@ -115,21 +125,24 @@ class StepTask(Task):
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
         """An error that knows when to come back (an open breaker) sets the countdown itself.
 
-        Waiting on an open breaker is not an attempt: the step did not run, and its retries are
-        kept for its own faults (a flaky card must not lose them to someone else's outage). Such
-        waits are bounded instead by PIPELINE_BREAKER_WAIT_MAX_SECONDS from the step's first wait:
-        past it the error is raised, and the step is dead-lettered like any other. An undo (a
-        compensation, a stray booking's cancel) is not bounded: money or stock stays held until it
-        runs, so it waits out the outage, one breaker period at a time."""
+        Waiting out an outage (an open breaker, a database that cannot be reached) is not an
+        attempt: the step did not get to do its work, and its retries are kept for its own faults
+        (a flaky card must not lose them to someone else's outage, nor a step its last retry to a
+        PostgreSQL restart). Such waits are bounded instead by PIPELINE_BREAKER_WAIT_MAX_SECONDS
+        from the step's first wait: past it the error is raised, and the step is dead-lettered
+        like any other. An undo (a compensation, a stray booking's cancel) is not bounded: money
+        or stock stays held until it runs, so it waits out the outage."""
         if getattr(exc, "retry_after", None) is not None:
             options["countdown"] = exc.retry_after
-        if not isinstance(exc, CircuitOpenError):
+        wait = _outage_wait(exc)
+        if wait is None:
             return super().retry(args, kwargs, exc, **options)
+        options["countdown"] = wait
         try:
             waited = breakers.seconds_waiting(str(self.request.id))
         except redis.RedisError:
             return super().retry(args, kwargs, exc, **options)  # cannot tell: count it as a retry
-        if waited + exc.retry_after > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS and self.name not in UNDO_STEPS:
+        if waited + wait > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS and self.name not in UNDO_STEPS:
             raise exc
         self.request.retries -= 1  # the retry keeps this attempt's number
         try:

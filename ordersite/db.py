@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from django.db import connection, connections
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.db.models import F, Model, Q, QuerySet, sql
 
 from .errors import ConflictError
@@ -38,6 +38,17 @@ def close_broken_connections() -> None:
                 continue
         if conn.close_at is not None and time.monotonic() >= conn.close_at:
             conn.close()
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL cannot be reached at all (refused, dropped, restarting,
+    shutting down), not that a statement failed (a deadlock, a timeout): an outage to wait out,
+    not a fault of the work. Errors from the server carry a SQLSTATE; classes 08 (connection)
+    and 57P (operator intervention) are outages, and a failure on our side of the socket has none."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 def cas_update(

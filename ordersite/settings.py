@@ -186,6 +186,9 @@ PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
 PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
 # Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
 PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
+# A step that cannot reach PostgreSQL (refused, restarting) tries again after this many seconds,
+# without spending a retry: the wait is bounded by PIPELINE_BREAKER_WAIT_MAX_SECONDS instead.
+PIPELINE_DATABASE_WAIT_SECONDS = env.float("PIPELINE_DATABASE_WAIT_SECONDS", default=2.0)
 # An order whose chain the broker could not take at commit is sent again by its web process this
 # often until the broker answers (orders/pipeline_start.py).
 PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)

@@ -117,6 +117,10 @@ def capture_payment(*, order_id: str) -> str:
             raise RuntimeError(f"capture refused for order {order_id}: {result.decline_code}")
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
+        if order.status != OrderStatus.SHIPPED:
+            # Another copy of this step (a re-send by the reconciler, a redelivery) captured and
+            # completed it while this one asked the gateway (same key: one capture there).
+            return f"skipped: order is {order.status} (another copy of the step got there first)"
         captured = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
             status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
         )
