@@ -7,11 +7,13 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging, task_postrun
 
+from . import kombu_fixes
 from .db import close_broken_connections
 from .logs import configure_worker_logging
 from .worker_heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ordersite.settings")
+kombu_fixes.apply()
 
 app = Celery("ordersite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

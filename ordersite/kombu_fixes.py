@@ -1,0 +1,57 @@
+"""Workarounds for kombu 5.7.0's Redis transport, applied when the Celery app loads.
+
+When the broker goes away, Celery's consumer closes its connection, which detaches each channel
+from it. Two things then still use such a channel, and kombu builds a Redis client from the
+connection that is gone, raising AttributeError ('NoneType' object has no attribute 'hostname'
+or 'client'):
+- closing the channel hands back the messages the worker still holds (`restore_unacked`);
+- a task that finishes in the thread pool afterwards acknowledges its message on it.
+Celery only tolerates connection errors there, so the worker died ("Unrecoverable error"), and
+under honcho (`make run`) every other process with it. Seen in the redis-restart chaos run (6
+runs in 18 under load).
+
+Nothing can be handed back or acknowledged over a connection that is gone: those messages stay
+in the broker's unacked set and are delivered again after the visibility timeout (or, if the
+broker lost them, the reconciler re-sends their orders). So the hand-back is skipped with a
+warning, and a client asked of a detached channel is a connection error, which Celery logs and
+survives; the worker then reconnects.
+"""
+
+import logging
+from typing import Any
+
+import redis
+from kombu.transport import redis as kombu_redis
+
+logger = logging.getLogger(__name__)
+
+_connparams = kombu_redis.Channel._connparams
+_restore_unacked = kombu_redis.QoS.restore_unacked
+
+
+def _detached(channel: Any) -> bool:
+    return getattr(channel.connection, "client", None) is None
+
+
+def _connparams_of_a_live_channel(self: kombu_redis.Channel, asynchronous: bool = False) -> dict:
+    if _detached(self):
+        raise redis.ConnectionError("this broker channel's connection is gone")
+    return _connparams(self, asynchronous=asynchronous)
+
+
+def _restore_unacked_unless_detached(self: kombu_redis.QoS, client: Any = None) -> None:
+    if client is None and _detached(self.channel):
+        logger.warning(
+            "%d unacknowledged message(s) not handed back: the broker connection is gone; "
+            "the broker delivers them again after the visibility timeout",
+            len(self._delivered),
+        )
+        self._delivered.clear()
+        return
+    _restore_unacked(self, client)
+
+
+def apply() -> None:
+    """Idempotent: patch kombu's Redis transport once per process."""
+    kombu_redis.Channel._connparams = _connparams_of_a_live_channel
+    kombu_redis.QoS.restore_unacked = _restore_unacked_unless_detached

@@ -1,0 +1,38 @@
+"""kombu 5.7.0's Redis transport, closing a channel whose connection is already gone, must not
+kill the worker (ordersite/kombu_fixes.py): seen as "Unrecoverable error" in the redis-restart
+chaos run, when a worker held unacknowledged messages as Redis went away."""
+
+import kombu
+import pytest
+
+from ordersite.celery import app  # noqa: F401  (loading the app applies the fix)
+
+from ..conftest import TEST_REDIS_URL
+
+
+def test_closing_a_channel_whose_connection_is_gone_keeps_the_worker_alive():
+    queue = kombu.Queue("kombu-fix-test", routing_key="kombu-fix-test")
+    with kombu.Connection(TEST_REDIS_URL) as connection:
+        channel = connection.channel()
+        producer = kombu.Producer(channel)
+        producer.publish({"n": 1}, routing_key="kombu-fix-test", declare=[queue])
+        message = channel.basic_get("kombu-fix-test", no_ack=False)
+        assert message is not None  # held, unacknowledged, as a worker holds a running task
+        channel.connection.client = None  # as Celery's consumer leaves it when the broker is lost
+        channel.close()  # kombu alone raises AttributeError here
+        assert channel.closed
+
+
+def test_acknowledging_on_a_channel_whose_connection_is_gone_is_a_connection_error():
+    """A task that finishes after the broker was lost acks on a detached channel: Celery logs a
+    connection error there and goes on; any other error killed the worker."""
+    queue = kombu.Queue("kombu-fix-test", routing_key="kombu-fix-test")
+    with kombu.Connection(TEST_REDIS_URL) as connection:
+        channel = connection.channel()
+        kombu.Producer(channel).publish({"n": 2}, routing_key="kombu-fix-test", declare=[queue])
+        message = channel.basic_get("kombu-fix-test", no_ack=False)
+        channel.close()
+        channel._disconnect_pools()  # as the consumer's teardown leaves a channel of a lost broker
+        channel.connection = None
+        with pytest.raises(tuple(connection.connection_errors)):
+            message.ack()
