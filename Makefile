@@ -4,8 +4,6 @@ PYTHON ?= $(shell bin/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-FLOWER_PORT ?= 5555
-export FLOWER_PORT
 
 .PHONY: run test lint lock services setup bench bench-full clean
 
@@ -35,18 +33,13 @@ setup: $(BIN)/.installed services
 	@mkdir -p var
 	$(BIN)/python manage.py seed_demo | tee var/demo-logins.txt
 
+# The environment wins over .env, which wins over these defaults (bin/run-procfile; honcho alone
+# would let .env override the environment).
 run: setup
-	@password=$$(cat var/admin-password); \
-	echo; \
-	echo "  API root  http://127.0.0.1:$(PORT)/api/v1/"; \
-	echo "  Admin     http://127.0.0.1:$(PORT)/admin/   (admin / $$password)"; \
-	echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"; \
-	echo "  Flower    http://127.0.0.1:$(FLOWER_PORT)/  (admin / $$password)"; \
-	echo "  Ctrl-C stops everything."; echo; \
-	export FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-admin:$$password}; \
-	export GUNICORN_CMD_ARGS=$${GUNICORN_CMD_ARGS:-"--bind 127.0.0.1:$(PORT) --workers 3"}; \
-	export PATH=$(CURDIR)/$(BIN):$$PATH; \
-	exec $(BIN)/honcho start
+	@export PATH=$(CURDIR)/$(BIN):$$PATH; \
+	exec $(BIN)/python bin/run-procfile \
+	  --default "GUNICORN_CMD_ARGS=--bind 127.0.0.1:$(PORT) --workers 3" \
+	  --default "FLOWER_BASIC_AUTH=admin:$$(cat var/admin-password)"
 
 test: $(BIN)/.installed services
 	@bin/ensure-chromium
