@@ -169,6 +169,9 @@ CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
 CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
+# answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 
 # Flower (ordersite/flower_options.py): its login, `user:password` (several comma-separated);
 # empty refuses to start unless DEBUG. Its API can run any task, so it listens on loopback unless

@@ -15,6 +15,7 @@ import pytest
 from ordersite.celery import app as celery_app
 
 from ..conftest import ROOT, TEST_REDIS_URL, WorkerProcess, _free_ports, wait_for
+from ..deploy import run_healthcheck
 from ..test_conventions import _procfile
 
 LOGIN = ("ops", "flower-test-password")
@@ -109,6 +110,7 @@ def test_flower_asks_for_its_login_and_listens_on_loopback_only(start_flower):
     assert metrics.status_code == 200
     assert "# TYPE flower_events_total counter" in metrics.text
     assert _listening_addresses(flower.port) == {"0100007F"}  # 127.0.0.1, nothing else
+    assert run_healthcheck("flower", flower.env).returncode == 0  # docker-compose.yml's check
 
 
 def test_flower_under_debug_starts_without_a_login(start_flower):
