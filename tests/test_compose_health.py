@@ -62,7 +62,10 @@ def test_worker_healthcheck_answers_for_its_own_node_only(compose_process):
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_healthcheck_answers_while_beat_runs(compose_process):
+    # Beat here must send nothing that a later test's worker would run: its periodic tasks are
+    # an hour apart (the first is due one interval after start).
     env = _compose_env()
+    env.update(PIPELINE_RECONCILE_EVERY_SECONDS="3600", CARRIER_PENDING_RETRY_SECONDS="3600")
     beat = compose_process("beat", env)
 
     def healthy() -> bool:
