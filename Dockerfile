@@ -18,7 +18,9 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only /venv/bin/python manage.py collect
 
 # --- runtime: the virtualenv and the code, run by an unprivileged user -----------------------
 FROM ${PYTHON_IMAGE}
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/venv/bin:$PATH DEBUG=false
+# XDG_RUNTIME_DIR: where gunicorn puts its control socket (its default, $HOME/.gunicorn, is the
+# read-only /app here).
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/venv/bin:$PATH DEBUG=false XDG_RUNTIME_DIR=/tmp
 RUN groupadd --system --gid 10001 ordersite \
  && useradd --system --uid 10001 --gid ordersite --home-dir /app --no-create-home ordersite
 COPY --from=build /venv /venv
