@@ -4,15 +4,25 @@ PYTHON ?= $(shell bin/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-FLOWER_PORT ?= 5555
-export FLOWER_PORT
 
-.PHONY: run test lint services setup bench bench-full clean
+.PHONY: run test lint lock services setup bench bench-full clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Installs exactly the hashed lock (every transitive dependency pinned), never a fresh resolve.
+$(BIN)/.installed: requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@touch $@
+
+# Re-resolve the lock files after editing requirements*.txt (existing pins are kept unless a
+# requirement moved). Resolved against PyPI alone, whatever pip.conf adds on this machine, so
+# the hashes are PyPI's and a fresh machine installs the same files.
+PIP_COMPILE := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple
+lock: $(BIN)/.installed
+	$(PIP_COMPILE) -o requirements-dev.lock requirements-dev.txt
+	$(PIP_COMPILE) -c requirements-dev.lock -o requirements.lock requirements.txt
+	$(BIN)/python bin/check-lock
 
 services:
 	@bin/ensure-services ordersite
@@ -23,24 +33,20 @@ setup: $(BIN)/.installed services
 	@mkdir -p var
 	$(BIN)/python manage.py seed_demo | tee var/demo-logins.txt
 
+# The environment wins over .env, which wins over these defaults (bin/run-procfile; honcho alone
+# would let .env override the environment).
 run: setup
-	@password=$$(cat var/admin-password); \
-	echo; \
-	echo "  API root  http://127.0.0.1:$(PORT)/api/v1/"; \
-	echo "  Admin     http://127.0.0.1:$(PORT)/admin/   (admin / $$password)"; \
-	echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"; \
-	echo "  Flower    http://127.0.0.1:$(FLOWER_PORT)/  (admin / $$password)"; \
-	echo "  Ctrl-C stops everything."; echo; \
-	export FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-admin:$$password}; \
-	export GUNICORN_CMD_ARGS=$${GUNICORN_CMD_ARGS:-"--bind 127.0.0.1:$(PORT) --workers 3"}; \
-	export PATH=$(CURDIR)/$(BIN):$$PATH; \
-	exec $(BIN)/honcho start
+	@export PATH=$(CURDIR)/$(BIN):$$PATH; \
+	exec $(BIN)/python bin/run-procfile \
+	  --default "GUNICORN_CMD_ARGS=--bind 127.0.0.1:$(PORT) --workers 3" \
+	  --default "FLOWER_BASIC_AUTH=admin:$$(cat var/admin-password)"
 
 test: $(BIN)/.installed services
 	@bin/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
+	$(BIN)/python bin/check-lock
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py check

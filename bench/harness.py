@@ -139,6 +139,7 @@ class Stack:
             "CARRIER_FALLBACK_URL": f"http://127.0.0.1:{sandbox[2]}",
             "FLOWER_PORT": str(self.flower_port),
             "FLOWER_BASIC_AUTH": "admin:bench",
+            "FLOWER_DB": str(self.logs / "flower.db"),  # not make run's history in var/
             "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers 3",
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",

@@ -176,8 +176,16 @@ CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
 CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
+# answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:flower")
+# Flower (ordersite/flower_options.py): its login, `user:password` (several comma-separated);
+# empty refuses to start unless DEBUG. Its API can run any task, so it listens on loopback unless
+# told otherwise, and keeps its task history in FLOWER_DB across restarts.
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
+FLOWER_ADDRESS = env.str("FLOWER_ADDRESS", default="127.0.0.1")
+FLOWER_DB = Path(env.str("FLOWER_DB", default=str(BASE_DIR / "var" / "flower.db")))
 
 # --- The pipeline ------------------------------------------------------------------------
 PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
