@@ -169,6 +169,16 @@ CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
 CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Workers started with --autoscale=max,min size their pool by tasks in hand plus the broker's
+# backlog (ordersite/autoscale.py); "celery.worker.autoscale:Autoscaler" is Celery's own.
+CELERY_WORKER_AUTOSCALER = env.str("CELERY_WORKER_AUTOSCALER", default="ordersite.autoscale:BacklogAutoscaler")
+AUTOSCALE_INTERVAL_SECONDS = env.float("AUTOSCALE_INTERVAL_SECONDS", default=0.5)
+AUTOSCALE_COOLDOWN_SECONDS = env.float("AUTOSCALE_COOLDOWN_SECONDS", default=30.0)
+# The host cap: at most this many pool slots (threads or processes) per CPU in one worker, and no
+# new slot unless the memory available stays above the reserve (a slot's cost: measured, or this).
+AUTOSCALE_PROCESSES_PER_CPU = env.float("AUTOSCALE_PROCESSES_PER_CPU", default=4.0)
+AUTOSCALE_MEMORY_RESERVE_MB = env.float("AUTOSCALE_MEMORY_RESERVE_MB", default=512.0)
+AUTOSCALE_SLOT_MEMORY_MB = env.float("AUTOSCALE_SLOT_MEMORY_MB", default=0.0)
 
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="admin:flower")
 
