@@ -7,7 +7,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 export FLOWER_PORT
 
-.PHONY: run test lint services setup bench bench-full clean
+.PHONY: run test lint services setup bench bench-full bench-autoscale clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-full: bench
 	$(BIN)/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20 --label bench-latency
 	$(BIN)/python bench/load.py --runs 1 --burst-orders 10000 --label bench-burst
 	$(BIN)/python bench/growth.py --orders 1000000
+
+# Celery's autoscaler against ours (ordersite/autoscale.py) under a burst: each pool from MIN to
+# MAX and back, threads and prefork (~4 min).
+bench-autoscale: $(BIN)/.installed services
+	$(BIN)/python bench/autoscale.py
 
 clean:
 	rm -rf $(VENV) staticfiles var
