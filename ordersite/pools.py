@@ -41,7 +41,7 @@ class ResizableThreadPool(BasePool):
 
     # --- lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
-        self.grow(self.limit or 1)
+        self.grow(self.limit or 0)
 
     def on_stop(self) -> None:
         """Warm shutdown, as Celery's thread pool does it: tasks not yet started are dropped
@@ -76,9 +76,10 @@ class ResizableThreadPool(BasePool):
             self.limit = self.size
 
     def shrink(self, n: int = 1) -> None:
-        """Retire `n` threads (never the last one) as they come free."""
+        """Retire `n` threads as they come free (down to none, as `--autoscale=max,0` asks:
+        tasks then wait until the autoscaler grows the pool again)."""
         with self._lock:
-            n = min(max(n, 0), self.size - 1)
+            n = min(max(n, 0), self.size)
             self.size -= n
             self.limit = self.size
         for _ in range(n):
