@@ -9,10 +9,11 @@ to every queue at once (tasks that hold their slot like a step waiting on a gate
 1. a burst, then silence;
 2. a burst, then a trickle of one task a second per queue (traffic rarely stops altogether).
 
-For each pool it prints the time from MIN to MAX after the burst was sent, the pool changes
-while the burst's backlog lasted (a shrink there is thrashing), when the burst was done, and the
-time from then back to MIN. Pool sizes are what `celery inspect stats` reports (an operator's
-view), polled every 0.25 s. Writes bench/results/<label>.json.
+For each pool it prints the time from MIN to MAX after the burst started (as the worker logged
+its resizes, and as `celery inspect stats` showed it: polled every 0.25 s, but a busy worker
+answers late), the pool changes while the burst's backlog lasted (a shrink there is thrashing),
+when the burst was done, and the time from then back to MIN (inspect). Writes
+bench/results/<label>.json.
 
     .venv/bin/python bench/autoscale.py            # make bench-autoscale, about 4 minutes
 
@@ -23,6 +24,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -43,6 +45,9 @@ POOLS = {  # name -> WORKER_PAYMENTS_POOL ("" keeps the Procfile's default)
     "threads": "",
     "prefork": "--pool=prefork --autoscale={max},{min}",
 }
+# Celery's Autoscaler logs every resize it makes, and ours inherits the line.
+SCALING_LINE = re.compile(r"^\[([\d-]+ [\d:]+,\d{3}): INFO/MainProcess\] Scaling (up|down) (\d+) processes\.", re.M)
+WIDTHS = (15, 7, 22, 11, 12)  # the printed table's columns
 AUTOSCALERS = {"celery": "celery.worker.autoscale:Autoscaler", "ordersite": "ordersite.autoscale:BacklogAutoscaler"}
 
 
@@ -83,6 +88,16 @@ class Worker:
                 raise RuntimeError(f"{self.queue} did not start:\n{self.log.read_text()[-2000:]}")
             time.sleep(0.2)
 
+    def resizes_since(self, offset: int) -> list[tuple[float, int]]:
+        """(wall time, +n or -n) of every resize the worker logged after `offset` in its log."""
+        with self.log.open() as log:
+            log.seek(offset)
+            text = log.read()
+        return [
+            (datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").timestamp(), int(n) if way == "up" else -int(n))  # noqa: DTZ007 - the worker logs local time
+            for at, way, n in SCALING_LINE.findall(text)
+        ]
+
     @property
     def done_key(self) -> str:
         return DONE_KEY.format(queue=self.queue)
@@ -121,11 +136,12 @@ class Bench:
 
     def round(self, label: str, trickle: bool) -> list[dict]:
         a = self.args
+        self.wait_all_at_min(timeout=a.back_timeout)
         for worker in self.workers:
             self.redis.set(worker.done_key, 0)
             worker.sizes.clear()
-        self.wait_all_at_min(timeout=a.back_timeout)
-        sent = time.monotonic()
+        offsets = {w.queue: w.log.stat().st_size for w in self.workers}
+        sent, sent_wall = time.monotonic(), time.time()
         sender = threading.Thread(target=self.send, args=(a.burst,))  # pool sizes are read meanwhile
         sender.start()
         drained: dict[str, float] = {}
@@ -148,16 +164,38 @@ class Bench:
                     last_trickle = now
             time.sleep(0.25)
         sender.join()
-        results = [self._result(w, sent, drained.get(w.queue)) for w in self.workers]
+        results = []
+        for w in self.workers:
+            result = self._result(w, sent, drained.get(w.queue))
+            result["min_to_max_logged_s"] = self._logged_min_to_max(w, w.resizes_since(offsets[w.queue]), sent_wall)
+            results.append(result)
         print(f"\n{label}")
-        header = ("MIN->MAX", "changes while backlog", "burst done", "back to MIN")
-        print(f"  {'pool':8} {'autoscaler':10} {header[0]:>9} {header[1]:>22} {header[2]:>11} {header[3]:>12}")
+        columns = zip(
+            ("MIN->MAX logged", "seen", "changes while backlog", "burst done", "back to MIN"), WIDTHS, strict=True
+        )
+        print(f"  {'pool':8} {'autoscaler':10} " + " ".join(f"{name:>{width}}" for name, width in columns))
         for r in results:
-            print(
-                f"  {r['pool']:8} {r['autoscaler']:10} {_s(r['min_to_max_s']):>9} {r['changes_while_backlog']:>22} "
-                f"{_s(r['burst_done_s']):>11} {_s(r['back_to_min_s']):>12}"
+            values = (
+                _s(r["min_to_max_logged_s"]),
+                _s(r["min_to_max_s"]),
+                r["changes_while_backlog"],
+                _s(r["burst_done_s"]),
+                _s(r["back_to_min_s"]),
             )
+            cells = " ".join(f"{value:>{width}}" for value, width in zip(values, WIDTHS, strict=True))
+            print(f"  {r['pool']:8} {r['autoscaler']:10} {cells}")
         return results
+
+    @staticmethod
+    def _logged_min_to_max(worker: Worker, resizes: list[tuple[float, int]], sent_wall: float) -> float | None:
+        """When the worker's own log says its pool reached MAX: `inspect` answers late while a
+        worker is busy (a prefork worker's loop is blocked while it forks)."""
+        size = worker.min
+        for at, change in resizes:
+            size += change
+            if size >= worker.max:
+                return round(at - sent_wall, 2)
+        return None
 
     def wait_all_at_min(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
