@@ -88,7 +88,7 @@ def target_pool_size(
     seconds, oldest first.
     """
     ceiling = max(minimum, min(maximum, host_cap))
-    if current > ceiling:  # the bounds were lowered (`celery control autoscale`) or memory ran short
+    if current > ceiling:  # bounds lowered (`celery control autoscale`), or a smaller CPU quota
         return ceiling
     if current < minimum:
         return minimum

@@ -45,7 +45,8 @@ def test_target_pool_size_keeps_the_minimum_even_above_the_host_cap():
 
 
 def test_target_pool_size_obeys_lowered_bounds_at_once():
-    # `celery control autoscale 4 2` on a pool of 8, or memory ran short: no cooldown to wait.
+    # `celery control autoscale 4 2` on a pool of 8, or the container's CPU quota shrank: no
+    # cooldown to wait.
     assert decide(8, [(0, 8, 100)], maximum=4) == 4
     assert decide(8, [(0, 8, 100)], host_cap=5) == 5
 
