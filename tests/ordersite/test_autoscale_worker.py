@@ -28,7 +28,7 @@ def test_worker_pool_grows_under_a_burst_and_shrinks_after_it(redis_client):
 
     try:
         assert stats()["autoscaler"]["current"] == 1
-        assert stats()["pool"]["implementation"] == "ordersite.pools:ResizableThreadPool"
+        assert stats()["pool"]["implementation"] == "ordersite.thread_pool:ResizableThreadPool"
         for _ in range(150):
             hold_slot.apply_async((0.2,), queue=QUEUE)
 

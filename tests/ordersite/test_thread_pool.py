@@ -1,4 +1,4 @@
-"""The resizable thread pool (ordersite/pools.py): it runs tasks as Celery's thread pool does, and
+"""The resizable thread pool (ordersite/thread_pool.py): it runs tasks as Celery's thread pool does, and
 grows and shrinks without cutting a running task short."""
 
 import threading
@@ -6,7 +6,7 @@ import threading
 import pytest
 from celery import concurrency
 
-from ordersite.pools import ResizableThreadPool
+from ordersite.thread_pool import ResizableThreadPool
 
 from ..conftest import wait_for
 
