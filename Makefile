@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint lock services setup bench bench-full clean
+.PHONY: run test lint lock services setup bench bench-full bench-autoscale clean
 
 # Installs exactly the hashed lock (every transitive dependency pinned), never a fresh resolve.
 $(BIN)/.installed: requirements-dev.lock
@@ -63,6 +63,11 @@ bench-full: bench
 	$(BIN)/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20 --label bench-latency
 	$(BIN)/python bench/load.py --runs 1 --burst-orders 10000 --label bench-burst
 	$(BIN)/python bench/growth.py --orders 1000000
+
+# Celery's autoscaler against ours (ordersite/autoscale.py) under a burst: each pool from MIN to
+# MAX and back, threads and prefork (~4 min).
+bench-autoscale: $(BIN)/.installed services
+	$(BIN)/python bench/autoscale.py
 
 clean:
 	rm -rf $(VENV) staticfiles var

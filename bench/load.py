@@ -316,16 +316,17 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)")
     parser.add_argument("--jitter-ms", type=float, default=0)
     parser.add_argument("--label", default="bench")
+    parser.add_argument("--db", default="ordersite_bench", help="the bench's own database (created if missing)")
     parser.add_argument("--burst-orders", type=int, default=0, help="only a burst of this many orders (and memory)")
     parser.add_argument("--steps-only", action="store_true", help="skip floors and burst; needs --rates")
     parser.add_argument("--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)")
     args = parser.parse_args()
 
-    stack = Stack(extra_env=dict(item.split("=", 1) for item in args.env))
+    stack = Stack(db_name=args.db, extra_env=dict(item.split("=", 1) for item in args.env))
     print(f"starting make run's processes on 127.0.0.1:{stack.port} (logs in var/bench/)", flush=True)
-    stack.start()
     runs = []
     try:
+        stack.start()  # inside the try: a bench stopped while starting still stops what it started
         bench = Bench(stack, args)
         if args.latency_ms:
             from sandboxes.faults import SANDBOXES, set_faults

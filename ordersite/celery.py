@@ -4,7 +4,7 @@ worker writes a heartbeat per queue for readiness and logs in the web's format (
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, concurrency
 from celery.signals import setup_logging, task_postrun
 
 from . import kombu_fixes
@@ -14,6 +14,10 @@ from .worker_heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ordersite.settings")
 kombu_fixes.apply()
+# `--pool=threads` is our thread pool, which --autoscale and `celery control pool_grow` can resize
+# (Celery's cannot). `--pool` accepts only Celery's pool names, not a dotted path, and resolves the
+# name after the app is loaded, so the alias is the one way to select it on the command line.
+concurrency.ALIASES["threads"] = "ordersite.thread_pool:ResizableThreadPool"
 
 app = Celery("ordersite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -179,6 +179,16 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
 # answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
 CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
+# Workers started with --autoscale=max,min size their pool by tasks in hand plus the broker's
+# backlog (ordersite/autoscale.py); "celery.worker.autoscale:Autoscaler" is Celery's own.
+CELERY_WORKER_AUTOSCALER = env.str("CELERY_WORKER_AUTOSCALER", default="ordersite.autoscale:BacklogAutoscaler")
+AUTOSCALE_INTERVAL_SECONDS = env.float("AUTOSCALE_INTERVAL_SECONDS", default=0.5)
+AUTOSCALE_COOLDOWN_SECONDS = env.float("AUTOSCALE_COOLDOWN_SECONDS", default=30.0)
+# The host cap: at most this many pool slots (threads or processes) per CPU in one worker, and no
+# new slot unless the memory available stays above the reserve (a slot's cost: measured, or this).
+AUTOSCALE_PROCESSES_PER_CPU = env.float("AUTOSCALE_PROCESSES_PER_CPU", default=4.0)
+AUTOSCALE_MEMORY_RESERVE_MB = env.float("AUTOSCALE_MEMORY_RESERVE_MB", default=512.0)
+AUTOSCALE_SLOT_MEMORY_MB = env.float("AUTOSCALE_SLOT_MEMORY_MB", default=0.0)
 
 # Flower (ordersite/flower_options.py): its login, `user:password` (several comma-separated);
 # empty refuses to start unless DEBUG. Its API can run any task, so it listens on loopback unless

@@ -121,8 +121,16 @@ def worker_env(**extra: str) -> dict[str, str]:
 class WorkerProcess:
     """A `celery worker` we started; stopped by its own PID only."""
 
-    def __init__(self, env: dict[str, str], queues: str = QUEUES, concurrency: int = 2, name: str = "test") -> None:
-        self._args = (env, queues, concurrency, name)
+    def __init__(
+        self,
+        env: dict[str, str],
+        queues: str = QUEUES,
+        concurrency: int = 2,
+        name: str = "test",
+        pool_options: tuple[str, ...] = (),
+    ) -> None:
+        """`pool_options`, when given, replace `-c concurrency` (e.g. a pool and --autoscale)."""
+        self._args = (env, queues, concurrency, name, pool_options)
         self.nodename = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.log = Path(ROOT / "var" / f"worker-{name}-{os.getpid()}.log")
         self.log.parent.mkdir(exist_ok=True)
@@ -137,8 +145,7 @@ class WorkerProcess:
                 "worker",
                 "-Q",
                 queues,
-                "-c",
-                str(concurrency),
+                *(pool_options or ("-c", str(concurrency))),
                 "-n",
                 self.nodename,
                 "-l",
