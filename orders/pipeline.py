@@ -24,6 +24,7 @@ from .pipeline_start import deferred_starts
 from .states import EventKind
 from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS, UNDO_STEPS
 from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
+from .steps import REFUND_PAYMENT as REFUND_PAYMENT
 from .steps import RESERVE as RESERVE
 from .steps import SHIP as SHIP
 from .timeline import record_step_event
