@@ -7,14 +7,13 @@ across anything but the statement itself and its transaction.
 
 import logging
 
-from celery import signature
 from django.db import transaction
 from django.db.models import F, Q
 
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders import services_returns as return_services
-from orders.pipeline import compensate_on_commit
+from orders.pipeline import compensate_on_commit, send_on_commit
 from orders.states import COMPENSABLE, EventKind, LineCondition, OrderStatus
 from orders.steps import REFUND_RETURN
 from ordersite.db import cas_update, require_transaction, update_returning
@@ -169,5 +168,4 @@ def receive_return(*, return_id: str, conditions: dict[str, str], actor: str) ->
             return_services.mark_return_restocked(
                 ret, lines=[{"sku": line.item.sku, "quantity": line.quantity} for line in restocked]
             )
-        order_id = str(ret.order.public_id)
-        transaction.on_commit(lambda: signature(REFUND_RETURN, args=(order_id, return_id)).apply_async())
+        send_on_commit(REFUND_RETURN, str(ret.order.public_id), return_id)

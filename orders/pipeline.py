@@ -95,6 +95,13 @@ def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATION
     transaction.on_commit(lambda: compensations(order_id, names=names).apply_async())
 
 
+def send_on_commit(name: str, *args: str) -> None:
+    """Send one task by name once the transaction commits. A broker that cannot take it is
+    logged, not raised into the request that already committed: the reconciler sends again
+    what is still owed (orders/services_recovery.py)."""
+    transaction.on_commit(lambda: signature(name, args=args).apply_async(), robust=True)
+
+
 class StepTask(Task):
     """Base of every pipeline task: late ack, redelivery when a worker dies, exponential backoff
     with full jitter on TRANSIENT_ERRORS only. Permanent outcomes are states, not exceptions."""

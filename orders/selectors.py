@@ -13,6 +13,7 @@ from django.http import Http404
 from inventory.selectors import product_exists
 
 from .models import Order, OrderEvent, OrderItem, ReturnLine, ReturnRequest
+from .states import ReturnStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -159,3 +160,12 @@ def return_for_step_pk(*, pk: int) -> ReturnRequest:
 
 def return_public_id(*, pk: int) -> uuid.UUID:
     return ReturnRequest.objects.values_list("public_id", flat=True).get(pk=pk)
+
+
+def received_returns() -> QuerySet[ReturnRequest]:
+    """Returns the warehouse received that are not refunded yet (the refund is on its way)."""
+    return ReturnRequest.objects.filter(status=ReturnStatus.RECEIVED)
+
+
+def received_return_ids(*, order: Order) -> list[str]:
+    return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]

@@ -107,6 +107,8 @@ class EventKind(models.TextChoices):
     RETURN_RECEIVED = "return_received"
     STOCK_RESTOCKED = "stock_restocked"
     REFUND_REQUESTED = "refund_requested"
+    # Staff gave a refund up (its step's dead letter discarded): nothing was paid.
+    REFUND_ABANDONED = "refund_abandoned"
 
 
 class ReturnStatus(models.TextChoices):

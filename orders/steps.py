@@ -35,6 +35,9 @@ CANCEL_STRAY_BOOKING = "shipping.cancel_stray_booking"
 # (a wait spends no retry), where a forward step gives up after PIPELINE_BREAKER_WAIT_MAX_SECONDS.
 # Money given back after the sale: a goodwill refund (staff), a received return's refund.
 REFUND_PAYMENT, REFUND_RETURN = "payments.refund_payment", "payments.refund_return"
+REFUND_STEPS: frozenset[str] = frozenset({REFUND_PAYMENT, REFUND_RETURN})
+# A refund step's dead letter discarded by staff: its refund is given up, its cents no longer owed.
+ABANDON_REFUND = "payments.abandon_refund"
 # Refunds are owed to a customer, as compensations are: they wait out an outage as undos do.
 UNDO_STEPS: frozenset[str] = frozenset({*COMPENSATIONS, CANCEL_STRAY_BOOKING, REFUND_PAYMENT, REFUND_RETURN})
 

@@ -146,6 +146,9 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.RETURN_RECEIVED: PublicRule("Returned parcel received.", ("return_id", "lines")),
     K.STOCK_RESTOCKED: None,
     K.REFUND_REQUESTED: PublicRule("Refund on its way.", ("amount_cents",)),
+    K.REFUND_ABANDONED: PublicRule(
+        "The refund could not be made to your card; our team will contact you.", ("amount_cents",)
+    ),
 }
 
 

@@ -156,6 +156,7 @@ CELERY_TASK_ROUTES = {
     "payments.void_payment": {"queue": "payments"},
     "payments.refund_payment": {"queue": "payments"},
     "payments.refund_return": {"queue": "payments"},
+    "payments.abandon_refund": {"queue": "payments"},
     "payments.capture_payment": {"queue": "orders"},
     "inventory.*": {"queue": "inventory"},
     "shipping.*": {"queue": "shipping"},

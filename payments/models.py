@@ -58,6 +58,8 @@ class Payment(models.Model):
 class RefundStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
+    # Given up by staff (its dead letter discarded): nothing was paid, nothing is owed any more.
+    ABANDONED = "abandoned"
 
 
 class Refund(models.Model):

@@ -76,3 +76,13 @@ def refund_totals() -> dict[str, int]:
     """Cents refunded per refund status, every status present (one grouped query)."""
     sums = dict(Refund.objects.order_by().values_list("status").annotate(cents=Sum("amount_cents")))
     return {status.value: sums.get(status.value, 0) for status in RefundStatus}
+
+
+def payments_owing_refunds() -> QuerySet[Payment]:
+    """Payments with cents promised to refunds not yet paid out."""
+    return Payment.objects.filter(refunding_cents__gt=0)
+
+
+def pending_refund_ids(*, order_id: int) -> list[str]:
+    rows = Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.PENDING).order_by("created_at", "id")
+    return [str(pk) for pk in rows.values_list("public_id", flat=True)]

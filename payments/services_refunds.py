@@ -10,15 +10,15 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from celery import signature
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 
 from orders import selectors as order_selectors
 from orders import services_returns as return_services
-from orders.pipeline import REFUND_PAYMENT, step_key
+from orders.pipeline import REFUND_PAYMENT, send_on_commit, step_key
 from orders.services import record_event
 from orders.states import REFUNDABLE, EventKind, ReturnStatus
+from orders.steps import REFUND_RETURN
 from ordersite.db import cas_update, require_transaction
 from ordersite.errors import ConflictError
 
@@ -83,11 +83,6 @@ def _reserve_refund(
     return refund
 
 
-def _send_on_commit(order_id: str, refund: Refund) -> None:
-    refund_id = str(refund.public_id)
-    transaction.on_commit(lambda: signature(REFUND_PAYMENT, args=(order_id, refund_id)).apply_async())
-
-
 def request_refund(
     *, order_id: str, amount_cents: int, actor: str, reason: str, request_key: str | None = None
 ) -> tuple[Refund, bool]:
@@ -102,7 +97,7 @@ def request_refund(
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         refund = _reserve_refund(order, amount_cents=amount_cents, key=key, actor=actor, reason=reason)
-        _send_on_commit(order_id, refund)
+        send_on_commit(REFUND_PAYMENT, order_id, str(refund.public_id))
     return refund, True
 
 
@@ -174,3 +169,29 @@ def refund_payment(*, order_id: str, refund_id: str) -> str:
         )
     logger.info("refund %s paid", refund_id, extra={"amount_cents": amount})
     return "refunded"
+
+
+def abandon_refund(*, order_id: str, refund_task: str, target_id: str) -> str:
+    """Staff discarded a refund step's dead letter: that refund is given up (`abandoned`), its
+    cents no longer promised, and the customer's timeline says so. `target_id` is what the step
+    was sent with: a refund's id (refund_payment) or a return's (refund_return). Idempotent."""
+    refunds = Refund.objects.filter(status=RefundStatus.PENDING, payment__order__public_id=order_id)
+    if refund_task == REFUND_RETURN:
+        refund = refunds.filter(return_request__public_id=target_id).first()
+    else:
+        refund = refunds.filter(public_id=target_id).first()
+    if refund is None:
+        return "nothing pending"
+    with transaction.atomic(durable=True):
+        order = order_selectors.order_for_step(order_id=order_id)
+        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(status=RefundStatus.ABANDONED):
+            return "nothing pending"
+        amount = refund.amount_cents
+        cas_update(
+            Payment,
+            refund.payment_id,
+            when=Q(refunding_cents__gte=amount),
+            refunding_cents=F("refunding_cents") - amount,
+        )
+        record_event(order, EventKind.REFUND_ABANDONED, refund_id=str(refund.public_id), amount_cents=amount)
+    return "abandoned"

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import Product
-from orders import dlq_services
+from orders import dlq_services, services_recovery
 from orders.invariants import check_invariants
 from orders.models import Order, ReturnRequest
 from orders.states import EventKind, OrderStatus, ReturnStatus
@@ -291,3 +291,37 @@ def test_carrier_webhook_records_a_delivery_once_and_refuses_a_wrong_secret(api,
         HTTP_X_CARRIER_SECRET="s3cret",
     )
     assert unknown.status_code == 404
+
+
+def test_discarding_a_refused_refund_gives_it_up_and_frees_its_cents(api, staff_api, faults, redis_client):
+    ProductFactory(sku="stool", price_cents=3000, on_hand=3)
+    order_id = _place(api, [("stool", 1)], token="tok_refund_refused")
+    refund_id = staff_api.post(
+        f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 3000, "reason": "Wobbly."}, format="json"
+    ).json()["refund_id"]
+    entry = wait_for(lambda: next(iter(dlq.entries()), None), timeout=60)
+    wait_for(lambda: _order(order_id).needs_review, timeout=10)
+
+    dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="Card closed; refunding by bank transfer.")
+    wait_for(lambda: Refund.objects.get(public_id=refund_id).status == RefundStatus.ABANDONED, timeout=30)
+    order = _order(order_id)
+    assert (order.status, order.refunded_cents, order.needs_review) == (OrderStatus.COMPLETED, 0, False)
+    assert Payment.objects.get(order=order).refunding_cents == 0
+    public = api.get(f"/api/v1/orders/{order_id}/events/").json()
+    assert public[-1]["message"] == "The refund could not be made to your card; our team will contact you."
+    _audit_clean()
+
+
+def test_the_reconciler_sends_again_a_refund_whose_message_was_lost(api, faults, settings):
+    ProductFactory(sku="vase", price_cents=2200, on_hand=3)
+    order_id = _place(api, [("vase", 1)])
+    with transaction.atomic():  # reserved and recorded, but its task never sent (a broker outage)
+        refund = services_refunds._reserve_refund(
+            _order(order_id), amount_cents=2200, key=f"{order_id}:refund-lost", actor="ann", reason="Lost."
+        )
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 0
+    assert services_recovery.resend_lost_refunds() == 1
+    wait_for(lambda: _order(order_id).status == OrderStatus.REFUNDED, timeout=30)
+    assert Refund.objects.get(pk=refund.pk).status == RefundStatus.SUCCEEDED
+    assert EventKind.COMPENSATION_RESENT in _kinds(order_id)
+    _audit_clean()
