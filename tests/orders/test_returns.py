@@ -133,6 +133,16 @@ def test_admin_actions_approve_and_receive_a_return(admin_client, customer):
     assert ret.lines.get().condition == "restockable"
     assert ret.order.items.get().product.on_hand == 11
     assert admin_client.get(f"{changelist}{ret.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/payments/refund/").status_code == 200
+    assert admin_client.get(f"/admin/orders/order/{order.pk}/change/").status_code == 200
+
+
+def test_admin_marks_a_completed_order_delivered(admin_client, customer):
+    order = _delivered(customer, status=OrderStatus.COMPLETED)
+    Order.objects.filter(pk=order.pk).update(delivered_at=None)
+    admin_client.post("/admin/orders/order/", {"action": "mark_delivered", "_selected_action": [order.pk]})
+    order.refresh_from_db()
+    assert (order.status, order.delivered_at is not None) == (OrderStatus.DELIVERED, True)
 
 
 def test_the_audit_catches_a_refund_the_order_does_not_show(customer):
