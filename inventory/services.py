@@ -1,4 +1,5 @@
-"""Stock changes: reserve for an order, release on compensation, commit when the parcel ships.
+"""Stock changes: reserve for an order, release on compensation, commit when the parcel ships,
+restock what a return brings back.
 
 Every change is a guarded UPDATE (compare-and-swap): no read-modify-write, no row lock held
 across anything but the statement itself and its transaction.
@@ -11,8 +12,10 @@ from django.db.models import F, Q
 
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.pipeline import compensate_on_commit
-from orders.states import COMPENSABLE, EventKind, OrderStatus
+from orders import services_returns as return_services
+from orders.pipeline import compensate_on_commit, send_on_commit
+from orders.states import COMPENSABLE, EventKind, LineCondition, OrderStatus
+from orders.steps import REFUND_RETURN
 from ordersite.db import cas_update, require_transaction, update_returning
 from ordersite.errors import ConflictError
 
@@ -148,3 +151,21 @@ def update_product(*, sku: str, version: int, name: str, price_cents: int, on_ha
             price_cents=price_cents,
             on_hand=on_hand,
         )
+
+
+def receive_return(*, return_id: str, conditions: dict[str, str], actor: str) -> None:
+    """The warehouse received an approved return: each line's condition is recorded, restockable
+    units go back on the shelf (a guarded UPDATE per product, in product-id order), and the
+    refund is sent once this commits. One transaction: a return is received, restocked and
+    refunded exactly once, however often staff click."""
+    with transaction.atomic(durable=True):
+        ret = order_selectors.return_for_step(return_id=return_id)
+        lines = return_services.mark_return_received(ret, conditions=conditions, actor=actor)
+        restocked = [line for line in lines if line.condition == LineCondition.RESTOCKABLE]
+        for line in restocked:  # already in product-id order
+            cas_update(Product, line.item.product_id, on_hand=F("on_hand") + line.quantity)
+        if restocked:
+            return_services.mark_return_restocked(
+                ret, lines=[{"sku": line.item.sku, "quantity": line.quantity} for line in restocked]
+            )
+        send_on_commit(REFUND_RETURN, str(ret.order.public_id), return_id)

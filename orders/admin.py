@@ -11,6 +11,7 @@ from ordersite.errors import DomainError
 from ordersite.pagination import CappedCountPaginator
 from payments import selectors as payment_selectors
 from shipping import selectors as shipping_selectors
+from shipping import services as shipping_services
 
 from . import selectors, services
 from .models import Order, OrderEvent, OrderItem
@@ -57,10 +58,12 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "status_reason",
         "total_cents",
+        "refunded_cents",
         "currency",
         "shipping_address",
         "correlation_id",
         "cancel_requested_at",
+        "delivered_at",
         "dead_lettered_at",
         "version",
         "created_at",
@@ -70,7 +73,7 @@ class OrderAdmin(admin.ModelAdmin):
     )
     exclude = ("payment_token", "last_event_seq")
     inlines = (OrderItemInline, OrderEventInline)
-    actions = ("cancel_orders",)
+    actions = ("cancel_orders", "mark_delivered")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -120,5 +123,18 @@ class OrderAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Cancelled {done} order(s).", level=messages.SUCCESS)
 
+    @admin.action(description="Mark selected orders delivered (the parcel arrived; no carrier will say so)")
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        done = 0
+        for order in queryset:
+            try:
+                with logs.order_scope():
+                    shipping_services.deliver_order_by_hand(order=order, actor=request.user.get_username())
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, exc.message, level=messages.WARNING)
+        if done:
+            self.message_user(request, f"Marked {done} order(s) delivered.", level=messages.SUCCESS)
 
-from . import admin_dlq  # noqa: E402, F401  (registers the Dead letters page)
+
+from . import admin_dlq, admin_returns  # noqa: E402, F401  (register the Dead letters and Returns pages)

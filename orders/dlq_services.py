@@ -6,8 +6,9 @@ step_is_current). Replaying sends the original task again (steps are idempotent;
 order continues from where it stopped); a stale entry is refused (DeadLetterStaleError, 409):
 its step could only do nothing, or harm an order that moved on. Discarding a current entry gives
 the step up: an order that can still fail moves to `failed`, and compensation (void, release,
-cancel the shipment) runs. Discarding a stale entry only removes it, with its event: the order,
-its money and its stock are left as they are.
+cancel the shipment) runs; a refund's step gives its refund up (`payments.abandon_refund`: its
+cents are no longer promised; the order keeps its status). Discarding a stale entry only removes
+it, with its event: the order, its money and its stock are left as they are.
 """
 
 import logging
@@ -27,7 +28,7 @@ from .exceptions import DeadLetterStaleError
 from .models import DeadLetter, Order
 from .services import transition_order
 from .states import EventKind, OrderStatus, can_transition
-from .steps import step_is_current
+from .steps import ABANDON_REFUND, REFUND_STEPS, step_is_current
 from .timeline import record_event
 
 if TYPE_CHECKING:
@@ -164,7 +165,10 @@ def _record_discard(entry: dlq.Envelope, *, actor: str, reason: str, user: "Abst
             reason=reason,
             stale=stale,
         )
-        if not stale and can_transition(order.status, OrderStatus.FAILED):
+        if not stale and entry.task in REFUND_STEPS and len(entry.args) == 2:
+            # A refund given up: its cents are no longer promised (the order itself stays).
+            pipeline.send_on_commit(ABANDON_REFUND, str(order.public_id), entry.task, str(entry.args[1]))
+        elif not stale and can_transition(order.status, OrderStatus.FAILED):
             transition_order(
                 order,
                 OrderStatus.FAILED,

@@ -48,3 +48,48 @@ class DeadLetterStaleError(DomainError):
 
     code = "dead_letter_stale"
     http_status = status.HTTP_409_CONFLICT
+
+
+# --- after the parcel leaves (issue 18) -----------------------------------------------------
+class OrderNotDeliverableError(DomainError):
+    """Only an order whose payment was captured (completed, or refunded since) is delivered:
+    a parcel reported earlier is reported again (the carrier retries, the poll comes back)."""
+
+    code = "not_deliverable"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class NotReturnableError(DomainError):
+    """The order cannot be returned at all: not delivered yet, or nothing of it is left."""
+
+    code = "not_returnable"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class ReturnWindowClosedError(DomainError):
+    code = "return_window_closed"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class ReturnQuantityExceededError(DomainError):
+    """More units asked back than were bought, less those already asked back."""
+
+    code = "return_quantity_exceeded"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class NotInOrderError(DomainError):
+    code = "not_in_order"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+
+class NotYourOrderError(DomainError):
+    """Only the order's own customer asks for a return (staff act on it, they do not file it)."""
+
+    code = "not_your_order"
+    http_status = status.HTTP_403_FORBIDDEN
+
+
+class InvalidReturnTransitionError(DomainError):
+    code = "invalid_return_transition"
+    http_status = status.HTTP_409_CONFLICT

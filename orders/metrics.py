@@ -1,6 +1,6 @@
-"""GET /api/v1/metrics: Prometheus text for the circuit breakers, the dead-letter queue and
-orders by status, read at scrape time (nothing is kept in process memory, so every web process
-answers the same)."""
+"""GET /api/v1/metrics: Prometheus text for the circuit breakers, the dead-letter queue, orders
+and returns by status and refunded money, read at scrape time (nothing is kept in process
+memory, so every web process answers the same)."""
 
 from collections.abc import Iterator
 
@@ -14,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ordersite import breakers, dlq
+from payments import selectors as payment_selectors
 
-from .selectors import order_counts_by_status
-from .states import OrderStatus
+from .selectors import order_counts_by_status, return_counts_by_status
+from .states import OrderStatus, ReturnStatus
 
 BREAKER_STATES = ("closed", "open", "half_open")
 
@@ -50,6 +51,18 @@ class OrdersiteCollector:
         for status in OrderStatus:
             orders.add_metric([status.value], counts.get(status.value, 0))
         yield orders
+
+        returns = GaugeMetricFamily("ordersite_returns", "Returns by status.", labels=["status"])
+        counts = return_counts_by_status()
+        for status in ReturnStatus:
+            returns.add_metric([status.value], counts.get(status.value, 0))
+        yield returns
+        refunds = GaugeMetricFamily(
+            "ordersite_refunds_cents", "Refunded money, paid out or still promised (pending).", labels=["status"]
+        )
+        for status, cents in payment_selectors.refund_totals().items():
+            refunds.add_metric([status], cents)
+        yield refunds
 
 
 class MetricsView(APIView):

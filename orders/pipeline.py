@@ -24,6 +24,7 @@ from .pipeline_start import deferred_starts
 from .states import EventKind
 from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS, UNDO_STEPS
 from .steps import CAPTURE as CAPTURE  # the task names live in steps.py; apps import them from here
+from .steps import REFUND_PAYMENT as REFUND_PAYMENT
 from .steps import RESERVE as RESERVE
 from .steps import SHIP as SHIP
 from .timeline import record_step_event
@@ -92,6 +93,13 @@ def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATION
     idempotent, finds by itself whether there is anything to undo, and acts only on an order that
     will not complete."""
     transaction.on_commit(lambda: compensations(order_id, names=names).apply_async())
+
+
+def send_on_commit(name: str, *args: str) -> None:
+    """Send one task by name once the transaction commits. A broker that cannot take it is
+    logged, not raised into the request that already committed: the reconciler sends again
+    what is still owed (orders/services_recovery.py)."""
+    transaction.on_commit(lambda: signature(name, args=args).apply_async(), robust=True)
 
 
 def _outage_wait(exc: BaseException | None) -> float | None:

@@ -28,12 +28,14 @@ ORDER = {
     "status": "pending",
     "status_reason": "",
     "total_cents": 2000,
+    "refunded_cents": 0,
     "currency": "USD",
     "items": [
         {"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000, "line_total_cents": 2000}
     ],
     "shipping_address": {},
     "correlation_id": "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10",
+    "delivered_at": None,
     "version": 1,
     "created_at": "2026-11-25T23:00:00Z",
     "updated_at": "2026-11-25T23:00:00Z",
@@ -44,6 +46,9 @@ ORDER = {
         "events": BASE + "/events/",
         "cancel": BASE + "/cancel/",
         "ship": BASE + "/ship/",
+        "deliver": BASE + "/deliver/",
+        "returns": BASE + "/returns/",
+        "refunds": BASE + "/refunds/",
     },
 }
 ORDER_RESPONSE = OpenApiExample("An order", value=ORDER, response_only=True)
@@ -137,3 +142,27 @@ ORDER_CREATED_HEADERS = [
     ),
 ]
 ORDER_ID_PARAM = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order_id.")
+RETURN_ID = "5c0f6d1e-8a3b-4f2e-b7a9-2d4e6f8a0b1c"
+RETURN_ID_PARAM = OpenApiParameter("return_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The return_id.")
+RETURN_REQUEST = OpenApiExample(
+    "Send one widget back",
+    value={"lines": [{"product_id": "prod-1", "quantity": 1}], "reason": "Too small."},
+    request_only=True,
+)
+RETURN_RESPONSE = OpenApiExample(
+    "A requested return",
+    value={
+        "return_id": RETURN_ID,
+        "order_id": ORDER_ID,
+        "status": "requested",
+        "reason": "Too small.",
+        "decision_note": "",
+        "amount_cents": 1000,
+        "lines": [{"product_id": "prod-1", "name": "Widget", "quantity": 1, "unit_price_cents": 1000, "condition": ""}],
+        "restocked_at": None,
+        "version": 1,
+        "created_at": "2026-11-28T10:00:00Z",
+        "updated_at": "2026-11-28T10:00:00Z",
+    },
+    response_only=True,
+)

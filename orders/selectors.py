@@ -3,16 +3,17 @@
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from inventory.selectors import product_exists
 
-from .models import Order, OrderEvent, OrderItem
+from .models import Order, OrderEvent, OrderItem, ReturnLine, ReturnRequest
+from .states import ReturnStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -108,3 +109,63 @@ def order_search(*, orders: QuerySet[Order], term: str) -> QuerySet[Order]:
         return orders.filter(Exists(OrderItem.objects.filter(order=OuterRef("pk"), product__sku=term)))
     customers = get_user_model().objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
     return orders.filter(customer__in=customers.values("pk"))
+
+
+# --- returns ------------------------------------------------------------------------------
+def order_returns(*, order: Order) -> QuerySet[ReturnRequest]:
+    """An order's returns, newest first, with their lines (the caller already may see the order)."""
+    return order.returns.prefetch_related("lines__item").order_by("-created_at", "-id")
+
+
+def return_detail(*, user: "AbstractBaseUser | AnonymousUser", return_id: str) -> ReturnRequest:
+    """One return by public id, if `user` may see its order (404 otherwise, as for orders)."""
+    try:
+        return (
+            ReturnRequest.objects.select_related("order__customer")
+            .prefetch_related("lines__item")
+            .get(public_id=return_id, order__in=order_list(user=user))
+        )
+    except (ReturnRequest.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        raise Http404(f"Return {return_id} not found.") from exc
+
+
+def return_for_step(*, return_id: str) -> ReturnRequest:
+    """The current row of a return, read fresh by a service or a task (no caller scoping)."""
+    return ReturnRequest.objects.select_related("order").get(public_id=return_id)
+
+
+def return_refund_lines(*, return_id: str) -> list[dict[str, Any]]:
+    """A received return's lines as plain rows for the other apps (sku, product, quantity,
+    condition, unit price)."""
+    return list(
+        ReturnLine.objects.filter(return_request__public_id=return_id)
+        .order_by("item__product_id")
+        .values(
+            "quantity",
+            "condition",
+            sku=F("item__sku"),
+            product_id=F("item__product_id"),
+            unit_price_cents=F("item__unit_price_cents"),
+        )
+    )
+
+
+def return_counts_by_status() -> dict[str, int]:
+    return dict(ReturnRequest.objects.order_by().values_list("status").annotate(n=Count("id")))
+
+
+def return_for_step_pk(*, pk: int) -> ReturnRequest:
+    return ReturnRequest.objects.select_related("order").get(pk=pk)
+
+
+def return_public_id(*, pk: int) -> uuid.UUID:
+    return ReturnRequest.objects.values_list("public_id", flat=True).get(pk=pk)
+
+
+def received_returns() -> QuerySet[ReturnRequest]:
+    """Returns the warehouse received that are not refunded yet (the refund is on its way)."""
+    return ReturnRequest.objects.filter(status=ReturnStatus.RECEIVED)
+
+
+def received_return_ids(*, order: Order) -> list[str]:
+    return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]

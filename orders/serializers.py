@@ -150,6 +150,9 @@ class OrderLinksOutput(serializers.Serializer):
     events = serializers.URLField(read_only=True)
     cancel = serializers.URLField(read_only=True)
     ship = serializers.URLField(read_only=True, help_text="Staff only.")
+    deliver = serializers.URLField(read_only=True, help_text="Staff only.")
+    returns = serializers.URLField(read_only=True)
+    refunds = serializers.URLField(read_only=True)
 
 
 class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
@@ -176,10 +179,12 @@ class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
             "needs_review",
             "dead_lettered_at",
             "total_cents",
+            "refunded_cents",
             "currency",
             "items",
             "shipping_address",
             "correlation_id",
+            "delivered_at",
             "version",
             "created_at",
             "updated_at",
@@ -206,6 +211,9 @@ class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
             "events": self._absolute("order-events", order),
             "cancel": self._absolute("order-cancel", order),
             "ship": self._absolute("order-ship", order),
+            "deliver": self._absolute("order-deliver", order),
+            "returns": self._absolute("order-returns", order),
+            "refunds": self._absolute("order-refunds", order),
         }
 
 

@@ -1,7 +1,7 @@
 """The pipeline's task names and where each one acts: plain data, so the pipeline, the reconciler
 and the dead-letter rules share one definition without importing each other."""
 
-from .states import COMPENSABLE, OrderStatus
+from .states import COMPENSABLE, REFUNDABLE, OrderStatus
 
 AUTHORIZE, RESERVE, SHIP, CAPTURE = (
     "payments.authorize_payment",
@@ -33,7 +33,13 @@ COMPENSATIONS: tuple[str, ...] = (CANCEL_SHIPMENT, RELEASE_STOCK, VOID_PAYMENT)
 CANCEL_STRAY_BOOKING = "shipping.cancel_stray_booking"
 # Steps that give back what is held: they wait out an open breaker for as long as it stays open
 # (a wait spends no retry), where a forward step gives up after PIPELINE_BREAKER_WAIT_MAX_SECONDS.
-UNDO_STEPS: frozenset[str] = frozenset({*COMPENSATIONS, CANCEL_STRAY_BOOKING})
+# Money given back after the sale: a goodwill refund (staff), a received return's refund.
+REFUND_PAYMENT, REFUND_RETURN = "payments.refund_payment", "payments.refund_return"
+REFUND_STEPS: frozenset[str] = frozenset({REFUND_PAYMENT, REFUND_RETURN})
+# A refund step's dead letter discarded by staff: its refund is given up, its cents no longer owed.
+ABANDON_REFUND = "payments.abandon_refund"
+# Refunds are owed to a customer, as compensations are: they wait out an outage as undos do.
+UNDO_STEPS: frozenset[str] = frozenset({*COMPENSATIONS, CANCEL_STRAY_BOOKING, REFUND_PAYMENT, REFUND_RETURN})
 
 # The statuses in which each forward step still has work to do.
 _WAITS_AT: dict[str, frozenset[str]] = {
@@ -42,6 +48,8 @@ _WAITS_AT: dict[str, frozenset[str]] = {
     SHIP: frozenset({OrderStatus.RESERVED, OrderStatus.PENDING_SHIPMENT}),
     CAPTURE: frozenset({OrderStatus.SHIPPED}),
     **dict.fromkeys(COMPENSATIONS, COMPENSABLE),
+    # A refund waits while the order still keeps money (a fully refunded order needs none).
+    **dict.fromkeys((REFUND_PAYMENT, REFUND_RETURN), REFUNDABLE),
 }
 
 

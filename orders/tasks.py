@@ -16,5 +16,9 @@ def purge_idempotency_keys() -> int:
 
 @shared_task(name="orders.resend_stuck_orders")
 def resend_stuck_orders() -> int:
-    """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS: stuck steps, then lost compensations."""
-    return services_recovery.resend_stuck_orders() + services_recovery.resend_lost_compensations()
+    """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS: stuck steps, lost compensations and refunds."""
+    return (
+        services_recovery.resend_stuck_orders()
+        + services_recovery.resend_lost_compensations()
+        + services_recovery.resend_lost_refunds()
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import analytics_views, dlq_views, metrics, views
+from . import analytics_views, dlq_views, metrics, views, views_returns
 
 urlpatterns = [
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
@@ -9,6 +9,10 @@ urlpatterns = [
     path("orders/<str:order_id>/status/", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<str:order_id>/events/", views.OrderEventListView.as_view(), name="order-events"),
     path("orders/<str:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<str:order_id>/returns/", views_returns.OrderReturnListCreateView.as_view(), name="order-returns"),
+    path("returns/<str:return_id>/", views_returns.ReturnDetailView.as_view(), name="return-detail"),
+    path("returns/<str:return_id>/approve/", views_returns.ReturnApproveView.as_view(), name="return-approve"),
+    path("returns/<str:return_id>/refuse/", views_returns.ReturnRefuseView.as_view(), name="return-refuse"),
     path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
     # --- dead-letter queue (staff with orders.review_dead_letters)
     path("dlq/", dlq_views.DeadLetterListView.as_view(), name="dlq-list"),

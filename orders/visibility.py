@@ -86,6 +86,9 @@ PUBLIC_FIELDS: dict[str, Callable[[Any], Any]] = {
     "sku": _text(64),
     "tracking_number": _text(80),
     "decline_code": _decline_code,
+    "return_id": _text(36),
+    "refunded_cents": _cents,
+    "delivered_at": _text(40),
 }
 
 
@@ -113,7 +116,7 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.PAYMENT_FAILED: PublicRule(DECLINED, ("decline_code",), _decline_message),
     K.PAYMENT_CAPTURED: PublicRule("Payment taken.", ("amount_cents",)),
     K.PAYMENT_VOIDED: PublicRule("The hold on the card was released.", ("amount_cents",)),
-    K.PAYMENT_REFUNDED: PublicRule("Payment refunded.", ("amount_cents",)),
+    K.PAYMENT_REFUNDED: PublicRule("Payment refunded.", ("amount_cents", "refunded_cents")),
     K.STOCK_RESERVED: PublicRule("Items reserved.", ("lines",)),
     K.STOCK_UNAVAILABLE: PublicRule("An item is out of stock.", ("sku",)),
     K.STOCK_RELEASED: None,
@@ -134,6 +137,18 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.COMPENSATION_RESENT: None,
     K.CARRIER_OUTCOME_UNKNOWN: None,
     K.STRAY_BOOKING_CANCELLED: None,
+    # After the parcel leaves: the customer follows delivery, their returns and their money;
+    # who acted (a carrier's webhook, the poll, a staff member) and processor references stay in.
+    K.ORDER_DELIVERED: PublicRule("Delivered.", ("delivered_at",)),
+    K.RETURN_REQUESTED: PublicRule("Return requested.", ("return_id", "amount_cents", "lines")),
+    K.RETURN_APPROVED: PublicRule("Return approved: please send the parcel back.", ("return_id",)),
+    K.RETURN_REFUSED: PublicRule("Return refused.", ("return_id",)),
+    K.RETURN_RECEIVED: PublicRule("Returned parcel received.", ("return_id", "lines")),
+    K.STOCK_RESTOCKED: None,
+    K.REFUND_REQUESTED: PublicRule("Refund on its way.", ("amount_cents",)),
+    K.REFUND_ABANDONED: PublicRule(
+        "The refund could not be made to your card; our team will contact you.", ("amount_cents",)
+    ),
 }
 
 

@@ -155,6 +155,8 @@ CELERY_TASK_ROUTES = {
     "payments.authorize_payment": {"queue": "payments"},
     "payments.void_payment": {"queue": "payments"},
     "payments.refund_payment": {"queue": "payments"},
+    "payments.refund_return": {"queue": "payments"},
+    "payments.abandon_refund": {"queue": "payments"},
     "payments.capture_payment": {"queue": "orders"},
     "inventory.*": {"queue": "inventory"},
     "shipping.*": {"queue": "shipping"},
@@ -231,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Orders, catalog and pipeline state of an ordersite shop.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Orders, returns and refunds each have a `status` with its own choices: one name each.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.states.OrderStatus",
+        "ReturnStatusEnum": "orders.states.ReturnStatus",
+        "RefundStatusEnum": "payments.models.RefundStatus",
+    },
 }
 
 # --- Gateways ----------------------------------------------------------------------------
@@ -316,12 +324,16 @@ PIPELINE_RETRY_POLICY: dict[str, dict] = {
         for name in (
             "payments.capture_payment",
             "payments.void_payment",
-            "payments.refund_payment",
             "inventory.release_stock",
             "shipping.cancel_shipment",
             "shipping.cancel_stray_booking",
         )
     },
+}
+# Refunds must eventually happen too; past their retries they wait in the DLQ for staff.
+PIPELINE_RETRY_POLICY |= {
+    name: {"max_retries": env.int("PIPELINE_REFUND_MAX_RETRIES", default=10)}
+    for name in ("payments.refund_payment", "payments.refund_return")
 }
 PIPELINE_STUCK_AFTER_SECONDS = env.int("PIPELINE_STUCK_AFTER_SECONDS", default=300)
 PIPELINE_RECONCILE_EVERY_SECONDS = env.int("PIPELINE_RECONCILE_EVERY_SECONDS", default=60)
@@ -339,3 +351,18 @@ BREAKER_CONSECUTIVE_FAILURES = env.int("BREAKER_CONSECUTIVE_FAILURES", default=5
 BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
 BREAKER_HALF_OPEN_CALLS = env.int("BREAKER_HALF_OPEN_CALLS", default=5)
 BREAKER_CLOSE_AFTER = env.int("BREAKER_CLOSE_AFTER", default=3)
+
+# --- After the parcel leaves: delivery, returns, refunds (issue 18) ------------------------
+# A customer may ask for a return this many days after delivery; later, a 409 return_window_closed.
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
+# Carriers push deliveries to POST /api/v1/carriers/<carrier>/events/ with this in the
+# X-Carrier-Secret header. Empty: the webhook refuses every call (the poll still works).
+CARRIER_WEBHOOK_SECRET = env.str("CARRIER_WEBHOOK_SECRET", default="dev-only-carrier-secret" if DEBUG else "")
+# The poll that catches what no webhook told us: parcels not yet delivered, asked of their
+# carrier this often, at most this many per run (oldest first).
+CARRIER_DELIVERY_POLL_SECONDS = env.int("CARRIER_DELIVERY_POLL_SECONDS", default=600)
+CARRIER_DELIVERY_POLL_BATCH = env.int("CARRIER_DELIVERY_POLL_BATCH", default=200)
+CELERY_BEAT_SCHEDULE["poll-deliveries"] = {
+    "task": "shipping.poll_deliveries",
+    "schedule": CARRIER_DELIVERY_POLL_SECONDS,
+}

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("orders.urls")),
     path("api/v1/", include("inventory.urls")),
     path("api/v1/", include("shipping.urls")),
+    path("api/v1/", include("payments.urls")),
     path("api/v1/health", HealthView.as_view(), name="health"),
     path("api/v1/health/ready", ReadinessView.as_view(), name="health-ready"),
 ]

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Payment
+from .models import Payment, Refund
 
 
 @admin.register(Payment)
@@ -15,6 +15,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "captured_cents",
         "voided_cents",
         "refunded_cents",
+        "refunding_cents",
         "gateway",
         "gateway_reference",
         "created_at",
@@ -25,6 +26,26 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [field.name for field in Payment._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    """Refunds as they went (or wait, with the processor's last refusal): read-only, since staff
+    ask for them through the API (goodwill) or by receiving a return."""
+
+    list_display = ("public_id", "payment", "amount_cents", "status", "failure_code", "requested_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("public_id", "payment__order__public_id", "idempotency_key")
+    list_select_related = ("payment",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in Refund._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -63,7 +63,8 @@ class PaymentGateway(Protocol):
 
 class HttpPaymentGateway:
     """Our payment sandbox's API (the shape of a card processor's): POST /v1/authorizations, then
-    /v1/authorizations/<id>/capture, /void or /refund. A 402 is a decline."""
+    /v1/authorizations/<id>/capture, /void, or /refunds (one per refund, partial amounts). A
+    402 is a decline (of a card, or of a refund)."""
 
     name = "sandbox"
 
@@ -101,7 +102,7 @@ class HttpPaymentGateway:
         return self._call(f"/{reference}/void", {}, idempotency_key)
 
     def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
-        return self._call(f"/{reference}/refund", {"amount_cents": amount_cents}, idempotency_key)
+        return self._call(f"/{reference}/refunds", {"amount_cents": amount_cents}, idempotency_key)
 
     def ledger(self) -> list[LedgerEntry]:
         """Every authorization the provider holds (GET /v1/authorizations), for the invariant audit.

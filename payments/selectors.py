@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from .gateways import LedgerEntry, payment_ledger
-from .models import Payment, PaymentStatus
+from .models import Payment, PaymentStatus, Refund, RefundStatus
 
 
 def payment_for_order(*, order_id: int) -> Payment | None:
@@ -29,6 +30,7 @@ def payment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, A
             "captured_cents",
             "voided_cents",
             "refunded_cents",
+            "refunding_cents",
             "gateway_reference",
             "idempotency_key",
         )
@@ -44,3 +46,43 @@ def payment_references(*, references: list[str]) -> dict[str, int]:
 def gateway_ledger() -> list[LedgerEntry] | None:
     """The payment provider's own books (over its API); None if its adapter cannot list them."""
     return payment_ledger()
+
+
+def order_refunds(*, order_id: int) -> QuerySet[Refund]:
+    """An order's refunds, oldest first (the caller already may see the order)."""
+    return (
+        Refund.objects.filter(payment__order_id=order_id).select_related("return_request").order_by("created_at", "id")
+    )
+
+
+def refund_detail(*, refund_id: str) -> Refund:
+    return Refund.objects.select_related("return_request").get(public_id=refund_id)
+
+
+def refund_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Succeeded and pending refunds per order, as sums (one grouped query), for the audit."""
+    refunds = Refund.objects.all() if order_ids is None else Refund.objects.filter(payment__order_id__in=order_ids)
+    return list(
+        refunds.order_by()
+        .values(order_id=F("payment__order_id"))
+        .annotate(
+            succeeded=Coalesce(Sum("amount_cents", filter=Q(status=RefundStatus.SUCCEEDED)), 0),
+            pending=Coalesce(Sum("amount_cents", filter=Q(status=RefundStatus.PENDING)), 0),
+        )
+    )
+
+
+def refund_totals() -> dict[str, int]:
+    """Cents refunded per refund status, every status present (one grouped query)."""
+    sums = dict(Refund.objects.order_by().values_list("status").annotate(cents=Sum("amount_cents")))
+    return {status.value: sums.get(status.value, 0) for status in RefundStatus}
+
+
+def payments_owing_refunds() -> QuerySet[Payment]:
+    """Payments with cents promised to refunds not yet paid out."""
+    return Payment.objects.filter(refunding_cents__gt=0)
+
+
+def pending_refund_ids(*, order_id: int) -> list[str]:
+    rows = Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.PENDING).order_by("created_at", "id")
+    return [str(pk) for pk in rows.values_list("public_id", flat=True)]

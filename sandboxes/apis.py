@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from ordersite.redis_pool import sandbox_redis
 
@@ -17,7 +18,11 @@ DECLINES = {
 FLAKY_TOKEN = "tok_processing_error"  # noqa: S105  (503 twice for a key, then approved)
 FLAKY_FAILURES = 2
 HANGING_TOKEN = "tok_timeout"  # noqa: S105  (approved, but the first answer comes too late)
-APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard", FLAKY_TOKEN, HANGING_TOKEN})
+# Authorized and captured like any card, but its issuer refuses refunds (402 refund_refused)
+# until POST /v1/authorizations/<id>/allow-refunds (the issuer lifted its block: a test or a
+# person says so). A refusal is not kept for its key: asking again asks the issuer again.
+REFUND_REFUSED_TOKEN = "tok_refund_refused"  # noqa: S105
+APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard", FLAKY_TOKEN, HANGING_TOKEN, REFUND_REFUSED_TOKEN})
 
 
 @dataclass
@@ -41,7 +46,7 @@ class PaymentSandbox:
 
     name = "payments"
     prefix = "sandbox:payments"
-    OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refund)$")
+    OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refunds|allow-refunds)$")
 
     def __init__(self) -> None:
         self.redis = sandbox_redis()
@@ -73,6 +78,8 @@ class PaymentSandbox:
             try:
                 reply = self._apply(path, key, body)
                 stored = json.dumps({"fingerprint": fingerprint, "status": reply.status, "body": reply.body})
+                if reply.status == 402 and reply.body["error"]["code"] == "refund_refused":
+                    return reply  # it paid nothing: the same key may ask again
                 self.redis.set(idem, stored)
             finally:
                 self.redis.delete(f"{idem}:lock")
@@ -100,20 +107,39 @@ class PaymentSandbox:
         if auth is None:
             return _error(404, "not_found", "No such authorization.")
         op, amount = match["op"], int(body.get("amount_cents", auth["amount_cents"]))
-        wanted = "captured" if op == "refund" else "authorized"
-        if auth["status"] != wanted or amount > auth["amount_cents"]:
+        if op == "refunds":
+            return self._refund(auth, key, amount)
+        if op == "allow-refunds":
+            self.redis.hset(f"{self.prefix}:auth:{auth['id']}", "refunds_allowed", "1")
+            return Reply(200, self._auth(auth["id"]) or {})
+        if auth["status"] != "authorized" or amount > auth["amount_cents"]:
             return _error(422, "invalid_state", f"Cannot {op} an authorization that is {auth['status']}.")
         changes = {
             "capture": {"status": "captured", "captured_cents": amount},
             "void": {"status": "voided", "voided_cents": auth["amount_cents"]},
-            "refund": {
-                "status": "refunded",
-                "captured_cents": auth["captured_cents"] - amount,
-                "refunded_cents": auth["refunded_cents"] + amount,
-            },
         }[op]
         self.redis.hset(f"{self.prefix}:auth:{auth['id']}", mapping=changes)
         return Reply(200, self._auth(auth["id"]) or {})
+
+    def _refund(self, auth: dict, key: str, amount: int) -> Reply:
+        """POST /v1/authorizations/<id>/refunds: give back part or all of what is captured, as
+        many times as there is money left; 201 with the refund and the authorization after it."""
+        if auth["status"] not in ("captured", "partially_refunded"):
+            return _error(422, "invalid_state", f"Cannot refund an authorization that is {auth['status']}.")
+        if not 0 < amount <= auth["captured_cents"]:
+            return _error(422, "invalid_amount", f"Refunds go from 1 to {auth['captured_cents']} cents.")
+        if auth.get("token") == REFUND_REFUSED_TOKEN and not auth.get("refunds_allowed"):
+            return _error(402, "refund_refused", "The card issuer refused the refund.")
+        kept = auth["captured_cents"] - amount
+        changes = {
+            "status": "partially_refunded" if kept else "refunded",
+            "captured_cents": kept,
+            "refunded_cents": auth["refunded_cents"] + amount,
+        }
+        self.redis.hset(f"{self.prefix}:auth:{auth['id']}", mapping=changes)
+        refund = {"id": f"re_{_digest(key)[:20]}", "authorization": auth["id"], "amount_cents": amount}
+        self.redis.rpush(f"{self.prefix}:refunds:{auth['id']}", json.dumps(refund))
+        return Reply(201, {**refund, "status": "succeeded", "authorization_after": self._auth(auth["id"])})
 
     def _authorize(self, key: str, body: dict) -> Reply:
         token = str(body.get("token", ""))
@@ -132,6 +158,7 @@ class PaymentSandbox:
             "refunded_cents": 0,
             # As processors keep the merchant's reference: an audit can tell whose charge it is.
             "idempotency_key": key,
+            "token": token,
         }
         self.redis.hset(f"{self.prefix}:auth:{auth_id}", mapping=row)
         self.redis.sadd(f"{self.prefix}:auths", auth_id)
@@ -145,6 +172,8 @@ class CarrierSandbox:
     booking arrived refuses the booking that arrives later (422 booking_cancelled)."""
 
     CANCEL = re.compile(r"^/v1/shipments/(?P<tracking>\w+)/cancel$")
+    DELIVER = re.compile(r"^/v1/shipments/(?P<tracking>\w+)/deliver$")
+    ONE = re.compile(r"^/v1/shipments/(?P<tracking>\w+)$")
     CANCEL_BY_KEY = "/v1/shipments/cancel-by-key"
 
     def __init__(self, name: str) -> None:
@@ -152,6 +181,11 @@ class CarrierSandbox:
         self.redis = sandbox_redis()
 
     def get(self, path: str) -> Reply:
+        one = self.ONE.match(path)
+        if one:
+            order_id = self.redis.get(f"{self.prefix}:tracking:{one['tracking']}")
+            shipment = self.redis.get(f"{self.prefix}:shipment:{order_id}") if order_id else None
+            return Reply(200, json.loads(shipment)) if shipment else _error(404, "not_found", "No such shipment.")
         if path != "/v1/shipments":
             return _error(404, "not_found", "No such endpoint.")
         orders = sorted(self.redis.smembers(f"{self.prefix}:orders"))
@@ -163,11 +197,25 @@ class CarrierSandbox:
             return self._create(key, body)
         if path == self.CANCEL_BY_KEY:
             return self._cancel_by_key(str(body.get("idempotency_key", "")))
-        match = self.CANCEL.match(path)
+        match = self.CANCEL.match(path) or self.DELIVER.match(path)
         order_id = self.redis.get(f"{self.prefix}:tracking:{match['tracking']}") if match else None
         if order_id is None:
             return _error(404, "not_found", "No such shipment.")
+        if match.re is self.DELIVER:
+            return self._deliver(order_id, str(body.get("delivered_at") or ""))
         return self._cancel(order_id)
+
+    def _deliver(self, order_id: str, delivered_at: str) -> Reply:
+        """The courier handed the parcel over (a test or a person says so, as a scan would):
+        its status turns `delivered`, with the time, once; a cancelled parcel never arrives."""
+        shipment = json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}")
+        if shipment.get("status") == "cancelled":
+            return _error(422, "invalid_state", "A cancelled shipment is not delivered.")
+        if shipment.get("status") != "delivered":
+            when = delivered_at or datetime.now(UTC).isoformat()
+            shipment.update(status="delivered", delivered_at=when)
+            self.redis.set(f"{self.prefix}:shipment:{order_id}", json.dumps(shipment))
+        return Reply(200, shipment)
 
     def _cancel(self, order_id: str) -> Reply:
         shipment = json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}")

@@ -8,7 +8,7 @@ from .models import Shipment
 
 @admin.register(Shipment)
 class ShipmentAdmin(admin.ModelAdmin):
-    list_display = ("order", "carrier", "tracking_number", "status", "created_at")
+    list_display = ("order", "carrier", "tracking_number", "status", "created_at", "delivered_at")
     list_filter = ("carrier", "status")
     search_fields = ("order__public_id", "tracking_number")
     list_select_related = ("order",)

@@ -7,15 +7,24 @@ adapter of each role ("primary", "fallback") and CARRIER_*_URL where it lives.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ordersite.breakers import guarded
-from ordersite.gateways import GatewayUnavailableError, get_json, post_json
+from ordersite.gateways import GatewayRejectedError, GatewayUnavailableError, get_json, post_json
 
-__all__ = ["Booking", "Carrier", "GatewayUnavailableError", "HttpCarrier", "ShipmentResult"]
+__all__ = [
+    "Booking",
+    "Carrier",
+    "GatewayRejectedError",
+    "GatewayUnavailableError",
+    "HttpCarrier",
+    "ShipmentResult",
+    "Tracking",
+]
 
 ROLES = ("primary", "fallback")
 
@@ -33,7 +42,16 @@ class Booking:
 
     order_id: str
     tracking_number: str
-    status: str  # "created" (live) or "cancelled"
+    status: str  # "created" or "delivered" (live: not called back), or "cancelled"
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where a parcel is, as its carrier tells: delivered_at is set once it arrived."""
+
+    tracking_number: str
+    status: str
+    delivered_at: datetime | None
 
 
 class Carrier(Protocol):
@@ -88,6 +106,24 @@ class HttpCarrier:
             Booking(order_id=row["order_id"], tracking_number=row["tracking_number"], status=row["status"])
             for row in get_json(f"{self.base_url}/v1/shipments")["data"]
         ]
+
+    def tracking(self, *, tracking_number: str) -> Tracking:
+        """Where one parcel is (GET /v1/shipments/<tracking>): the delivery poll's question."""
+        row = get_json(f"{self.base_url}/v1/shipments/{tracking_number}")
+        delivered = row.get("delivered_at")
+        return Tracking(
+            tracking_number=row["tracking_number"],
+            status=row["status"],
+            delivered_at=datetime.fromisoformat(delivered) if delivered else None,
+        )
+
+
+def carrier_tracking(role: str, *, tracking_number: str) -> Tracking | None:
+    """Ask the `role` carrier where a parcel is; None when its adapter cannot track parcels.
+    Read-only, outside the breaker (a poll must not trip the pipeline's breaker); raises
+    GatewayUnavailableError when the carrier does not answer."""
+    adapter = import_string(settings.CARRIER_CLASSES[role])(name=role)
+    return adapter.tracking(tracking_number=tracking_number) if hasattr(adapter, "tracking") else None
 
 
 def carrier_bookings(role: str) -> list[Booking] | None:

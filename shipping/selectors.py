@@ -3,6 +3,9 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
+
+from orders.states import OrderStatus
 
 from .gateways import ROLES, Booking, carrier_bookings
 from .models import Shipment, ShipmentStatus
@@ -28,3 +31,22 @@ def carrier_ledgers() -> dict[str, list[Booking] | None]:
     """Each carrier role's own books (over its API); None for a carrier whose adapter cannot
     list them."""
     return {role: carrier_bookings(role) for role in ROLES}
+
+
+def shipment_by_tracking(*, carrier: str, tracking_number: str) -> Shipment:
+    """The shipment a carrier's event names (404 for a parcel we do not know of)."""
+    shipment = Shipment.objects.select_related("order").filter(carrier=carrier, tracking_number=tracking_number).first()
+    if shipment is None:
+        raise Http404(f"No {carrier} shipment {tracking_number}.")
+    return shipment
+
+
+def undelivered_shipments(*, limit: int) -> list[Shipment]:
+    """Live parcels of completed orders that no one reported delivered, oldest first: what the
+    delivery poll asks the carriers about. Staff's manual shipments are not tracked."""
+    return list(
+        Shipment.objects.select_related("order")
+        .filter(status=ShipmentStatus.CREATED, delivered_at__isnull=True, order__status=OrderStatus.COMPLETED)
+        .filter(carrier__in=ROLES)
+        .order_by("created_at")[:limit]
+    )

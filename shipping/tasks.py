@@ -1,6 +1,7 @@
 """Thin Celery tasks of the shipping queue: each runs the service of the same name."""
 
 from celery import shared_task
+from django.conf import settings
 
 from orders.pipeline import StepTask
 
@@ -26,3 +27,9 @@ def cancel_stray_booking(order_id: str, carrier: str) -> str:
 def retry_pending_shipments() -> int:
     """Beat, every CARRIER_PENDING_RETRY_SECONDS."""
     return services.retry_pending_shipments()
+
+
+@shared_task(name="shipping.poll_deliveries")
+def poll_deliveries() -> int:
+    """Beat, every CARRIER_DELIVERY_POLL_SECONDS: deliveries no webhook told us about."""
+    return services.poll_deliveries(limit=settings.CARRIER_DELIVERY_POLL_BATCH)

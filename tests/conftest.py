@@ -205,6 +205,7 @@ FAULT_TIMINGS = {
     "SANDBOX_HANG_SECONDS": "3",
     "PIPELINE_STUCK_AFTER_SECONDS": "3",
     "PIPELINE_MAX_RETRIES": "8",
+    "PIPELINE_REFUND_MAX_RETRIES": "3",  # a refused refund reaches the DLQ in seconds
 }
 
 

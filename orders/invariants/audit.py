@@ -11,14 +11,19 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet
 from ordersite import dlq
 
 from ..models import Order, OrderEvent
-from ..states import TERMINAL, EventKind, OrderStatus
+from ..states import FULFILLED, TERMINAL, EventKind, OrderStatus
+from ..steps import REFUND_PAYMENT, REFUND_RETURN
 
 # Every rule the audit knows, with what it promises (the report and README use these words).
 RULES: dict[str, str] = {
     "state.stuck": "every order is terminal, waiting with a visible reason (pending_shipment, or parked "
     "in the DLQ with a live entry), or still moving within the window",
     "money.unbalanced": "a payment that ended has captured + voided + refunded = authorized",
-    "money.completed_not_captured_once": "a completed order's payment was captured in full, exactly once",
+    "money.completed_not_captured_once": "a completed order's payment was captured in full, exactly once "
+    "(after a refund: captured = refunded + kept)",
+    "money.refund_mismatch": "what an order shows refunded is its payment's refunded cents, the sum of its "
+    "succeeded refunds, here and at the gateway; cents promised to refunds are those of its pending ones; its "
+    "status says whether any, part or all of the capture went back",
     "money.held_after_terminal": "a cancelled or failed order holds no authorization and no captured money",
     "money.double_charge": "no order was charged more than once, nor more than its total, at the gateway",
     "ledger.unreachable": "the gateways' ledgers can be read",
@@ -33,7 +38,7 @@ RULES: dict[str, str] = {
     "shipping.live_booking": "no parcel is live at a carrier (or in our books) for an order not shipped through it",
     "shipping.booking_missing": "every shipped order has its parcel live at its carrier",
     "dlq.duplicate_entry": "at most one live DLQ entry per order and step",
-    "dlq.entry_for_completed": "no live DLQ entry for a completed order",
+    "dlq.entry_for_completed": "no live DLQ entry of a pipeline step for a completed order (a refund's may wait)",
     "timeline.seq_gap": "an order's events are numbered 1..n without gaps",
     "timeline.customer_internals": "the customer's timeline shows no URLs, exception names, 'Error:', DLQ entry "
     "ids, gateway references or staff usernames",
@@ -47,6 +52,7 @@ SETTLING_RULES = frozenset(
         "ledger.mismatch",
         "stock.held_after_terminal",
         "shipping.live_booking",
+        "money.refund_mismatch",
     }
 )
 WAITING = frozenset({OrderStatus.PENDING_SHIPMENT})
@@ -114,6 +120,7 @@ class OrderRow:
     dead_lettered_at: datetime | None
     updated_at: datetime
     last_event_seq: int
+    refunded_cents: int
 
 
 class Audit:
@@ -125,7 +132,16 @@ class Audit:
             Order.objects.all() if since is None else Order.objects.filter(created_at__gte=since)
         )
         self.scope_pks = self.scope.values("pk")
-        fields = ("pk", "public_id", "status", "total_cents", "dead_lettered_at", "updated_at", "last_event_seq")
+        fields = (
+            "pk",
+            "public_id",
+            "status",
+            "total_cents",
+            "dead_lettered_at",
+            "updated_at",
+            "last_event_seq",
+            "refunded_cents",
+        )
         self.orders: dict[int, OrderRow] = {
             row[0]: OrderRow(row[0], str(row[1]), *row[2:]) for row in self.scope.order_by().values_list(*fields)
         }
@@ -159,7 +175,7 @@ class Audit:
             order = self.orders[self.by_public_id[public_id]]
             if n > 1:
                 self.flag("dlq.duplicate_entry", f"{n} live entries for {task}", order=order)
-            if order.status == OrderStatus.COMPLETED:
+            if order.status in FULFILLED and task not in (REFUND_PAYMENT, REFUND_RETURN):
                 self.flag("dlq.entry_for_completed", f"a live entry for {task}", order=order)
 
     def check_sequences(self) -> None:
@@ -175,9 +191,9 @@ class Audit:
             self.flag("timeline.seq_gap", detail, order=self.orders[pk])
 
     def captured_events(self) -> dict[int, int]:
-        """payment_captured events per completed order (one grouped query)."""
+        """payment_captured events per completed order, refunded or not (one grouped query)."""
         rows = (
-            OrderEvent.objects.filter(order__in=self.scope.filter(status=OrderStatus.COMPLETED))
+            OrderEvent.objects.filter(order__in=self.scope.filter(status__in=FULFILLED))
             .filter(kind=EventKind.PAYMENT_CAPTURED)
             .order_by()
             .values_list("order_id")

@@ -14,17 +14,19 @@ from shipping import selectors as shipping_selectors
 
 from ..models import OrderItem
 from ..pipeline import parse_step_key
-from ..states import TERMINAL, OrderStatus
+from ..states import FULFILLED, TERMINAL, OrderStatus
 from .audit import Audit, OrderRow
 
 if TYPE_CHECKING:
     from payments.gateways import LedgerEntry
     from shipping.gateways import Booking
 
-FINISHED_UNCOMPLETED = TERMINAL - {OrderStatus.COMPLETED}
-SHIPPED = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED})
-ENDED = frozenset({"captured", "voided", "refunded"})
-LIVE = "created"
+FINISHED_UNCOMPLETED = TERMINAL - FULFILLED
+SHIPPED = frozenset({OrderStatus.SHIPPED}) | FULFILLED
+ENDED = frozenset({"captured", "voided", "partially_refunded", "refunded"})
+# A parcel not called back: on its way ("created") or arrived ("delivered").
+LIVE_STATUSES = frozenset({"created", "delivered"})
+LIVE = "created"  # our own Shipment rows: a delivery sets delivered_at, not the status
 
 
 def check_books(audit: Audit, *, ledgers: bool) -> None:
@@ -34,6 +36,7 @@ def check_books(audit: Audit, *, ledgers: bool) -> None:
     if ledger is not None:
         _check_ledger(audit, ledger, by_order, payments)
     _check_payments(audit, payments, by_order, captured_events=audit.captured_events())
+    _check_refunds(audit, payments, by_order)
     _check_stock(audit)
     _check_parcels(audit, _carrier_ledgers(audit) if ledgers else {})
 
@@ -136,7 +139,7 @@ def _check_payments(
         row = payments.get(pk)
         if row is not None and row["status"] in ENDED and _settled(row) != row["amount_cents"]:
             audit.flag("money.unbalanced", f"payment {row['status']}: {_split(row)}", order=order)
-        if order.status == OrderStatus.COMPLETED:
+        if order.status in FULFILLED:
             _check_captured_once(audit, order, row, captured_events.get(pk, 0))
         elif order.status in FINISHED_UNCOMPLETED:
             _check_nothing_held(audit, order, row, by_order.get(pk, []))
@@ -146,13 +149,59 @@ def _check_captured_once(audit: Audit, order: OrderRow, row: dict | None, events
     problems = []
     if row is None:
         problems.append("no payment")
-    elif (row["status"], row["captured_cents"], row["amount_cents"]) != ("captured", *[order.total_cents] * 2):
-        problems.append(f"payment {row['status']}, {row['captured_cents']} of {row['amount_cents']} cents captured")
+    elif (
+        row["status"] not in CAPTURED_ONCE
+        or row["amount_cents"] != order.total_cents
+        or row["captured_cents"] + row["refunded_cents"] != order.total_cents
+    ):
+        problems.append(
+            f"payment {row['status']}, {row['captured_cents']} kept + {row['refunded_cents']} refunded"
+            f" of {row['amount_cents']} cents"
+        )
     if events != 1:
         problems.append(f"{events} payment_captured events")
     if problems:
         detail = f"total {order.total_cents} cents: " + "; ".join(problems)
         audit.flag("money.completed_not_captured_once", detail, order=order)
+
+
+CAPTURED_ONCE = frozenset({"captured", "partially_refunded", "refunded"})
+
+
+def _check_refunds(audit: Audit, payments: dict[int, dict], by_order: dict[int, list["LedgerEntry"]]) -> None:
+    """captured = refunded + kept, per order: the order's refunded amount is its payment's and its
+    succeeded refunds' (and the gateway's, when it was read); the status follows the money."""
+    refunds = {row["order_id"]: row for row in payment_selectors.refund_audit_rows(order_ids=audit.scope_pks)}
+    for pk, order in audit.orders.items():
+        row, sums = payments.get(pk), refunds.get(pk, {"succeeded": 0, "pending": 0})
+        refunded = row["refunded_cents"] if row else 0
+        problems = []
+        if order.refunded_cents != refunded or sums["succeeded"] != refunded:
+            problems.append(
+                f"order shows {order.refunded_cents} cents refunded, payment {refunded},"
+                f" succeeded refunds {sums['succeeded']}"
+            )
+        if row is not None and row["refunding_cents"] != sums["pending"]:
+            problems.append(f"payment promises {row['refunding_cents']} cents, pending refunds {sums['pending']}")
+        gateway = [e for e in by_order.get(pk, []) if row and e.reference == row["gateway_reference"]]
+        if gateway and gateway[0].refunded_cents != refunded:
+            problems.append(f"gateway refunded {gateway[0].refunded_cents} cents, we {refunded}")
+        expected = _status_for_refunds(order, refunded)
+        if expected is not None and order.status != expected:
+            problems.append(f"{order.status} order with {refunded} of {order.total_cents} cents refunded")
+        if problems:
+            audit.flag("money.refund_mismatch", "; ".join(problems), order=order)
+
+
+def _status_for_refunds(order: OrderRow, refunded: int) -> str | None:
+    """The status an order in FULFILLED must have for what it refunded; None for any other."""
+    if order.status not in FULFILLED:
+        return None
+    if refunded == 0:
+        return (
+            order.status if order.status in (OrderStatus.COMPLETED, OrderStatus.DELIVERED) else "completed or delivered"
+        )
+    return OrderStatus.REFUNDED if refunded >= order.total_cents else OrderStatus.PARTIALLY_REFUNDED
 
 
 def _check_nothing_held(audit: Audit, order: OrderRow, row: dict | None, entries: list["LedgerEntry"]) -> None:
@@ -231,7 +280,7 @@ def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
     shipments = {row["order_id"]: row for row in shipping_selectors.shipment_audit_rows(order_ids=audit.scope_pks)}
     live_at: dict[str, set[str]] = {role: set() for role in ledgers}
     for role, bookings in ledgers.items():
-        for booking in (b for b in bookings if b.status == LIVE):
+        for booking in (b for b in bookings if b.status in LIVE_STATUSES):
             live_at[role].add(booking.tracking_number)
             _check_booking(audit, role, booking, shipments)
     for pk, order in audit.orders.items():

@@ -58,7 +58,7 @@ def test_place_order_with_the_seed_body_returns_201_location_and_the_priced_orde
             "line_total_cents": 2000,
         }
     ], "the catalog names and prices the line, not the client"
-    assert set(data["links"]) == {"self", "status", "events", "cancel", "ship"}
+    assert set(data["links"]) == {"self", "status", "events", "cancel", "ship", "deliver", "returns", "refunds"}
     order = Order.objects.get(public_id=data["order_id"])
     assert order.shipping_address == {"name": "Ada", "city": "London"}
 

@@ -4,7 +4,16 @@ import itertools
 
 import pytest
 
-from orders.states import CANCELLABLE, TERMINAL, TRANSITIONS, OrderStatus, can_transition
+from orders.states import (
+    CANCELLABLE,
+    RETURN_TRANSITIONS,
+    TERMINAL,
+    TRANSITIONS,
+    OrderStatus,
+    ReturnStatus,
+    can_transition,
+    can_transition_return,
+)
 
 S = OrderStatus
 ALLOWED = {
@@ -28,6 +37,19 @@ ALLOWED = {
     (S.PENDING_SHIPMENT, S.FAILED),
     (S.SHIPPED, S.COMPLETED),
     (S.OUT_OF_STOCK, S.CANCELLED),
+    (S.COMPLETED, S.DELIVERED),
+    (S.COMPLETED, S.PARTIALLY_REFUNDED),
+    (S.COMPLETED, S.REFUNDED),
+    (S.DELIVERED, S.PARTIALLY_REFUNDED),
+    (S.DELIVERED, S.REFUNDED),
+    (S.PARTIALLY_REFUNDED, S.REFUNDED),
+}
+R = ReturnStatus
+RETURN_ALLOWED = {
+    (R.REQUESTED, R.APPROVED),
+    (R.REQUESTED, R.REFUSED),
+    (R.APPROVED, R.RECEIVED),
+    (R.RECEIVED, R.REFUNDED),
 }
 
 
@@ -36,12 +58,27 @@ def test_transitions_allow_exactly_the_table(current, to):
     assert can_transition(current, to) is ((current, to) in ALLOWED)
 
 
+@pytest.mark.parametrize(("current", "to"), list(itertools.product(R, R)))
+def test_return_transitions_allow_exactly_the_table(current, to):
+    assert can_transition_return(current, to) is ((current, to) in RETURN_ALLOWED)
+
+
 def test_every_status_has_a_row():
     assert set(TRANSITIONS) == set(S)
+    assert set(RETURN_TRANSITIONS) == set(R)
 
 
 def test_terminal_statuses_are_the_ends_of_the_saga():
-    assert {S.COMPLETED, S.PAYMENT_FAILED, S.CANCELLED, S.FAILED} == TERMINAL
+    # After-sale statuses are the carrier's and staff's: the pipeline is done with them.
+    assert {
+        S.COMPLETED,
+        S.DELIVERED,
+        S.PARTIALLY_REFUNDED,
+        S.REFUNDED,
+        S.PAYMENT_FAILED,
+        S.CANCELLED,
+        S.FAILED,
+    } == TERMINAL
 
 
 def test_orders_are_cancellable_only_before_the_parcel_leaves():

@@ -71,6 +71,7 @@ HIDDEN = {
     EventKind.COMPENSATION_RESENT,
     EventKind.CARRIER_OUTCOME_UNKNOWN,
     EventKind.STRAY_BOOKING_CANCELLED,
+    EventKind.STOCK_RESTOCKED,  # the return's own `return_received` event tells the customer
 }
 PUBLIC_EVENT_KEYS = {"seq", "kind", "status", "message", "data", "correlation_id", "created_at"}
 

@@ -74,7 +74,47 @@ def test_capture_void_and_refund_move_the_ledger_and_refuse_a_wrong_state(faults
         gateway.void(reference=auth.reference, idempotency_key="o:void")
     assert gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund").approved
     (entry,) = _ledger(faults)
-    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (1500, 1000, "refunded")
+    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (1500, 1000, "partially_refunded")
+
+
+def test_refunds_are_partial_idempotent_and_never_more_than_captured(faults):
+    gateway = HttpPaymentGateway()
+    auth = _authorize(gateway)
+    gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture")
+    first = gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1")
+    again = gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1")
+    assert (first.approved, first.reference) == (True, again.reference)
+    assert first.reference.startswith("re_")
+    with pytest.raises(GatewayRejectedError):  # 422 invalid_amount: only 1500 left
+        gateway.refund(reference=auth.reference, amount_cents=1501, idempotency_key="o:refund-2")
+    assert gateway.refund(reference=auth.reference, amount_cents=1500, idempotency_key="o:refund-3").approved
+    (entry,) = _ledger(faults)
+    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (0, 2500, "refunded")
+
+
+def test_a_refund_the_issuer_refuses_is_a_result_asked_again_until_allowed(faults):
+    gateway = HttpPaymentGateway()
+    auth = _authorize(gateway, token="tok_refund_refused")
+    gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture")
+    for _ in range(2):
+        refused = gateway.refund(reference=auth.reference, amount_cents=700, idempotency_key="o:refund")
+        assert (refused.approved, refused.decline_code) == (False, "refund_refused")
+    lift = f"{faults.urls['payments']}/v1/authorizations/{auth.reference}/allow-refunds"
+    httpx.post(lift, json={}, headers={"Idempotency-Key": "lift"}, timeout=5).raise_for_status()
+    assert gateway.refund(reference=auth.reference, amount_cents=700, idempotency_key="o:refund").approved
+    assert _ledger(faults)[0]["refunded_cents"] == 700
+
+
+def test_refunds_see_injected_faults_like_every_call(faults):
+    gateway = HttpPaymentGateway()
+    auth = _authorize(gateway)
+    gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture")
+    set_faults("payments", error_rate=1.0)
+    with pytest.raises(GatewayUnavailableError):
+        gateway.refund(reference=auth.reference, amount_cents=100, idempotency_key="o:refund")
+    set_faults("payments", error_rate=0.0)
+    assert gateway.refund(reference=auth.reference, amount_cents=100, idempotency_key="o:refund").approved
+    assert _ledger(faults)[0]["refunded_cents"] == 100
 
 
 def test_gateway_down_refuses_connections(faults):

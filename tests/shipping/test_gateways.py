@@ -54,3 +54,19 @@ def test_cancelling_a_key_that_booked_nothing_refuses_a_later_booking_with_it(fa
     assert _ledger(faults, "carrier_primary") == []
     _book(carrier, order_id="order-3", key="order-3:ship")  # other keys book as before
     assert [s["order_id"] for s in _ledger(faults, "carrier_primary")] == ["order-3"]
+
+
+def test_tracking_tells_when_a_parcel_was_delivered_and_a_cancelled_one_never_is(faults):
+    carrier = HttpCarrier("primary")
+    booked = _book(carrier)
+    assert carrier.tracking(tracking_number=booked.tracking_number).delivered_at is None
+    url = f"{faults.urls['carrier_primary']}/v1/shipments/{booked.tracking_number}/deliver"
+    httpx.post(url, json={"delivered_at": "2026-11-30T09:15:00+00:00"}, timeout=5).raise_for_status()
+    httpx.post(url, json={"delivered_at": "2026-12-01T00:00:00+00:00"}, timeout=5).raise_for_status()  # once
+    tracking = carrier.tracking(tracking_number=booked.tracking_number)
+    assert (tracking.status, tracking.delivered_at.isoformat()) == ("delivered", "2026-11-30T09:15:00+00:00")
+
+    other = _book(carrier, order_id="order-2", key="order-2:ship")
+    carrier.cancel_shipment(tracking_number=other.tracking_number, idempotency_key="c2")
+    refused = httpx.post(f"{faults.urls['carrier_primary']}/v1/shipments/{other.tracking_number}/deliver", json={})
+    assert refused.status_code == 422
