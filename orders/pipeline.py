@@ -16,7 +16,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 
 from ordersite import breakers, logs
 from ordersite.breakers import CircuitOpenError
-from ordersite.db import close_broken_connections, database_unreachable
+from ordersite.db_connections import close_broken_connections, database_unreachable
 from ordersite.errors import ConflictError, TransientError
 
 from . import dead_letters

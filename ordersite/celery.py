@@ -8,7 +8,7 @@ from celery import Celery, concurrency
 from celery.signals import setup_logging, task_postrun
 
 from . import kombu_fixes
-from .db import close_broken_connections
+from .db_connections import close_broken_connections
 from .logs import configure_worker_logging
 from .worker_heartbeat import WorkerHeartbeat
 

@@ -1,9 +1,8 @@
 """Compare-and-swap updates and transaction guards: the one way rows of Order and Product change."""
 
-import time
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import connection
 from django.db.models import F, Model, Q, QuerySet, sql
 
 from .errors import ConflictError
@@ -18,37 +17,6 @@ def require_transaction(what: str) -> None:
     """Fail loudly when an in-transaction helper is called outside one (kept under python -O)."""
     if not in_transaction():
         raise AssertionError(f"{what} must run inside a transaction")
-
-
-def close_broken_connections() -> None:
-    """Close every database connection of this thread that raised an error and no longer
-    answers, or that outlived CONN_MAX_AGE; the next query connects afresh.
-
-    Why: workers keep their connection across tasks (CELERY_DB_REUSE_MAX), so Celery's fixup no
-    longer closes it, and nothing else notices one the database dropped (a PostgreSQL restart).
-    This is Django's per-request check, without its ping on a healthy connection."""
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is None or conn.in_atomic_block:
-            continue
-        if conn.errors_occurred:
-            if conn.is_usable():
-                conn.errors_occurred = False
-            else:
-                conn.close()
-                continue
-        if conn.close_at is not None and time.monotonic() >= conn.close_at:
-            conn.close()
-
-
-def database_unreachable(exc: BaseException) -> bool:
-    """True when `exc` says PostgreSQL cannot be reached at all (refused, dropped, restarting,
-    shutting down), not that a statement failed (a deadlock, a timeout): an outage to wait out,
-    not a fault of the work. Errors from the server carry a SQLSTATE; classes 08 (connection)
-    and 57P (operator intervention) are outages, and a failure on our side of the socket has none."""
-    if not isinstance(exc, (OperationalError, InterfaceError)):
-        return False
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 def cas_update(

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import DatabaseError
 from django_celery_results.backends.database import DatabaseBackend
 
-from .db import close_broken_connections
+from .db_connections import close_broken_connections
 
 logger = logging.getLogger(__name__)
 

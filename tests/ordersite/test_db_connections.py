@@ -8,7 +8,7 @@ from django_celery_results.models import TaskResult
 
 from orders.pipeline import _outage_wait
 from ordersite.celery import app, drop_broken_db_connections
-from ordersite.db import close_broken_connections, database_unreachable
+from ordersite.db_connections import close_broken_connections, database_unreachable
 from payments.tasks import authorize_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
