@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/<str:order_id>/events/", views.OrderEventListView.as_view(), name="order-events"),
     path("orders/<str:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
     path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
+    path("analytics/pipeline/", analytics_views.PipelineDashboardView.as_view(), name="analytics-pipeline"),
     # --- dead-letter queue (staff with orders.review_dead_letters)
     path("dlq/", dlq_views.DeadLetterListView.as_view(), name="dlq-list"),
     path("dlq/stats/", dlq_views.DeadLetterStatsView.as_view(), name="dlq-stats"),
