@@ -10,7 +10,7 @@ import kombu.exceptions
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, BooleanField, Count, F, FloatField, Func, Q, QuerySet, Sum
+from django.db.models import Aggregate, BooleanField, Count, F, FloatField, Func, Min, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncMinute
 from django.utils import timezone
@@ -90,8 +90,12 @@ STEP_MILESTONES: tuple[tuple[str, EventKind, EventKind], ...] = (
     ("capture", EventKind.ORDER_SHIPPED, EventKind.ORDER_COMPLETED),
 )
 BREAKER_WAITS = "breaker waits"
+# The timeline is read through its (order, seq) index, from the first order placed this long
+# before the window on: order ids grow with time, so the events read are those of recent orders,
+# whatever the size of the history. A step of an older order acting in the window is not counted.
+EVENT_LOOKBACK = timedelta(hours=1)
 
-# One scan of the window's milestone events (a range of the created_at index), each paired with
+# One range scan of the recent orders' milestone events (the (order, seq) index), each paired with
 # the order's previous milestone by lag(); percentiles per minute and over the whole window.
 _STEP_LATENCY_SQL = """
 WITH milestones AS (
@@ -99,7 +103,7 @@ WITH milestones AS (
            lag(kind) OVER by_order AS previous_kind,
            EXTRACT(EPOCH FROM created_at - lag(created_at) OVER by_order) AS seconds
     FROM orders_orderevent
-    WHERE created_at >= %(since)s AND kind = ANY(%(kinds)s)
+    WHERE order_id >= %(first_order)s AND created_at >= %(since)s AND kind = ANY(%(kinds)s)
     WINDOW by_order AS (PARTITION BY order_id ORDER BY seq)
 ), steps AS (
     SELECT date_trunc('minute', m.created_at) AS minute, s.step, m.seconds
@@ -150,10 +154,15 @@ def orders_per_minute_by_status(*, since: datetime, minutes: list[datetime]) -> 
     return _series(orders_per_minute_queryset(since=since), minutes)
 
 
-def retries_per_minute_queryset(*, since: datetime) -> QuerySet:
-    """(minute, task, breaker wait, events) rows of step_retry events (BRIN index on created_at)."""
+def first_order_id(*, since: datetime) -> int | None:
+    """The id from which the window's events are read (None: no recent order, so no events)."""
+    return Order.objects.filter(created_at__gte=since - EVENT_LOOKBACK).aggregate(first=Min("id"))["first"]
+
+
+def retries_per_minute_queryset(*, since: datetime, first_order: int) -> QuerySet:
+    """(minute, task, breaker wait, events) rows of step_retry events."""
     return (
-        OrderEvent.objects.filter(kind=EventKind.STEP_RETRY, created_at__gte=since)
+        OrderEvent.objects.filter(order_id__gte=first_order, kind=EventKind.STEP_RETRY, created_at__gte=since)
         .annotate(minute=TruncMinute("created_at"), task=KeyTextTransform("task", "data"))
         .annotate(waited=Cast(KeyTextTransform("breaker_wait", "data"), BooleanField()))
         .values_list("minute", "task", "waited")
@@ -162,24 +171,37 @@ def retries_per_minute_queryset(*, since: datetime) -> QuerySet:
     )
 
 
-def retries_per_minute_by_step(*, since: datetime, minutes: list[datetime]) -> dict[str, list[float | None]]:
+def retries_per_minute_by_step(
+    *, since: datetime, first_order: int | None, minutes: list[datetime]
+) -> dict[str, list[float | None]]:
     """Retries per minute and task; waits on an open breaker (they spend no retry) count apart,
     as BREAKER_WAITS."""
-    rows = retries_per_minute_queryset(since=since)
+    if first_order is None:
+        return {}
+    rows = retries_per_minute_queryset(since=since, first_order=first_order)
     return _series(((minute, BREAKER_WAITS if waited else task, n) for minute, task, waited, n in rows), minutes)
 
 
-def step_latency_params(*, since: datetime) -> dict[str, Any]:
+def step_latency_params(*, since: datetime, first_order: int) -> dict[str, Any]:
     steps, starts, ends = zip(*STEP_MILESTONES, strict=True)
     kinds = sorted({*starts, *ends})
-    return {"since": since, "kinds": kinds, "steps": list(steps), "starts": list(starts), "ends": list(ends)}
+    return {
+        "since": since,
+        "first_order": first_order,
+        "kinds": kinds,
+        "steps": list(steps),
+        "starts": list(starts),
+        "ends": list(ends),
+    }
 
 
-def step_latencies(*, since: datetime, minutes: list[datetime]) -> dict[str, Any]:
+def step_latencies(*, since: datetime, first_order: int | None, minutes: list[datetime]) -> dict[str, Any]:
     """Per step: p50 and p95 seconds per minute (None where no order passed), and over the window."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STEP_LATENCY_SQL, step_latency_params(since=since))
-        rows = cursor.fetchall()
+    rows = []
+    if first_order is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(_STEP_LATENCY_SQL, step_latency_params(since=since, first_order=first_order))
+            rows = cursor.fetchall()
     steps = [step for step, _, _ in STEP_MILESTONES]
     # Steps in pipeline order, so every chart lists them alike.
     rows.sort(key=lambda row: steps.index(row[1]))
@@ -194,12 +216,13 @@ def step_latencies(*, since: datetime, minutes: list[datetime]) -> dict[str, Any
 
 def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the admin's dashboard draws: orders, step latencies and retries per minute over
-    DASHBOARD_WINDOW_MINUTES (three queries over that window), then the live state of the
+    DASHBOARD_WINDOW_MINUTES (four index-range queries over recent orders), then the live state of the
     dead-letter queue, the breakers, the queues and the worker pools. A part whose store cannot be
     reached is empty and named in `unavailable`, so one outage never blanks the whole page."""
     now = now or timezone.now()
     since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(second=0, microsecond=0)
     minutes = _minutes(since, now)
+    first_order = first_order_id(since=since)
     unavailable: list[str] = []
 
     def attempt(part: str, read: Callable[[], Any], empty: Any) -> Any:
@@ -217,8 +240,8 @@ def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
         "window_minutes": settings.DASHBOARD_WINDOW_MINUTES,
         "minutes": minutes,
         "orders_per_minute": orders_per_minute_by_status(since=since, minutes=minutes),
-        "step_latency": step_latencies(since=since, minutes=minutes),
-        "retries_per_minute": retries_per_minute_by_step(since=since, minutes=minutes),
+        "step_latency": step_latencies(since=since, first_order=first_order, minutes=minutes),
+        "retries_per_minute": retries_per_minute_by_step(since=since, first_order=first_order, minutes=minutes),
         "dead_letters": {
             "count": attempt("dead_letters", dlq.dead_letter_count, None),
             "max": settings.DLQ_MAX_LENGTH,

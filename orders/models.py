@@ -3,7 +3,6 @@
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from .states import TERMINAL, EventKind, OrderStatus
@@ -89,10 +88,6 @@ class OrderEvent(models.Model):
     class Meta:
         ordering = ("order", "seq")
         constraints = [models.UniqueConstraint(fields=["order", "seq"], name="event_seq_unique_per_order")]
-        # The dashboards read the last minutes' events. Rows are appended in time order, so a BRIN
-        # index (a few kB, next to free on insert; autosummarize keeps its ranges current) finds
-        # them without scanning the whole timeline (README, "Dashboard").
-        indexes = [BrinIndex(fields=["created_at"], name="orderevent_created_brin", autosummarize=True)]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"

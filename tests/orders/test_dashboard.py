@@ -114,14 +114,33 @@ def test_dashboard_retries_count_apart_from_breaker_waits(staff_api, redis_clien
     }
 
 
-def test_dashboard_costs_three_queries_whatever_the_number_of_orders(staff_api, redis_client):
+def test_dashboard_costs_four_queries_whatever_the_number_of_orders(staff_api, redis_client):
     for _ in range(20):
         _order_with_events(OrderStatus.COMPLETED, (K.ORDER_CREATED, 0), (K.PAYMENT_AUTHORIZED, 1), placed_minutes_ago=1)
     with CaptureQueriesContext(connection) as queries:
         assert staff_api.get(URL).status_code == 200
-    # auth (the staff session's user) aside: orders per minute, step latencies, retries.
+    # auth (the staff session's user) aside: orders per minute, the first recent order, step
+    # latencies, retries.
     dashboard_queries = [q["sql"] for q in queries.captured_queries if "orders_order" in q["sql"]]
-    assert len(dashboard_queries) == 3, dashboard_queries
+    assert len(dashboard_queries) == 4, dashboard_queries
+
+
+def test_dashboard_reads_only_the_events_of_recent_orders(staff_api, redis_client):
+    """Events are read by order id from the first order placed EVENT_LOOKBACK before the window:
+    an old order's retry inside the window is left out, a recent order's is counted."""
+    old = _order_with_events(OrderStatus.PAYMENT_PROCESSING, placed_minutes_ago=600)
+    _order_with_events(OrderStatus.PAYMENT_PROCESSING, (K.STEP_RETRY, 1), placed_minutes_ago=80)
+    event = OrderEvent.objects.create(
+        order=old, seq=1, kind=K.STEP_RETRY, status=old.status, data={"task": "t"}, correlation_id=old.correlation_id
+    )
+    assert event.created_at > timezone.now() - timedelta(minutes=1)
+
+    retries = staff_api.get(URL).json()["retries_per_minute"]
+
+    assert retries == {}  # the recent order's retry is outside the window, the old order is not read
+    _order_with_events(OrderStatus.PAYMENT_PROCESSING, (K.STEP_RETRY, 1), placed_minutes_ago=1)
+    retries = staff_api.get(URL).json()["retries_per_minute"]
+    assert {name: sum(values) for name, values in retries.items()} == {"payments.authorize_payment": 1}
 
 
 def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api, redis_client, settings):
