@@ -216,8 +216,8 @@ def step_latencies(*, since: datetime, first_order: int | None, minutes: list[da
 
 def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the admin's dashboard draws: orders, step latencies and retries per minute over
-    DASHBOARD_WINDOW_MINUTES (four index-range queries over recent orders), then the live state of the
-    dead-letter queue, the breakers, the queues and the worker pools. A part whose store cannot be
+    DASHBOARD_WINDOW_MINUTES (four index-range queries over recent orders), then the live state
+    of the dead-letter queue, the breakers, the queues and the worker pools. A part whose store cannot be
     reached is empty and named in `unavailable`, so one outage never blanks the whole page."""
     now = now or timezone.now()
     since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(second=0, microsecond=0)

@@ -22,14 +22,11 @@ POOLS_CACHE_KEY = "dashboard:worker-pools"
 
 def queue_backlogs(queues: list[str]) -> dict[str, int | None]:
     """Messages waiting in each queue, not yet taken by a worker (reserved and running tasks are
-    not counted). None for a queue the broker does not know yet; every queue None when the broker
-    cannot be reached within one connection attempt."""
+    not counted). None for a queue the broker does not know yet. Raises kombu's OperationalError
+    when the broker cannot be reached within one connection attempt."""
     backlogs: dict[str, int | None] = dict.fromkeys(queues)
     with app.connection_for_read() as conn:
-        try:
-            conn.ensure_connection(max_retries=1)
-        except conn.connection_errors:
-            return backlogs
+        conn.ensure_connection(max_retries=1)
         for queue in queues:
             # A fresh channel per queue: RabbitMQ closes the channel on an unknown queue.
             with conn.channel() as channel:
