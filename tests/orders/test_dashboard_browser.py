@@ -87,5 +87,4 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     assert page.evaluate("() => window.sameDocument") is True  # redrawn in place, never reloaded
     assert page.evaluate("() => window.pipelineDashboard.updates") > updates
     expect(page.locator("#dashboard-status")).to_contain_text("Updated")
-    page.screenshot(path=str(live_worker.log.parent / "dashboard.png"), full_page=True)
     assert browser.outside_requests == []
