@@ -29,6 +29,7 @@ run: setup
 	echo "  API root  http://127.0.0.1:$(PORT)/api/v1/"; \
 	echo "  Admin     http://127.0.0.1:$(PORT)/admin/   (admin / $$password)"; \
 	echo "  API docs  http://127.0.0.1:$(PORT)/api/docs/"; \
+	echo "  Dashboard http://127.0.0.1:$(PORT)/admin/dashboard/"; \
 	echo "  Flower    http://127.0.0.1:$(FLOWER_PORT)/  (admin / $$password)"; \
 	echo "  Ctrl-C stops everything."; echo; \
 	export FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-admin:$$password}; \
