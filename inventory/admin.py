@@ -1,11 +1,15 @@
 """Catalog and stock in the admin. Edits go through inventory.services with the version the
-form was loaded with, so two staff editing one product never overwrite each other."""
+form was loaded with, so two staff editing one product never overwrite each other. Prices show
+and are typed as money in the product's currency (20.99); the database keeps integer cents."""
+
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from ordersite.errors import ConflictError
+from ordersite.money import minor_digits, money_column, to_major_units, to_minor_units
 
 from . import services
 from .models import Product, Reservation
@@ -24,15 +28,35 @@ class ReservationInline(admin.TabularInline):
 
 
 class ProductForm(forms.ModelForm):
+    price = forms.DecimalField(
+        min_value=Decimal(0),
+        max_digits=18,
+        help_text="In the currency's main unit: 20.99 is USD 20.99 (stored as 2099 cents).",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Product
-        fields = ("sku", "name", "price_cents", "currency", "on_hand", "version")
+        fields = ("sku", "name", "currency", "price", "on_hand", "version")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            currency = self.instance.currency
+            self.fields["price"].initial = to_major_units(self.instance.price_cents, currency)
+            self.fields["price"].label = f"Price ({currency})"
+            self.fields["price"].widget.attrs["step"] = str(Decimal(1).scaleb(-minor_digits(currency)))
 
     def clean(self) -> dict:
-        """Refuse early what the compare-and-swap would refuse anyway, with the reason on the form."""
+        """Turn the typed price into cents (refusing more decimals than the currency has), and
+        refuse early what the compare-and-swap would refuse anyway, with the reason on the form."""
         data = super().clean()
+        currency = self.instance.currency if self.instance.pk else data.get("currency")
+        if data.get("price") is not None and currency:
+            try:
+                data["price_cents"] = to_minor_units(data["price"], currency)
+            except ValueError as exc:
+                self.add_error("price", str(exc))
         if self.instance.pk and data.get("version") != self.instance.version:
             raise forms.ValidationError("This product was changed by someone else since you opened it; reload it.")
         if self.instance.pk and data.get("on_hand", 0) < self.instance.reserved:
@@ -43,11 +67,12 @@ class ProductForm(forms.ModelForm):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
-    list_display = ("sku", "name", "price_cents", "currency", "on_hand", "reserved", "available", "version")
+    list_display = ("sku", "name", "price_display", "on_hand", "reserved", "available", "version")
     search_fields = ("sku", "name")
     list_filter = ("currency",)
     readonly_fields = ("reserved", "updated_at")
     inlines = (ReservationInline,)
+    price_display = money_column("price_cents", description="Price", sort_by="price_cents")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """Unlike Django's default, no transaction around the whole view: the services called

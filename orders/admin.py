@@ -1,6 +1,11 @@
 """Orders in the admin: items, payment, shipment and the full timeline on one page. Orders are
 changed only through services (the cancel action), never by editing fields."""
 
+import functools
+import json
+from collections.abc import Iterator
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -8,6 +13,7 @@ from django.utils.html import format_html_join
 
 from ordersite import logs
 from ordersite.errors import DomainError
+from ordersite.money import format_money, money_column
 from ordersite.pagination import CappedCountPaginator
 from payments import selectors as payment_selectors
 from shipping import selectors as shipping_selectors
@@ -19,10 +25,15 @@ from .models import Order, OrderEvent, OrderItem
 
 class OrderItemInline(admin.TabularInline):
     model = OrderItem
-    fields = ("sku", "name", "quantity", "unit_price_cents", "line_total_cents")
+    fields = ("sku", "name", "quantity", "unit_price", "line_total")
     readonly_fields = fields
     extra = 0
     can_delete = False
+    unit_price = money_column("unit_price_cents", currency_attr="order.currency", description="Unit price")
+    line_total = money_column("line_total_cents", currency_attr="order.currency", description="Line total")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("order")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -30,19 +41,35 @@ class OrderItemInline(admin.TabularInline):
 
 class OrderEventInline(admin.TabularInline):
     model = OrderEvent
-    fields = ("seq", "created_at", "kind", "status", "actor", "data")
+    fields = ("seq", "created_at", "kind", "status", "actor", "event_data")
     readonly_fields = fields
     ordering = ("seq",)
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="Data")
+    def event_data(self, event: OrderEvent) -> str:
+        """The event's data, its amounts (`amount_cents: 2099`) as money (`amount: USD 20.99`)."""
+        return format_html_join(", ", "{}: {}", _readable_data(event.data, currency=event.order.currency))
+
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
+def _readable_data(data: dict[str, Any], *, currency: str) -> Iterator[tuple[str, str]]:
+    for key, value in data.items():
+        if key.endswith("_cents") and isinstance(value, int):
+            yield key.removesuffix("_cents"), format_money(value, currency)
+        else:
+            yield key, value if isinstance(value, str) else json.dumps(value)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "customer", "status", "total_cents", "currency", "created_at", "updated_at")
+    list_display = ("public_id", "customer", "status", "total", "created_at", "updated_at")
     # Every filter and search below stays cheap on millions of orders: no DISTINCT over a column
     # (a "currency" filter scans the table, so does a date hierarchy), exact sku and id matches
     # through indexes, and a count capped at ADMIN_COUNT_CAP (bench/growth.py measures it).
@@ -57,9 +84,8 @@ class OrderAdmin(admin.ModelAdmin):
         "customer",
         "status",
         "status_reason",
-        "total_cents",
-        "refunded_cents",
-        "currency",
+        "total",
+        "refunded",
         "shipping_address",
         "correlation_id",
         "cancel_requested_at",
@@ -71,9 +97,12 @@ class OrderAdmin(admin.ModelAdmin):
         "payment_summary",
         "shipment_summary",
     )
-    exclude = ("payment_token", "last_event_seq")
+    # The total shows as money (`total`); its cents and currency are never edited here.
+    exclude = ("payment_token", "last_event_seq", "total_cents", "refunded_cents", "currency")
     inlines = (OrderItemInline, OrderEventInline)
     actions = ("cancel_orders", "mark_delivered")
+    total = money_column("total_cents", description="Total", sort_by="total_cents")
+    refunded = money_column("refunded_cents", description="Refunded", sort_by="refunded_cents")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
@@ -91,12 +120,13 @@ class OrderAdmin(admin.ModelAdmin):
         payment = payment_selectors.payment_for_order(order_id=order.pk)
         if payment is None:
             return "-"
+        money = functools.partial(format_money, currency=payment.currency)
         rows = [
             ("status", payment.status),
-            ("authorized", payment.amount_cents),
-            ("captured", payment.captured_cents),
-            ("voided", payment.voided_cents),
-            ("refunded", payment.refunded_cents),
+            ("authorized", money(payment.amount_cents)),
+            ("captured", money(payment.captured_cents)),
+            ("voided", money(payment.voided_cents)),
+            ("refunded", money(payment.refunded_cents)),
             ("gateway", payment.gateway),
             ("reference", payment.gateway_reference),
         ]

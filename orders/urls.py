@@ -14,6 +14,7 @@ urlpatterns = [
     path("returns/<str:return_id>/approve/", views_returns.ReturnApproveView.as_view(), name="return-approve"),
     path("returns/<str:return_id>/refuse/", views_returns.ReturnRefuseView.as_view(), name="return-refuse"),
     path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
+    path("analytics/pipeline/", analytics_views.PipelineDashboardView.as_view(), name="analytics-pipeline"),
     # --- dead-letter queue (staff with orders.review_dead_letters)
     path("dlq/", dlq_views.DeadLetterListView.as_view(), name="dlq-list"),
     path("dlq/stats/", dlq_views.DeadLetterStatsView.as_view(), name="dlq-stats"),

@@ -1,4 +1,5 @@
-"""The admin site: Django's, with the dead-letter count on the index (red past DLQ_MAX_LENGTH)."""
+"""The admin site: Django's, with the dead-letter count on the index (red past DLQ_MAX_LENGTH)
+and links to the pages without a model (the dashboard, faults and breakers)."""
 
 from typing import Any
 
@@ -22,23 +23,24 @@ class OrdersiteAdminSite(AdminSite):
                 if model["object_name"] == "DeadLetter":
                     model["name"] = dead_letter_badge(model["name"])
         if app_label is None and request.user.is_staff:
-            app_list.append(_faults_entry())
+            app_list.insert(0, _page_entry("Operations", "operations", "Pipeline dashboard", "admin-dashboard"))
+            app_list.append(_page_entry("Sandboxes", "sandboxes", "Faults and circuit breakers", "admin-faults"))
         return app_list
 
 
-def _faults_entry() -> dict[str, Any]:
-    """The sandboxes' fault injection and the breakers live on a page without a model; list it
-    on the index like an app so staff find it."""
-    url = reverse("admin-faults")
+def _page_entry(app_name: str, app_label: str, page_name: str, url_name: str) -> dict[str, Any]:
+    """A page without a model (the dashboard, the sandboxes' faults and the breakers), listed on
+    the index like an app so staff find it."""
+    url = reverse(url_name)
     page = {
-        "name": "Faults and circuit breakers",
-        "object_name": "Faults",
+        "name": page_name,
+        "object_name": page_name.title().replace(" ", ""),
         "admin_url": url,
         "add_url": None,
         "view_only": True,
         "perms": {"view": True},
     }
-    return {"name": "Sandboxes", "app_label": "sandboxes", "app_url": url, "has_module_perms": True, "models": [page]}
+    return {"name": app_name, "app_label": app_label, "app_url": url, "has_module_perms": True, "models": [page]}
 
 
 def dead_letter_badge(label: str) -> str:

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /api/docs/ works offline
     "django_celery_results",
     "django_celery_beat",
     "orders",
@@ -239,6 +240,9 @@ SPECTACULAR_SETTINGS = {
         "ReturnStatusEnum": "orders.states.ReturnStatus",
         "RefundStatusEnum": "payments.models.RefundStatus",
     },
+    # Swagger UI from our static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Gateways ----------------------------------------------------------------------------
@@ -288,6 +292,13 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
 HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
+# The admin's dashboard (/admin/dashboard/): how many minutes its charts span, how often the page
+# asks for fresh figures, and how long one `inspect stats` answer (worker pool sizes, a broadcast
+# that waits up to DASHBOARD_INSPECT_TIMEOUT for replies) is shared by every web process.
+DASHBOARD_WINDOW_MINUTES = env.int("DASHBOARD_WINDOW_MINUTES", default=30)
+DASHBOARD_REFRESH_SECONDS = env.float("DASHBOARD_REFRESH_SECONDS", default=5.0)
+DASHBOARD_INSPECT_TIMEOUT = env.float("DASHBOARD_INSPECT_TIMEOUT", default=0.5)
+DASHBOARD_POOLS_CACHE_SECONDS = env.float("DASHBOARD_POOLS_CACHE_SECONDS", default=10.0)
 # Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
 CACHES = {
     "default": {

@@ -9,6 +9,7 @@ from .health import HealthView, ReadinessView
 
 urlpatterns = [
     path("admin/faults/", include("sandboxes.urls")),
+    path("admin/dashboard/", include("orders.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

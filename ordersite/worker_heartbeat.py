@@ -38,15 +38,15 @@ for _, key in ipairs(KEYS) do
 end
 return #KEYS
 """
-# KEYS: one set per queue; returns how many workers of each are alive now.
-_LIVE = """
+# KEYS: one set per queue; returns, per queue, the node names whose heartbeat is alive now.
+_NODES = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local counts = {}
+local nodes = {}
 for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('ZCOUNT', key, '(' .. now, '+inf')
+  nodes[i] = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')
 end
-return counts
+return nodes
 """
 
 
@@ -80,8 +80,17 @@ def forget(conn: redis.Redis, *, node: str, queues: list[str]) -> None:
 
 def live_workers(conn: redis.Redis, queues: list[str]) -> dict[str, int]:
     """How many workers with a live heartbeat consume each queue: one round trip."""
-    counts = conn.register_script(_LIVE)(keys=[queue_key(q) for q in queues]) if queues else []
-    return dict(zip(queues, (int(n) for n in counts), strict=True))
+    return {queue: len(nodes) for queue, nodes in live_nodes(conn, queues).items()}
+
+
+def live_nodes(conn: redis.Redis, queues: list[str]) -> dict[str, list[str]]:
+    """The node names with a live heartbeat consuming each queue: one round trip."""
+    nodes = conn.register_script(_NODES)(keys=[queue_key(q) for q in queues]) if queues else []
+    return {queue: sorted(_text(n) for n in names) for queue, names in zip(queues, nodes, strict=True)}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 
 from ordersite.celery import app as celery_app
 
+from .browser import browser  # noqa: F401  (the browser tests' fixture)
 from .factories import StaffFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,6 +6,8 @@ from django.db import transaction
 from inventory.models import Product
 from orders import services
 from orders.states import EventKind, OrderStatus
+from orders.timeline import record_event
+from payments.models import Payment
 
 from ..factories import OrderFactory, ProductFactory
 
@@ -60,7 +62,7 @@ def test_cancel_action_cancels_through_the_service(admin_browser, django_capture
 
 def _product_form(product: Product, **changes) -> dict:
     inline = {f"reservations-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()}
-    return {"name": "Renamed", "price_cents": 500, "on_hand": 12, "version": product.version, **inline, **changes}
+    return {"name": "Renamed", "price": "5.00", "on_hand": 12, "version": product.version, **inline, **changes}
 
 
 def test_product_edit_with_a_stale_version_changes_nothing(admin_browser):
@@ -92,3 +94,81 @@ def test_admin_index_links_the_faults_and_breakers_page(admin_browser):
     html = admin_browser.get("/admin/").content.decode()
     assert 'href="/admin/faults/"' in html
     assert admin_browser.get("/admin/faults/").status_code == 200
+
+
+def _paid_order_of_2099_cents() -> tuple:
+    order = OrderFactory(lines=[(ProductFactory(sku="prod-money", price_cents=2099), 1)])
+    payment = Payment.objects.create(
+        order=order,
+        amount_cents=2099,
+        captured_cents=2099,
+        currency="USD",
+        status="captured",
+        gateway="sandbox",
+        gateway_reference="auth_money",
+        idempotency_key=f"{order.public_id}:authorize",
+    )
+    with transaction.atomic():
+        record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=2099)
+    return order, payment
+
+
+def test_order_pages_show_money_not_cents(admin_browser):
+    order, _ = _paid_order_of_2099_cents()
+    html = admin_browser.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    # The total, the line's unit price and line total, the payment summary and the event's amount.
+    assert html.count("USD 20.99") >= 5
+    assert "captured: USD 20.99" in html
+    assert "amount: USD 20.99" in html
+    assert "2099" not in html
+    assert "Total cents" not in html
+    listing = admin_browser.get("/admin/orders/order/").content.decode()
+    assert "USD 20.99" in listing
+    assert "2099" not in listing
+
+
+def test_order_list_sorts_by_the_stored_cents(admin_browser):
+    for cents in (2099, 100, 100000):
+        OrderFactory(lines=[(ProductFactory(price_cents=cents), 1)])
+    html = admin_browser.get("/admin/orders/order/?o=4").content.decode()  # "Total", ascending
+    assert html.index("USD 1.00") < html.index("USD 20.99") < html.index("USD 1,000.00")
+
+
+def test_payment_pages_show_money_not_cents(admin_browser):
+    _, payment = _paid_order_of_2099_cents()
+    listing = admin_browser.get("/admin/payments/payment/").content.decode()
+    assert listing.count("USD 20.99") == 2  # authorized and captured
+    assert "USD 0.00" in listing
+    page = admin_browser.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+    assert page.count("USD 20.99") == 2
+    assert "2099" not in page
+    assert "Amount cents" not in page
+
+
+def test_product_price_is_typed_and_shown_as_money(admin_browser):
+    product = ProductFactory(on_hand=10, price_cents=1000)
+    form_page = admin_browser.get(f"/admin/inventory/product/{product.pk}/change/").content.decode()
+    assert 'value="10.00"' in form_page
+    assert "Price (USD)" in form_page
+    admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.99"))
+    product.refresh_from_db()
+    assert (product.price_cents, product.version) == (2099, 2)
+    assert "USD 20.99" in admin_browser.get("/admin/inventory/product/").content.decode()
+
+
+def test_product_price_with_more_decimals_than_its_currency_is_refused(admin_browser):
+    product = ProductFactory(on_hand=10, price_cents=1000)
+    page = admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.999"))
+    assert "USD amounts have at most 2 decimals." in page.content.decode()
+    product.refresh_from_db()
+    assert (product.price_cents, product.version) == (1000, 1)
+
+
+def test_new_product_price_follows_the_chosen_currency(admin_browser):
+    form = {"sku": "yen-1", "name": "Yen widget", "currency": "JPY", "price": "2099", "on_hand": 3}
+    form |= {"reservations-TOTAL_FORMS": 0, "reservations-INITIAL_FORMS": 0}
+    admin_browser.post("/admin/inventory/product/add/", form)
+    assert Product.objects.get(sku="yen-1").price_cents == 2099
+    refused = admin_browser.post("/admin/inventory/product/add/", form | {"sku": "yen-2", "price": "20.99"})
+    assert "JPY amounts have at most 0 decimals." in refused.content.decode()
+    assert not Product.objects.filter(sku="yen-2").exists()
