@@ -15,7 +15,7 @@ from orders import selectors as order_selectors
 from orders import services as order_services
 from orders import services_returns as return_services
 from orders.exceptions import OrderNotDeliverableError
-from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, step_key
+from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, send_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
@@ -168,9 +168,7 @@ def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
 
 def _call_back_strays_on_commit(order: "Order", *, shipped_with: str) -> None:
     for carrier in _stray_carriers(order, shipped_with=shipped_with):
-        transaction.on_commit(
-            lambda c=carrier, o=str(order.public_id): signature(CANCEL_STRAY_BOOKING, args=(o, c)).apply_async()
-        )
+        send_on_commit(CANCEL_STRAY_BOOKING, str(order.public_id), carrier)
 
 
 def cancel_stray_booking(*, order_id: str, carrier: str) -> str:
