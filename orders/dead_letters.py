@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ordersite import dlq, logs
+from ordersite import dlq, logs, queues
 from ordersite.db import cas_update, require_transaction
 from ordersite.errors import ConflictError
 
@@ -55,11 +55,10 @@ def build_envelope(
     request = task.request
     bounded_args, cut_args = dlq.bounded(list(args or []))
     bounded_kwargs, cut_kwargs = dlq.bounded(dict(kwargs or {}))
-    delivery = request.delivery_info or {}
     return dlq.Envelope(
         task=task.name,
         task_id=task_id,
-        queue=str(delivery.get("routing_key") or ""),
+        queue=queues.queue_of(request.delivery_info, settings.CELERY_TASK_QUEUES),
         args=bounded_args,
         kwargs=bounded_kwargs,
         chain=list(request.chain or []) or None,

@@ -14,7 +14,7 @@ from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
-from ordersite import breakers, logs
+from ordersite import breakers, logs, queues
 from ordersite.breakers import CircuitOpenError
 from ordersite.db_connections import close_broken_connections, database_unreachable
 from ordersite.errors import ConflictError, TransientError
@@ -143,9 +143,12 @@ class StepTask(Task):
         if getattr(exc, "retry_after", None) is not None:
             options["countdown"] = exc.retry_after
         wait = _outage_wait(exc)
+        if wait is not None:
+            options["countdown"] = wait
+        if options.get("countdown"):
+            options["countdown"] = queues.broker_countdown(options["countdown"], self.app.conf.broker_url)
         if wait is None:
             return super().retry(args, kwargs, exc, **options)
-        options["countdown"] = wait
         try:
             waited = breakers.seconds_waiting(str(self.request.id))
         except redis.RedisError:

@@ -11,8 +11,9 @@ import traceback
 from typing import Any
 
 from celery.worker.consumer import Consumer
+from django.conf import settings
 
-from . import dlq, logs
+from . import dlq, logs, queues
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def envelope_for_message(message: Any, exc: BaseException | None, *, reason: str
     return dlq.Envelope(
         task=str(headers.get("task") or "(unknown)"),
         task_id=str(headers.get("id") or ""),
-        queue=str((message.delivery_info or {}).get("routing_key") or ""),
+        queue=queues.queue_of(message.delivery_info, settings.CELERY_TASK_QUEUES),
         args=args,
         kwargs=kwargs,
         order_id=str(args[0]) if isinstance(args, list) and args and isinstance(args[0], str) else "",

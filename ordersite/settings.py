@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from . import queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -151,6 +153,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+# The pipeline's queues (ordersite/queues.py): quorum queues on RabbitMQ, with native delayed
+# delivery for countdowns; Redis ignores the arguments. A message returned to its queue
+# RABBITMQ_DELIVERY_LIMIT times (its worker died each time) is dropped by RabbitMQ: set above
+# DLQ_MAX_DELIVERIES, so our own count parks it in the DLQ first (ordersite.E003). RabbitMQ closes
+# the channel of a worker holding a message unacknowledged past RABBITMQ_CONSUMER_TIMEOUT seconds
+# (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
+# servers, 1800 s by default), so it must cover a task's time limit (ordersite.E002).
+PIPELINE_QUEUES = ("orders", "payments", "inventory", "shipping")
+RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
+RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
+CELERY_TASK_QUEUES = queues.declare(
+    PIPELINE_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
+)
 CELERY_TASK_DEFAULT_QUEUE = "orders"
 CELERY_TASK_ROUTES = {
     "payments.authorize_payment": {"queue": "payments"},
@@ -163,8 +178,9 @@ CELERY_TASK_ROUTES = {
     "shipping.*": {"queue": "shipping"},
     "orders.*": {"queue": "orders"},
 }
-# Redis redelivers a message still unacknowledged after this many seconds. It must exceed the
-# longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
+# On Redis, a message still unacknowledged after this many seconds is delivered again. It must
+# exceed the longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
+# (RabbitMQ ignores it: countdowns wait in the broker there, see RABBITMQ_CONSUMER_TIMEOUT.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     # A broker that drops packets must not hold a POST (its on-commit send) or a worker forever.
@@ -291,7 +307,7 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
-HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
+HEALTH_QUEUES = list(PIPELINE_QUEUES)
 # The admin's dashboard (/admin/dashboard/): how many minutes its charts span, how often the page
 # asks for fresh figures, and how long one `inspect stats` answer (worker pool sizes, a broadcast
 # that waits up to DASHBOARD_INSPECT_TIMEOUT for replies) is shared by every web process.

@@ -1,5 +1,6 @@
 """Test fixtures: the real PostgreSQL (pytest-django's test database), a Redis database of the
-tests' own, flushed per test, API clients, and a real Celery worker in a subprocess."""
+tests' own, flushed per test, the broker (that Redis, or RabbitMQ: tests/broker.py), API clients,
+and a real Celery worker in a subprocess."""
 
 import contextlib
 import json
@@ -26,20 +27,21 @@ from rest_framework.test import APIClient
 
 from ordersite.celery import app as celery_app
 
+from . import broker
+from .broker import TEST_BROKER_URL, TEST_REDIS_URL
 from .browser import browser  # noqa: F401  (the browser tests' fixture)
 from .factories import StaffFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-QUEUES = "orders,payments,inventory,shipping"
+QUEUES = ",".join(broker.QUEUES)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _use_test_redis() -> None:
-    """Point Django and the Celery producer at the tests' own Redis database."""
+    """Point Django at the tests' own Redis database, and the Celery producer at the tests' broker."""
     settings.REDIS_URL = TEST_REDIS_URL
-    settings.CELERY_BROKER_URL = TEST_REDIS_URL
-    celery_app.conf.broker_url = TEST_REDIS_URL
+    settings.CELERY_BROKER_URL = TEST_BROKER_URL
+    celery_app.conf.broker_url = TEST_BROKER_URL
     # --- API: the cache (throttle counters) in the tests' Redis too, and no throttling unless a
     # test sets ORDER_CREATE_THROTTLE_RATE through the `settings` fixture.
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": TEST_REDIS_URL}}
@@ -99,13 +101,13 @@ def token_for() -> Callable:
 
 
 def worker_env(**extra: str) -> dict[str, str]:
-    """The environment a worker subprocess needs to see the test database and Redis."""
+    """The environment a worker subprocess needs to see the test database, Redis and broker."""
     db = connection.settings_dict
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         REDIS_URL=TEST_REDIS_URL,
-        CELERY_BROKER_URL=TEST_REDIS_URL,
+        CELERY_BROKER_URL=TEST_BROKER_URL,
         PIPELINE_RETRY_BACKOFF="1",
         PIPELINE_RETRY_BACKOFF_MAX="2",
         DATABASE_CONN_MAX_AGE="0",
@@ -361,11 +363,8 @@ def web_server() -> Iterator[Callable[..., WebProcess]]:
 
 @pytest.fixture(scope="session")
 def live_worker(django_db_setup, django_db_blocker, sandboxes) -> Iterator[WorkerProcess]:
-    """One real worker consuming every queue of the test Redis, against the test database."""
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    # Messages earlier tests sent for orders that no longer exist would only make noise.
-    client.delete(*QUEUES.split(","), "unacked", "unacked_index")
-    client.close()
+    """One real worker consuming every queue of the tests' broker, against the test database."""
+    broker.purge(TEST_BROKER_URL)
     with django_db_blocker.unblock():
         worker = WorkerProcess(worker_env())
     _live_workers.append(worker)
@@ -378,14 +377,10 @@ _live_workers: list[WorkerProcess] = []
 
 
 def _pipeline_idle() -> bool:
-    """No message waiting in a queue of the test Redis, and no task running, reserved or
+    """No message waiting in a queue of the tests' broker, and no task running, reserved or
     waiting for its countdown in the session's workers."""
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        if sum(client.llen(queue) for queue in QUEUES.split(",")):
-            return False
-    finally:
-        client.close()
+    if broker.backlog(TEST_BROKER_URL):
+        return False
     nodes = [worker.nodename for worker in _live_workers]
     inspect = celery_app.control.inspect(destination=nodes, timeout=2, limit=len(nodes))
     return not any(

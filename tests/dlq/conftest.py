@@ -1,27 +1,19 @@
 """Fixtures of the dead-letter tests: envelopes, and workers on a broker of their own."""
 
-import os
-import re
 from collections.abc import Callable, Iterator
 
 import pytest
-import redis
 from kombu import Connection
 
 from ordersite import dlq
 
-from ..conftest import TEST_REDIS_URL, WorkerProcess, worker_env
-
-
-def _neighbour_db(url: str) -> str:
-    """The Redis database just below the tests' own (10 -> 9, 15 -> 14)."""
-    return re.sub(r"/(\d+)$", lambda m: f"/{max(int(m.group(1)) - 1, 0)}", url)
-
+from .. import broker
+from ..broker import ISOLATED_BROKER_URL, QUEUES
+from ..conftest import WorkerProcess, worker_env
 
 # Workers that must not share their queues with the session's live worker (a failing gateway,
-# a fatal one) consume from this broker; their dead letters still land in the tests' Redis.
-ISOLATED_BROKER_URL = os.environ.get("TEST_ISOLATED_BROKER_URL") or _neighbour_db(TEST_REDIS_URL)
-QUEUES = ("orders", "payments", "inventory", "shipping")
+# a fatal one) consume from ISOLATED_BROKER_URL; their dead letters still land in the tests' Redis.
+__all__ = ("ISOLATED_BROKER_URL", "QUEUES")
 
 
 @pytest.fixture
@@ -49,9 +41,7 @@ def make_entry(redis_client) -> Callable[..., dlq.Envelope]:
 @pytest.fixture
 def isolated_broker() -> Iterator[Connection]:
     """A broker connection of its own, emptied first, for messages only the test's worker sees."""
-    client = redis.Redis.from_url(ISOLATED_BROKER_URL)
-    client.delete(*QUEUES, "unacked", "unacked_index", "unacked_mutex")
-    client.close()
+    broker.purge(ISOLATED_BROKER_URL)
     with Connection(ISOLATED_BROKER_URL) as connection:
         yield connection
 

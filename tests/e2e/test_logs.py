@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from orders.models import Order
 from orders.pipeline import CAPTURE, RESERVE, SHIP
 from orders.states import OrderStatus
 from orders.steps import AUTHORIZE
 
+from .. import broker
 from ..conftest import WorkerProcess, log_records, wait_for, worker_env
 from ..dlq.conftest import ISOLATED_BROKER_URL, QUEUES
 from ..factories import ProductFactory, UserFactory
@@ -31,9 +31,7 @@ SEED_BODY = {"items": [{"product_id": "prod-1", "name": "Widget", "quantity": 2,
 def queue_workers() -> Iterator[dict[str, WorkerProcess]]:
     """One worker per queue on a broker of their own (the session's worker must not take a step),
     started side by side; stopped by their PIDs after the test."""
-    client = redis.Redis.from_url(ISOLATED_BROKER_URL)
-    client.delete(*QUEUES, "unacked", "unacked_index", "unacked_mutex")
-    client.close()
+    broker.purge(ISOLATED_BROKER_URL)
     env = worker_env(CELERY_BROKER_URL=ISOLATED_BROKER_URL)
     with ThreadPoolExecutor(len(QUEUES)) as pool:
         started = list(pool.map(lambda q: WorkerProcess(env, queues=q, concurrency=1, name=f"logs-{q}"), QUEUES))

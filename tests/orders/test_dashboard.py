@@ -14,6 +14,7 @@ from ordersite import dlq, worker_heartbeat
 from ordersite.breakers import Breaker
 from ordersite.celery import app as celery_app
 
+from ..broker import closed_broker_url
 from ..factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +185,7 @@ def test_dashboard_names_a_worker_that_does_not_answer_and_caches_pool_sizes(sta
 
 def test_dashboard_names_what_it_could_not_read_and_still_answers(staff_api, settings, redis_client, monkeypatch):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_url", closed_broker_url())
 
     body = staff_api.get(URL).json()
 

@@ -2,7 +2,6 @@
 (201, Pipeline-Deferred), and the web process sends its chain as soon as the broker is back."""
 
 import contextlib
-import socket
 import time
 from collections.abc import Iterator
 
@@ -12,17 +11,11 @@ from orders.models import Order
 from orders.states import OrderStatus
 from ordersite.celery import app as celery_app
 
+from ..broker import closed_broker_url
 from ..conftest import wait_for
 from ..factories import ProductFactory
 
 URL = "/api/v1/orders/"
-
-
-def _closed_port() -> int:
-    """A port nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -51,7 +44,7 @@ def test_an_order_stored_while_the_broker_is_down_is_201_deferred_and_runs_once_
     ProductFactory(sku="p-deferred")
     body = {"items": [{"product_id": "p-deferred", "quantity": 1}]}
 
-    with producer_broker(f"redis://127.0.0.1:{_closed_port()}/0"):
+    with producer_broker(closed_broker_url()):
         response = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="deferred-1")
         assert response.status_code == 201, response.content
         assert response["Pipeline-Deferred"] == "true"

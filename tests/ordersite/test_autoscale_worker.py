@@ -3,7 +3,8 @@ real burst in its broker: its thread pool grows, then shrinks back after the coo
 
 from ordersite.celery import app as celery_app
 
-from ..conftest import WorkerProcess, wait_for, worker_env
+from .. import broker
+from ..conftest import TEST_BROKER_URL, WorkerProcess, wait_for, worker_env
 from .slow_task import hold_slot
 
 QUEUE = "autoscale-test"
@@ -38,7 +39,7 @@ def test_worker_pool_grows_under_a_burst_and_shrinks_after_it(redis_client):
             lambda: stats()["autoscaler"]["backlog"] > 0 or any(s["autoscaler"]["backlog"] for s in seen), timeout=10
         )
 
-        wait_for(lambda: redis_client.llen(QUEUE) == 0, timeout=60)
+        wait_for(lambda: broker.backlog(TEST_BROKER_URL, (QUEUE,)) == 0, timeout=60)
         # Back to one thread, really retired (not only a smaller number), within the cooldown
         # plus a generous margin for a loaded machine.
         wait_for(lambda: stats()["pool"]["threads"] == 1, timeout=40, interval=0.5)
@@ -46,4 +47,4 @@ def test_worker_pool_grows_under_a_burst_and_shrinks_after_it(redis_client):
         assert not any(s["pool"]["threads"] > 6 for s in seen)
     finally:
         worker.stop()
-        redis_client.delete(QUEUE)
+        broker.delete_queue(TEST_BROKER_URL, QUEUE)

@@ -14,7 +14,7 @@ import pytest
 
 from ordersite.celery import app as celery_app
 
-from ..conftest import ROOT, TEST_REDIS_URL, WorkerProcess, _free_ports, wait_for
+from ..conftest import ROOT, TEST_BROKER_URL, TEST_REDIS_URL, WorkerProcess, _free_ports, wait_for
 from ..deploy import run_healthcheck
 from ..test_conventions import _procfile
 
@@ -31,7 +31,7 @@ class FlowerProcess:
         environment = dict(
             os.environ,
             REDIS_URL=TEST_REDIS_URL,
-            CELERY_BROKER_URL=TEST_REDIS_URL,
+            CELERY_BROKER_URL=TEST_BROKER_URL,
             FLOWER_PORT=str(self.port),
             FLOWER_DB=str(tmp_path / "flower.db"),
             SECRET_KEY="tests-only",
