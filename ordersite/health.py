@@ -1,14 +1,16 @@
-"""Liveness and readiness: is the web process up, and can it do its work (database, Redis, a
-live worker consuming every queue)?
+"""Liveness and readiness: is the web process up, and can it do its work (database, Redis, the
+broker, a live worker consuming every queue)?
 
 Readiness is anonymous and probed often, so it must be cheap and bounded: workers are known from
-their heartbeats in Redis (ordersite/worker_heartbeat.py, one round trip), the PostgreSQL and
-Redis checks run side by side in two threads of their own under one deadline
+their heartbeats in Redis (ordersite/worker_heartbeat.py, one round trip), the PostgreSQL, Redis
+and broker checks run side by side in threads of their own under one deadline
 (HEALTH_CHECK_TIMEOUT) with bounded socket timeouts, a check still running from an earlier
 probe (a hung server) is waited on rather than started again, and a process reuses its answer
-for HEALTH_CACHE_SECONDS.
+for HEALTH_CACHE_SECONDS. The broker is asked directly, never through a Celery broadcast: an
+`inspect` publishes through kombu's retrying producer, which waits out a broker that is down.
 """
 
+import contextlib
 import copy
 import logging
 import math
@@ -24,13 +26,15 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.utils import load_backend
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from kombu import Connection
+from kombu.exceptions import OperationalError as KombuOperationalError
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import worker_heartbeat
+from . import queues, worker_heartbeat
 from .errors import DomainError
 from .openapi import error_responses
 
@@ -76,6 +80,29 @@ def check_redis_and_workers(timeout: float, queues: list[str]) -> dict[str, str]
     return {"redis": OK} | {f"worker:{queue}": OK if live[queue] else DOWN for queue in queues}
 
 
+def check_broker(timeout: float) -> str:
+    """One round trip to CELERY_BROKER_URL (Redis or RabbitMQ), on a connection of its own with
+    connect and socket timeouts, made once and closed: a passive declare of a pipeline queue,
+    which changes nothing; a broker that does not know the queue yet has answered too."""
+    bounded = max(1.0, timeout)
+    url = settings.CELERY_BROKER_URL
+    if queues.is_amqp(url):
+        options: dict[str, Any] = {"read_timeout": bounded, "write_timeout": bounded}
+    else:
+        options = {"socket_timeout": bounded, "socket_connect_timeout": bounded}
+    probe = Connection(url, connect_timeout=bounded, transport_options=options)
+    try:
+        probe.ensure_connection(max_retries=1)
+        with probe.channel() as channel, contextlib.suppress(*probe.channel_errors):
+            channel.queue_declare(queue=settings.HEALTH_QUEUES[0], passive=True)
+    except (*probe.connection_errors, OSError, KombuOperationalError):
+        logger.warning("readiness: broker down", exc_info=True)
+        return DOWN
+    finally:
+        probe.release()
+    return OK
+
+
 class _Checks:
     """The process's readiness state: one thread per check (so a hung check holds one thread,
     not one per probe), the check in flight, and the last answer. Rebuilt after a fork."""
@@ -83,7 +110,7 @@ class _Checks:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pid = os.getpid()
-        self.threads = {name: ThreadPoolExecutor(1, f"readiness-{name}") for name in ("database", "redis")}
+        self.threads = {name: ThreadPoolExecutor(1, f"readiness-{name}") for name in ("database", "redis", "broker")}
         self.in_flight: dict[str, Future] = {}
         self.answer: tuple[float, dict[str, str]] | None = None
 
@@ -116,12 +143,14 @@ def readiness() -> dict[str, str]:
         timeout, queues = settings.HEALTH_CHECK_TIMEOUT, list(settings.HEALTH_QUEUES)
         database = state.future("database", check_database, timeout)
         redis_and_workers = state.future("redis", check_redis_and_workers, timeout, queues)
-    wait([database, redis_and_workers], timeout=timeout)
-    found = {"database": _verdict(database, "database", timeout)} | (
-        _verdict(redis_and_workers, "redis", timeout) or {}
-    )
+        broker = state.future("broker", check_broker, timeout)
+    wait([database, redis_and_workers, broker], timeout=timeout)
+    found = {
+        "database": _verdict(database, "database", timeout),
+        "broker": _verdict(broker, "broker", timeout),
+    } | (_verdict(redis_and_workers, "redis", timeout) or {})
     # A check still in flight from an earlier probe may have been asked about other queues.
-    names = ["database", "redis", *(f"worker:{queue}" for queue in queues)]
+    names = ["database", "redis", "broker", *(f"worker:{queue}" for queue in queues)]
     checks = {name: found.get(name) or DOWN for name in names}
     with state.lock:
         state.answer = (time.monotonic(), checks)
@@ -166,8 +195,9 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
-    """GET /api/v1/health/ready: 200 when PostgreSQL and Redis answer and every queue has a worker
-    with a live heartbeat, else 503 naming what is down; never slower than HEALTH_CHECK_TIMEOUT."""
+    """GET /api/v1/health/ready: 200 when PostgreSQL, Redis and the broker answer and every queue
+    has a worker with a live heartbeat, else 503 naming what is down; never slower than
+    HEALTH_CHECK_TIMEOUT."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -179,7 +209,7 @@ class ReadinessView(APIView):
         examples=[
             OpenApiExample(
                 "Ready",
-                value={"status": OK, "checks": {"database": OK, "redis": OK, "worker:orders": OK}},
+                value={"status": OK, "checks": {"database": OK, "redis": OK, "broker": OK, "worker:orders": OK}},
                 response_only=True,
                 status_codes=["200"],
             )

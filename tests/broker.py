@@ -9,6 +9,7 @@ database, or the vhost `<vhost>-isolated` (`ordersite-isolated` for "/"), which 
 """
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -112,3 +113,21 @@ def closed_broker_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"amqp://guest:guest@127.0.0.1:{port}//" if ON_RABBITMQ else f"redis://127.0.0.1:{port}/0"
+
+
+def take_headers(url: str, name: str) -> list[dict]:
+    """Take every message out of a queue a test made up; their headers, oldest first."""
+    if not queues.is_amqp(url):
+        client = redis.Redis.from_url(url)
+        try:
+            raws = []
+            while (raw := client.rpop(name)) is not None:  # kombu pushes at the head
+                raws.append(raw)
+        finally:
+            client.close()
+        return [json.loads(raw)["headers"] for raw in raws]
+    taken = []
+    with Connection(url) as connection, connection.channel() as channel:
+        while (message := channel.basic_get(name, no_ack=True)) is not None:
+            taken.append(message.headers)
+    return taken

@@ -13,8 +13,10 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from ordersite import worker_heartbeat
+from ordersite.health import readiness
 
-from .conftest import WorkerProcess, wait_for, worker_env
+from .broker import ON_RABBITMQ, TEST_BROKER_URL
+from .conftest import TEST_REDIS_URL, WorkerProcess, wait_for, worker_env
 from .factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,7 @@ def test_ready_when_database_redis_and_a_worker_per_queue_answer():
     assert response.json()["checks"] == {
         "database": "ok",
         "redis": "ok",
+        "broker": "ok",
         "worker:orders": "ok",
         "worker:payments": "ok",
         "worker:inventory": "ok",
@@ -118,6 +121,37 @@ def test_readiness_answers_within_its_timeout_when_redis_hangs(settings):
     assert elapsed < 0.5 + 0.3, elapsed
     checks = response.json()["error"]["data"]["checks"]
     assert (checks["database"], checks["redis"], checks["worker:orders"]) == ("ok", "down", "down")
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_down(settings, scheme):
+    """Whatever the broker, one that refuses connections (a closed port) or accepts them and
+    never answers (hung) is `broker: down` within HEALTH_CHECK_TIMEOUT; the rest still answers."""
+    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+    with _hung_server() as hung_port:
+        for port in (closed_port, hung_port):
+            settings.CELERY_BROKER_URL = (
+                f"amqp://guest:guest@127.0.0.1:{port}//" if scheme == "amqp" else f"redis://127.0.0.1:{port}/0"
+            )
+            started = time.monotonic()
+            response = _ready()
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503
+            assert elapsed < 0.5 + 0.3, (port, elapsed)
+            checks = response.json()["error"]["data"]["checks"]
+            assert (checks["database"], checks["redis"], checks["broker"]) == ("ok", "ok", "down")
+
+
+@pytest.mark.parametrize(
+    "url", [TEST_REDIS_URL, TEST_BROKER_URL if ON_RABBITMQ else "amqp://guest:guest@127.0.0.1:5672//"]
+)
+def test_the_broker_check_passes_on_a_live_redis_or_rabbitmq(settings, url):
+    settings.HEALTH_CHECK_TIMEOUT = 2
+    settings.CELERY_BROKER_URL = url
+    assert readiness()["broker"] == "ok"
 
 
 @pytest.mark.usefixtures("live_worker")

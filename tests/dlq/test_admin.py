@@ -8,6 +8,8 @@ from orders.models import Order
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 
+from .. import broker
+from ..broker import TEST_BROKER_URL
 from ..factories import OrderFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,10 +78,10 @@ def test_discard_asks_for_a_reason_and_records_it(client, reviewer, make_entry):
 
 
 def test_replay_from_the_detail_page_lands_in_recent_actions(client, reviewer, make_entry, redis_client):
-    redis_client.delete("dlq-test-parked")
+    broker.delete_queue(TEST_BROKER_URL, "dlq-test-parked")
     entry = make_entry(task="orders.parked_task", queue="dlq-test-parked", order_id="")
     detail = reverse("admin:orders_deadletter_change", args=[entry.id])
     response = client.post(detail)
     assert response.status_code == 302
-    assert redis_client.llen("dlq-test-parked") == 1
+    assert broker.backlog(TEST_BROKER_URL, ("dlq-test-parked",)) == 1
     assert detail in client.get(reverse("admin:index")).content.decode()

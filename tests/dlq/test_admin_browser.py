@@ -8,6 +8,8 @@ from orders.models import Order
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 
+from .. import broker
+from ..broker import TEST_BROKER_URL
 from ..browser import expect, log_in, needs_chromium
 from ..factories import OrderFactory, StaffFactory
 
@@ -18,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_client, make_entry):
     page = browser.page
-    redis_client.delete(PARKED)
+    broker.delete_queue(TEST_BROKER_URL, PARKED)
     reviewer = StaffFactory(username="reviewer")
     reviewer.set_password("a-long-test-password")
     reviewer.save()
@@ -42,7 +44,7 @@ def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_
     page.select_option("select[name=action]", "replay")
     page.click("button[name=go]")
     expect(page.locator(".messagelist")).to_contain_text("Replayed 1 dead letter(s).")
-    assert redis_client.llen(PARKED) == 1
+    assert broker.backlog(TEST_BROKER_URL, (PARKED,)) == 1
 
     page.fill("input[name=q]", str(to_discard.public_id))
     page.select_option("select[name=task]", "")

@@ -16,6 +16,8 @@ from orders.models import Order
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 
+from .. import broker
+from ..broker import TEST_BROKER_URL
 from ..factories import OrderFactory, StaffFactory
 
 # A queue no worker consumes: what a replay sends stays there to be counted.
@@ -71,7 +73,7 @@ def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(redis_cl
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
-    redis_client.delete(PARKED)
+    broker.delete_queue(TEST_BROKER_URL, PARKED)
     entry = make_entry(task="orders.parked_task", queue=PARKED, args=["not-an-order"], order_id="")
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
@@ -92,7 +94,7 @@ def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["gone"] * 7 + ["sent"]
-    assert redis_client.llen(PARKED) == 1
+    assert broker.backlog(TEST_BROKER_URL, (PARKED,)) == 1
     assert dlq.dead_letter_count() == 0
     assert redis_client.llen("ordersite:dlq:processing") == 0
 
@@ -138,7 +140,7 @@ def test_discard_without_a_reason_is_refused(redis_client, make_entry):
 
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_dlq_lists_shows_replays_discards_and_counts(redis_client, make_entry):
-    redis_client.delete(PARKED)
+    broker.delete_queue(TEST_BROKER_URL, PARKED)
     kept = make_entry(task="orders.parked_task", queue=PARKED, order_id="")
     other = make_entry(task="inventory.reserve_stock", queue=PARKED, order_id="")
     out = StringIO()
@@ -149,7 +151,7 @@ def test_manage_py_dlq_lists_shows_replays_discards_and_counts(redis_client, mak
     call_command("dlq", "show", kept.id, stdout=out)
     assert json.loads(out.getvalue())["id"] == kept.id
     call_command("dlq", "replay", "--all", "--task", "orders.parked_task", "--actor", "cron", stdout=StringIO())
-    assert redis_client.llen(PARKED) == 1
+    assert broker.backlog(TEST_BROKER_URL, (PARKED,)) == 1
     call_command("dlq", "discard", other.id, "--actor", "cron", "--reason", "obsolete", stdout=StringIO())
     out = StringIO()
     call_command("dlq", "stats", stdout=out)

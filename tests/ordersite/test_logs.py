@@ -19,6 +19,8 @@ from orders.states import OrderStatus
 from ordersite import dlq, logs
 from ordersite.celery import app as celery_app
 
+from .. import broker
+from ..broker import TEST_BROKER_URL
 from ..conftest import ROOT
 from ..factories import OrderFactory, ProductFactory
 
@@ -132,23 +134,16 @@ def test_a_request_gets_an_id_answers_it_and_binds_the_order_of_its_url(api, cus
     assert logs.current("order_id") is None, "each request starts with a fresh context"
 
 
-def _probe_message_headers(redis_client) -> dict:
-    raw = redis_client.lpop(PROBE_QUEUE)
-    assert raw is not None, "nothing was sent"
-    return json.loads(raw)["headers"]
-
-
-def test_a_task_sent_while_an_order_is_bound_carries_its_ids_in_its_header(redis_client):
-    redis_client.delete(PROBE_QUEUE)
+def test_a_task_sent_while_an_order_is_bound_carries_its_ids_in_its_header():
+    broker.delete_queue(TEST_BROKER_URL, PROBE_QUEUE)
     bind_contextvars(request_id="req-9", user_id=4)
     with logs.order_scope():
         logs.bind_order(order_id="order-a", correlation_id="corr-a")
         celery_app.send_task("payments.authorize_payment", args=["order-a"], queue=PROBE_QUEUE)
     celery_app.send_task("payments.authorize_payment", args=["order-b"], queue=PROBE_QUEUE)
-    first, second = _probe_message_headers(redis_client), _probe_message_headers(redis_client)
-    # Oldest at the tail: lpop took the newest first.
-    assert second[logs.CONTEXT_HEADER] == {"order_id": "order-a", "correlation_id": "corr-a", "request_id": "req-9"}
-    assert first[logs.CONTEXT_HEADER] == {"request_id": "req-9"}, "the order's ids ended with its block"
+    older, newer = broker.take_headers(TEST_BROKER_URL, PROBE_QUEUE)
+    assert older[logs.CONTEXT_HEADER] == {"order_id": "order-a", "correlation_id": "corr-a", "request_id": "req-9"}
+    assert newer[logs.CONTEXT_HEADER] == {"request_id": "req-9"}, "the order's ids ended with its block"
 
 
 def test_a_tasks_order_id_drops_a_correlation_id_bound_for_another_order():
@@ -161,7 +156,7 @@ def test_a_tasks_order_id_drops_a_correlation_id_bound_for_another_order():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lines):
-    redis_client.delete(PROBE_QUEUE)
+    broker.delete_queue(TEST_BROKER_URL, PROBE_QUEUE)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
     entry = dlq.Envelope(task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id)
@@ -169,7 +164,8 @@ def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lin
     dlq_services.replay_many(entry_ids=[entry.id], actor="ops")
 
     ids = {"order_id": str(order.public_id), "correlation_id": str(order.correlation_id)}
-    assert _probe_message_headers(redis_client)[logs.CONTEXT_HEADER] == ids
+    (sent,) = broker.take_headers(TEST_BROKER_URL, PROBE_QUEUE)
+    assert sent[logs.CONTEXT_HEADER] == ids
     replayed = [r for r in json_lines() if r["logger"] == "ordersite.dlq" and "replayed" in r["event"]]
     assert replayed
     assert {key: replayed[0][key] for key in ids} == ids
