@@ -65,10 +65,11 @@ def tasks_within_rabbitmq_consumer_timeout(app_configs: Any = None, **kwargs: An
                 id="ordersite.E002",
             )
         )
-    if settings.RABBITMQ_DELIVERY_LIMIT <= settings.DLQ_MAX_DELIVERIES:
+    # RabbitMQ delivers a message 1 + limit times; our count parks it at its 1 + DLQ_MAX_DELIVERIES.
+    if settings.RABBITMQ_DELIVERY_LIMIT < settings.DLQ_MAX_DELIVERIES:
         messages.append(
             Error(
-                f"RABBITMQ_DELIVERY_LIMIT ({settings.RABBITMQ_DELIVERY_LIMIT}) must be above "
+                f"RABBITMQ_DELIVERY_LIMIT ({settings.RABBITMQ_DELIVERY_LIMIT}) must be at least "
                 f"DLQ_MAX_DELIVERIES ({settings.DLQ_MAX_DELIVERIES}).",
                 hint="RabbitMQ would drop a message that kills its worker before it reaches the DLQ.",
                 id="ordersite.E003",

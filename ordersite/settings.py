@@ -155,7 +155,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # The pipeline's queues (ordersite/queues.py): quorum queues on RabbitMQ, with native delayed
 # delivery for countdowns; Redis ignores the arguments. A message returned to its queue
-# RABBITMQ_DELIVERY_LIMIT times (its worker died each time) is dropped by RabbitMQ: set above
+# RABBITMQ_DELIVERY_LIMIT times (its worker died each time) is dropped by RabbitMQ: at least
 # DLQ_MAX_DELIVERIES, so our own count parks it in the DLQ first (ordersite.E003). RabbitMQ closes
 # the channel of a worker holding a message unacknowledged past RABBITMQ_CONSUMER_TIMEOUT seconds
 # (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
