@@ -185,6 +185,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     # A broker that drops packets must not hold a POST (its on-commit send) or a worker forever.
     "socket_connect_timeout": 5,
+    # RabbitMQ only (Redis ignores it): a send returns once the broker has the message (quorum
+    # queues: replicated), so a chain sent at commit is never lost silently.
+    "confirm_publish": True,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task events (received, started, succeeded, sent: four Redis publishes per task, each parsed

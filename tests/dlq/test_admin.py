@@ -78,7 +78,7 @@ def test_discard_asks_for_a_reason_and_records_it(client, reviewer, make_entry):
 
 
 def test_replay_from_the_detail_page_lands_in_recent_actions(client, reviewer, make_entry, redis_client):
-    broker.delete_queue(TEST_BROKER_URL, "dlq-test-parked")
+    broker.empty_queue(TEST_BROKER_URL, "dlq-test-parked")
     entry = make_entry(task="orders.parked_task", queue="dlq-test-parked", order_id="")
     detail = reverse("admin:orders_deadletter_change", args=[entry.id])
     response = client.post(detail)

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_client, make_entry):
     page = browser.page
-    broker.delete_queue(TEST_BROKER_URL, PARKED)
+    broker.empty_queue(TEST_BROKER_URL, PARKED)
     reviewer = StaffFactory(username="reviewer")
     reviewer.set_password("a-long-test-password")
     reviewer.save()

@@ -73,7 +73,7 @@ def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(redis_cl
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
-    broker.delete_queue(TEST_BROKER_URL, PARKED)
+    broker.empty_queue(TEST_BROKER_URL, PARKED)
     entry = make_entry(task="orders.parked_task", queue=PARKED, args=["not-an-order"], order_id="")
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
@@ -140,7 +140,7 @@ def test_discard_without_a_reason_is_refused(redis_client, make_entry):
 
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_dlq_lists_shows_replays_discards_and_counts(redis_client, make_entry):
-    broker.delete_queue(TEST_BROKER_URL, PARKED)
+    broker.empty_queue(TEST_BROKER_URL, PARKED)
     kept = make_entry(task="orders.parked_task", queue=PARKED, order_id="")
     other = make_entry(task="inventory.reserve_stock", queue=PARKED, order_id="")
     out = StringIO()

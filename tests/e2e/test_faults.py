@@ -17,6 +17,7 @@ from payments.models import Payment, PaymentStatus
 from sandboxes.faults import request_count, set_faults
 from shipping.models import Shipment
 
+from ..broker import ON_RABBITMQ
 from ..conftest import refuses, wait_for
 from ..factories import ProductFactory
 
@@ -207,7 +208,14 @@ def test_worker_killed_mid_step_is_recovered_by_the_reconciler(api, faults, live
         return _reached(order_id, OrderStatus.COMPLETED)
 
     wait_for(reconciled, timeout=60, interval=1)
-    assert [e["task"] for e in _events(order_id, EventKind.STEP_RESENT)][:1] == ["payments.authorize_payment"]
+    resent = [e["task"] for e in _events(order_id, EventKind.STEP_RESENT)][:1]
+    if ON_RABBITMQ:
+        # RabbitMQ hands the killed worker's message back as its connection closes: the restarted
+        # worker may finish the step before the reconciler finds the order stuck.
+        assert resent in ([], ["payments.authorize_payment"])
+    else:
+        # Redis keeps it unacknowledged until the visibility timeout (an hour): the reconciler.
+        assert resent == ["payments.authorize_payment"]
     _assert_invariants(faults)
 
 

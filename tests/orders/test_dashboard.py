@@ -147,7 +147,7 @@ def test_dashboard_reads_only_the_events_of_recent_orders(staff_api, redis_clien
 
 def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api, redis_client, settings):
     settings.HEALTH_QUEUES = ["dashboard-test-queue"]
-    broker.delete_queue(TEST_BROKER_URL, "dashboard-test-queue")
+    broker.empty_queue(TEST_BROKER_URL, "dashboard-test-queue")
     for _ in range(3):
         celery_app.send_task("orders.no_such_task", queue="dashboard-test-queue")
     dlq.push(dlq.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="x"))
@@ -156,7 +156,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
         payment.record(ok=False)
 
     body = staff_api.get(URL).json()
-    broker.delete_queue(TEST_BROKER_URL, "dashboard-test-queue")
+    broker.empty_queue(TEST_BROKER_URL, "dashboard-test-queue")
 
     assert body["queues"] == [{"name": "dashboard-test-queue", "backlog": 3, "workers": 0}]
     assert body["dead_letters"] == {"count": 1, "max": settings.DLQ_MAX_LENGTH}

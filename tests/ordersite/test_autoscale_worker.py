@@ -47,4 +47,4 @@ def test_worker_pool_grows_under_a_burst_and_shrinks_after_it(redis_client):
         assert not any(s["pool"]["threads"] > 6 for s in seen)
     finally:
         worker.stop()
-        broker.delete_queue(TEST_BROKER_URL, QUEUE)
+        broker.empty_queue(TEST_BROKER_URL, QUEUE)

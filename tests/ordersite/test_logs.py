@@ -135,7 +135,7 @@ def test_a_request_gets_an_id_answers_it_and_binds_the_order_of_its_url(api, cus
 
 
 def test_a_task_sent_while_an_order_is_bound_carries_its_ids_in_its_header():
-    broker.delete_queue(TEST_BROKER_URL, PROBE_QUEUE)
+    broker.empty_queue(TEST_BROKER_URL, PROBE_QUEUE)
     bind_contextvars(request_id="req-9", user_id=4)
     with logs.order_scope():
         logs.bind_order(order_id="order-a", correlation_id="corr-a")
@@ -156,7 +156,7 @@ def test_a_tasks_order_id_drops_a_correlation_id_bound_for_another_order():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lines):
-    broker.delete_queue(TEST_BROKER_URL, PROBE_QUEUE)
+    broker.empty_queue(TEST_BROKER_URL, PROBE_QUEUE)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
     entry = dlq.Envelope(task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id)
