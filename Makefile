@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint lock services setup bench bench-full bench-autoscale clean
+.PHONY: run test test-rabbitmq lint lock services setup bench bench-full bench-autoscale clean
 
 # Installs exactly the hashed lock (every transitive dependency pinned), never a fresh resolve.
 $(BIN)/.installed: requirements-dev.lock
@@ -41,9 +41,19 @@ run: setup
 	  --default "GUNICORN_CMD_ARGS=--bind 127.0.0.1:$(PORT) --workers 3" \
 	  --default "FLOWER_BASIC_AUTH=admin:$$(cat var/admin-password)"
 
+# Every test, on Redis (or on RabbitMQ if TEST_BROKER_URL or CELERY_BROKER_URL is an amqp:// URL).
 test: $(BIN)/.installed services
 	@bin/ensure-chromium
+	@bin/ensure-rabbitmq $$($(BIN)/python -m tests.broker)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The pipeline's end-to-end, fault and dead-letter tests again, with RabbitMQ as the broker (its
+# queues in RABBITMQ_TEST_URL's vhost are emptied; `<vhost>-isolated` is made for the DLQ tests).
+RABBITMQ_TEST_URL ?= amqp://guest:guest@127.0.0.1:5672//
+test-rabbitmq: $(BIN)/.installed services
+	@bin/ensure-chromium
+	@export TEST_BROKER_URL=$(RABBITMQ_TEST_URL); bin/ensure-rabbitmq $$($(BIN)/python -m tests.broker) && \
+	  $(BIN)/pytest tests/e2e tests/dlq tests/ordersite/test_queues.py $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/python bin/check-lock

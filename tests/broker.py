@@ -44,10 +44,13 @@ def _neighbour_db(url: str) -> str:
     return re.sub(r"/(\d+)$", lambda m: f"/{max(int(m.group(1)) - 1, 0)}", url)
 
 
+def _vhost(url: str) -> str:
+    return unquote(urlsplit(url).path[1:]) or "/"
+
+
 def _isolated_vhost(url: str) -> str:
     parts = urlsplit(url)
-    vhost = unquote(parts.path[1:]) or "/"
-    isolated = f"{vhost.strip('/') or 'ordersite'}-isolated"
+    isolated = f"{_vhost(url).strip('/') or 'ordersite'}-isolated"
     return parts._replace(path="/" + quote(isolated, safe="")).geturl()
 
 
@@ -136,3 +139,10 @@ def take_headers(url: str, name: str) -> list[dict]:
         while (message := channel.basic_get(name, no_ack=True)) is not None:
             taken.append(message.headers)
     return taken
+
+
+if __name__ == "__main__":
+    # `python -m tests.broker`: the RabbitMQ vhosts the tests will use (none on Redis), for
+    # bin/ensure-rabbitmq to create.
+    if ON_RABBITMQ:
+        print(_vhost(TEST_BROKER_URL), _vhost(ISOLATED_BROKER_URL))  # noqa: T201
