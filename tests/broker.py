@@ -54,14 +54,18 @@ def _isolated_vhost(url: str) -> str:
     return parts._replace(path="/" + quote(isolated, safe="")).geturl()
 
 
-def _isolated_broker_url() -> str:
-    given = os.environ.get("TEST_ISOLATED_BROKER_URL", "")
-    if given and queues.is_amqp(given) == ON_RABBITMQ:
-        return given
-    return _isolated_vhost(TEST_BROKER_URL) if ON_RABBITMQ else _neighbour_db(TEST_REDIS_URL)
-
-
-ISOLATED_BROKER_URL = _isolated_broker_url()
+_GIVEN_ISOLATED = os.environ.get("TEST_ISOLATED_BROKER_URL", "")
+# A second Redis database of the tests' own: the isolated broker on Redis, and the "outside
+# world's" Redis of the sandbox tests whatever the broker.
+ISOLATED_REDIS_URL = (
+    _GIVEN_ISOLATED if _GIVEN_ISOLATED and not queues.is_amqp(_GIVEN_ISOLATED) else _neighbour_db(TEST_REDIS_URL)
+)
+if not ON_RABBITMQ:
+    ISOLATED_BROKER_URL = ISOLATED_REDIS_URL
+elif queues.is_amqp(_GIVEN_ISOLATED):
+    ISOLATED_BROKER_URL = _GIVEN_ISOLATED
+else:
+    ISOLATED_BROKER_URL = _isolated_vhost(TEST_BROKER_URL)
 
 
 def _delay_queues() -> list[str]:

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from ordersite.breakers import Breaker
 from sandboxes.faults import Faults, get_faults
 
+from ..broker import ISOLATED_REDIS_URL
 from ..conftest import TEST_REDIS_URL
-from ..dlq.conftest import ISOLATED_BROKER_URL
 
 pytestmark = pytest.mark.usefixtures("faults")
 
@@ -62,8 +62,8 @@ def test_breakers_command_lists_and_resets(capsys):
 
 def test_sandbox_state_lives_in_sandbox_redis_url_when_set(settings):
     """bench/chaos.py restarts our Redis; the outside world's ledgers and faults must not go with it."""
-    settings.SANDBOX_REDIS_URL = ISOLATED_BROKER_URL
-    elsewhere = redis.Redis.from_url(ISOLATED_BROKER_URL)
+    settings.SANDBOX_REDIS_URL = ISOLATED_REDIS_URL
+    elsewhere = redis.Redis.from_url(ISOLATED_REDIS_URL)
     ours = redis.Redis.from_url(TEST_REDIS_URL)
     try:
         call_command("sandbox_faults", "payments", "--latency-ms", "7")
