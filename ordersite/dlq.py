@@ -27,17 +27,19 @@ from rest_framework import status
 
 from .celery import app as celery_app
 from .errors import DomainError
-from .redis_pool import shared_redis
+from .redis import client as shared_redis
+from .redis import slot_sibling
 
 logger = logging.getLogger(__name__)
 
 TRUNCATED = "__truncated__"
 SCAN_CHUNK = 1000
 
-# Move one exact entry from KEYS[1] to KEYS[2] (as ARGV[2]); 0 if someone else took it first.
+# Move one exact entry from KEYS[1] to KEYS[2] (as ARGV[2]; no KEYS[2]: drop it); 0 if someone
+# else took it first.
 _CLAIM = """
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
-  if KEYS[2] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
+  if #KEYS == 2 then redis.call('LPUSH', KEYS[2], ARGV[2]) end
   return 1
 end
 return 0
@@ -135,7 +137,8 @@ def redis_client() -> redis.Redis:
 
 
 def _key(suffix: str) -> str:
-    return f"{settings.DLQ_KEY}:{suffix}"
+    """A key beside the list in its Redis Cluster hash slot: the scripts take both at once."""
+    return slot_sibling(settings.DLQ_KEY, suffix)
 
 
 def dead_letter_count() -> int:
@@ -259,7 +262,8 @@ def get(entry_id: str) -> Envelope:
 def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str) -> bool:
     """Move one exact item from `source` to `target` ('' = drop it); keeps the live-entry index
     true when the item leaves or re-enters the dead-letter list itself."""
-    if not client.eval(_CLAIM, 2, source, target, raw, parked):
+    keys = [source, target] if target else [source]
+    if not client.eval(_CLAIM, len(keys), *keys, raw, parked):
         return False
     if source == settings.DLQ_KEY and (field := _step_field(Envelope.from_raw(raw))):
         client.eval(_UNINDEX, 1, _key("live"), field, raw)

@@ -296,7 +296,7 @@ def faults(sandboxes) -> Iterator[SandboxProcess]:
     def clear() -> None:
         # A request still sleeping in a sandbox would write into the next test's ledger.
         wait_for(lambda: all(quiet(url) for url in sandboxes.urls.values()), timeout=20)
-        for pattern in ("sandbox:*", "breaker:*"):
+        for pattern in ("sandbox:*", "{breaker:*"):
             for key in client.scan_iter(pattern):
                 client.delete(key)
         wait_for(lambda: all(_accepts(url) for url in sandboxes.urls.values()), timeout=10)

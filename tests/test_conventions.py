@@ -40,3 +40,20 @@ def test_compose_redis_keeps_the_dead_letter_queue_on_disk():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     command = compose["services"]["redis"]["command"]
     assert "--appendonly yes" in command
+
+
+# Ways to build a Redis client (or its pool) by hand; ordersite/redis.py is the one place that may.
+_REDIS_CONSTRUCTION = re.compile(r"\b(?:Strict)?Redis\(|\bfrom_url\(|\bConnectionPool\(|\bSentinel\(|\bRedisCluster\(")
+
+
+def test_every_redis_client_comes_from_the_factory():
+    """One pool per URL and process, Sentinel in one place: nothing else builds a Redis client."""
+    offenders = []
+    for path in sorted(ROOT.glob("**/*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in (".venv", "tests", "var") or relative == Path("ordersite/redis.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if _REDIS_CONSTRUCTION.search(line):
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "build Redis clients with ordersite.redis.client():\n" + "\n".join(offenders)
