@@ -60,10 +60,10 @@ def test_every_redis_client_comes_from_the_factory():
 
 
 # Session state that PgBouncer's transaction mode would carry over to another client's
-# transaction: a session SET, a session-level advisory lock, LISTEN, a named prepared statement.
+# transaction: a session SET, a session-level advisory lock, LISTEN, a named prepared statement
+# (SQL keywords are written in capitals here).
 _SESSION_STATE = re.compile(
     r"""["'](?:SET\s+(?!LOCAL\b)(?:SESSION\s+)?\w+\s*(?:=|TO\b)|LISTEN\s|PREPARE\s)|pg_advisory_lock|pg_try_advisory_lock\(""",
-    re.IGNORECASE,
 )
 
 
