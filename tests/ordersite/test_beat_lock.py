@@ -1,17 +1,14 @@
 """Beat runs once (ordersite/beat.py): two real `celery beat` processes started at once, only the
 lock holder sends periodic tasks; killed, the other takes over; stopped, it hands the lock back."""
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from ordersite.beat import BEAT_LOCK_KEY
 
-from ..conftest import ROOT, wait_for, worker_env
+from ..beat import Beat
+from ..conftest import wait_for, worker_env
 from ..dlq.conftest import ISOLATED_BROKER_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,33 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LOCK_SECONDS = 3
 SENT = "Sending due task resend-stuck-orders"
 TOOK = "took the beat lock"
-
-
-class Beat:
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        self.log = ROOT / "var" / f"beat-{name}-{os.getpid()}.log"
-        self.log.parent.mkdir(exist_ok=True)
-        self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ordersite", "beat", "-l", "info"],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def count(self, text: str) -> int:
-        return Path(self.log).read_text().count(text)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log_file.close()
 
 
 def test_of_two_beats_one_dispatches_and_the_other_takes_over_when_it_dies(redis_client):
