@@ -1,12 +1,11 @@
 """A real `celery beat` process for tests, stopped by its own PID."""
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT, WorkerProcess
 
 
 class Beat:
@@ -25,12 +24,9 @@ class Beat:
     def count(self, text: str) -> int:
         return Path(self.log).read_text().count(text)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log_file.close()
+    stop = WorkerProcess.stop  # SIGTERM by PID, SIGKILL if it lingers
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed host: the lock is left to expire."""
+        self.proc.kill()
+        self.stop()

@@ -70,14 +70,9 @@ class PgBouncerProcess:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log_file.close()
+        from .conftest import WorkerProcess  # (conftest imports this module)
+
+        WorkerProcess.stop(self)  # SIGTERM by PID, SIGKILL if it lingers
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

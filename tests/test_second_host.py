@@ -6,7 +6,6 @@ always deleted."""
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +77,7 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
         assert share_b > 0
     finally:
         if beat is not None:
-            beat.stop(signal.SIGTERM)
+            beat.stop()
         host.close()
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert host.name not in netns

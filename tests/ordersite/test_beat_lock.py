@@ -1,8 +1,6 @@
 """Beat runs once (ordersite/beat.py): two real `celery beat` processes started at once, only the
 lock holder sends periodic tasks; killed, the other takes over; stopped, it hands the lock back."""
 
-import signal
-
 import pytest
 
 from ordersite.beat import BEAT_LOCK_KEY
@@ -33,7 +31,7 @@ def test_of_two_beats_one_dispatches_and_the_other_takes_over_when_it_dies(redis
         assert standby.count(SENT) == 0
         assert standby.count(TOOK) == 0
 
-        holder.stop(signal.SIGKILL)  # a crashed host: the lock is left to expire
+        holder.kill()
         sent_before = holder.count(SENT)
         wait_for(lambda: standby.count(TOOK), timeout=LOCK_SECONDS * 3)
         wait_for(lambda: standby.count(SENT) >= 2, timeout=20)
@@ -43,4 +41,4 @@ def test_of_two_beats_one_dispatches_and_the_other_takes_over_when_it_dies(redis
         assert redis_client.get(BEAT_LOCK_KEY) is None
     finally:
         for beat in beats:
-            beat.stop(signal.SIGKILL)
+            beat.kill()
