@@ -185,7 +185,7 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
     second = dlq.Envelope(task="payments.void_payment", queue="payments", args=["y"], order_id="o-2")
     dlq.push(second)
     redis_client.lrem(settings.DLQ_KEY, 1, second.to_json())
-    redis_client.lpush(dlq._key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
+    redis_client.lpush(dlq.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
     assert dlq.recover_stalled() == 1  # back into the list: the re-index
     assert dlq.remove(second.id)
     conn = worker_heartbeat.client()
