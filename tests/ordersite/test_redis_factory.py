@@ -34,6 +34,7 @@ def test_one_client_and_pool_per_url_and_options(settings):
     assert shared.connection_pool.connection_kwargs["decode_responses"] is True
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")  # the child only uses Redis
 def test_a_pool_built_before_a_fork_reconnects_in_the_child(settings):
     """gunicorn and Celery's prefork pool fork after the app loaded: the child must not write on
     the parent's socket (the two would read each other's answers)."""
