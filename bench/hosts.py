@@ -10,8 +10,7 @@ one whose creating process is gone is deleted by the next run (`cleanup_stale()`
 The bench: throughput with one worker host, then with two, in one run (orders placed at once,
 time until every one completed), on the broker of CELERY_BROKER_URL (redis:// or amqp://):
 
-    sudo .venv/bin/python bench/hosts.py --orders 2000
-    sudo CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// .venv/bin/python bench/hosts.py --orders 2000
+    sudo .venv/bin/python bench/hosts.py --orders 2000 --broker redis --broker amqp://guest:guest@127.0.0.1:5672//
 
 tests/test_second_host.py runs a short version, and kills the second host mid-run.
 """
@@ -25,6 +24,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -280,7 +280,7 @@ def bench(args: argparse.Namespace) -> dict:
         pks, started = _place(args.orders)
         results["two_hosts_orders_per_s"] = round(args.orders / _wait_done(pks, started, args.timeout), 1)
         after = _tasks_per_host()
-        results["two_hosts_tasks_by_host"] = {host: after[host] - before[host] for host in after}
+        results["two_hosts_tasks_by_host"] = {name: after[name] - before[name] for name in after}
         return results
     finally:
         if host is not None:
@@ -288,16 +288,41 @@ def bench(args: argparse.Namespace) -> dict:
         stack.stop()
 
 
+def _runs(args: argparse.Namespace) -> list[dict]:
+    """One run per --broker (each in a process of its own: Django and Celery read the broker once),
+    or a single run on CELERY_BROKER_URL, else the bench's own Redis."""
+    if not args.broker:
+        return [bench(args)]
+    runs = []
+    for broker in args.broker:
+        env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+        if broker != "redis":
+            env["CELERY_BROKER_URL"] = broker
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            command = [sys.executable, __file__, "--orders", str(args.orders), "--timeout", str(args.timeout)]
+            subprocess.run([*command, "--json-to", out.name], env=env, check=True)
+            runs.append(json.loads(Path(out.name).read_text()))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2000, help="orders per phase (default 2000)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--label", default="hosts")
+    parser.add_argument(
+        "--broker",
+        action="append",
+        help="`redis` (the bench's own) or a broker URL; repeat to measure several brokers in one run",
+    )
+    parser.add_argument("--json-to", help=argparse.SUPPRESS)  # one run's figures, for _runs()
     args = parser.parse_args()
     args.roles = ("worker_orders", "worker_payments", "worker_inventory", "worker_shipping", "beat", "sandbox")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = bench(args)
-    results["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.json_to:
+        Path(args.json_to).write_text(json.dumps(bench(args)))
+        return
+    results = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "runs": _runs(args)}
     out = ROOT / "bench" / "results" / f"{args.label}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
