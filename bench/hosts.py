@@ -317,6 +317,8 @@ def main() -> None:
     )
     parser.add_argument("--json-to", help=argparse.SUPPRESS)  # one run's figures, for _runs()
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/hosts.py needs root: it creates a network namespace (ip netns)")
     args.roles = ("worker_orders", "worker_payments", "worker_inventory", "worker_shipping", "beat", "sandbox")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.json_to:
