@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.hosts import PREFIX, SERVICE_URLS, SecondHost
+from bench.hosts import PREFIX, SERVICE_URLS, SecondHost, cleanup_stale
 from orders.models import Order
 from orders.services import place_order
 from orders.states import OrderStatus
@@ -82,3 +82,16 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert host.name not in netns
     assert host.name.startswith(PREFIX)
+
+
+def test_a_namespace_left_by_a_dead_run_is_deleted_by_the_next():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    name = f"{PREFIX}{dead.pid}-1"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert name in cleanup_stale()
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+        assert name not in netns
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
