@@ -8,7 +8,7 @@ other `Redis(...)`, `from_url(...)` or pool in the code).
   or Celery forks is safe to share.
 - With REDIS_SENTINELS set ("host:port,host:port"), a client asks the Sentinels for the current
   master of REDIS_SENTINEL_MASTER and follows a failover; the URL then only names the database,
-  user and password. The sandboxes' Redis plays the outside world and is never behind Sentinel.
+  user and password. A SANDBOX_REDIS_URL plays the outside world and is never behind them.
 - Keys that one Lua script touches together share a Redis Cluster hash slot: `slot_sibling()`
   names them with a hash tag (`{breaker:payment}:state`).
 """
@@ -81,6 +81,9 @@ class FactoryRedisCache(RedisCache):
 
 
 def sandbox_client() -> redis.Redis:
-    """The sandboxes' client: SANDBOX_REDIS_URL if set, else REDIS_URL. A separate Redis plays the
-    outside world, whose ledgers survive a restart of ours (bench/chaos.py restarts ours)."""
-    return client(settings.SANDBOX_REDIS_URL or settings.REDIS_URL, sentinel=False)
+    """The sandboxes' client: SANDBOX_REDIS_URL if set (another Redis plays the outside world,
+    whose ledgers survive a restart of ours, bench/chaos.py restarts ours; never behind our
+    Sentinels), else ours."""
+    if settings.SANDBOX_REDIS_URL:
+        return client(settings.SANDBOX_REDIS_URL, sentinel=False)
+    return client()
