@@ -45,6 +45,7 @@ run: setup
 test: $(BIN)/.installed services
 	@bin/ensure-chromium
 	@bin/ensure-rabbitmq $$($(BIN)/python -m tests.broker)
+	@bin/ensure-pgbouncer
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The pipeline's end-to-end, fault and dead-letter tests again, with RabbitMQ as the broker (its
@@ -52,6 +53,7 @@ test: $(BIN)/.installed services
 RABBITMQ_TEST_URL ?= amqp://guest:guest@127.0.0.1:5672//
 test-rabbitmq: $(BIN)/.installed services
 	@bin/ensure-chromium
+	@bin/ensure-pgbouncer
 	@export TEST_BROKER_URL=$(RABBITMQ_TEST_URL); bin/ensure-rabbitmq $$($(BIN)/python -m tests.broker) && \
 	  $(BIN)/pytest tests/e2e tests/dlq tests/ordersite/test_queues.py $(PYTEST_ARGS)
 
