@@ -88,9 +88,11 @@ def check_broker(timeout: float) -> str:
     bounded = max(1.0, timeout)
     url = settings.CELERY_BROKER_URL
     if queues.is_amqp(url):
-        options: dict[str, Any] = {"read_timeout": bounded, "write_timeout": bounded}
+        timeouts = {"read_timeout": bounded, "write_timeout": bounded}
     else:
-        options = {"socket_timeout": bounded, "socket_connect_timeout": bounded}
+        timeouts = {"socket_timeout": bounded, "socket_connect_timeout": bounded}
+    # The broker's own options first: a Sentinel broker needs its master's name from them.
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, **timeouts}
     probe = Connection(url, connect_timeout=bounded, transport_options=options)
     try:
         probe.ensure_connection(max_retries=1)
