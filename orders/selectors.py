@@ -1,7 +1,7 @@
 """Read queries on orders, scoped to whoever asks."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -169,3 +169,41 @@ def received_returns() -> QuerySet[ReturnRequest]:
 
 def received_return_ids(*, order: Order) -> list[str]:
     return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]
+
+
+def order_state_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
+    """(pk, public id, status, total, currency, refunded cents, delivered at) of every order (or
+    one), by pk, streamed from a server-side cursor."""
+    orders = Order.objects.all() if order_pk is None else Order.objects.filter(pk=order_pk)
+    return (
+        orders.order_by("pk")
+        .values_list("pk", "public_id", "status", "total_cents", "currency", "refunded_cents", "delivered_at")
+        .iterator(chunk_size=chunk)
+    )
+
+
+def event_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
+    """(order pk, seq, kind, status, data) of every event (or one order's), by order and seq:
+    the log replayed by verify_events, streamed from a server-side cursor in one query."""
+    events = OrderEvent.objects.all() if order_pk is None else OrderEvent.objects.filter(order_id=order_pk)
+    return (
+        events.order_by("order_id", "seq")
+        .values_list("order_id", "seq", "kind", "status", "data")
+        .iterator(chunk_size=chunk)
+    )
+
+
+def order_pk_for(*, order_id: str) -> int | None:
+    """The pk of the order with this public id; None if there is none (or it is no UUID)."""
+    try:
+        return Order.objects.filter(public_id=order_id).values_list("pk", flat=True).first()
+    except ValidationError:
+        return None
+
+
+def order_event(*, order_id: str, seq: int) -> OrderEvent | None:
+    """One event of an order, with its order and customer (what a notification is about)."""
+    try:
+        return OrderEvent.objects.select_related("order__customer").filter(order__public_id=order_id, seq=seq).first()
+    except ValidationError:
+        return None

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "payments",
     "inventory",
     "shipping",
+    "notifications",
     "sandboxes",
 ]
 
@@ -162,6 +163,8 @@ CELERY_TASK_ROUTES = {
     "inventory.*": {"queue": "inventory"},
     "shipping.*": {"queue": "shipping"},
     "orders.*": {"queue": "orders"},
+    # Mail to customers: a queue of its own, so a slow mail server never holds back a step.
+    "notifications.*": {"queue": "notifications"},
 }
 # Redis redelivers a message still unacknowledged after this many seconds. It must exceed the
 # longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
@@ -291,7 +294,7 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
-HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping"]
+HEALTH_QUEUES = ["orders", "payments", "inventory", "shipping", "notifications"]
 # The admin's dashboard (/admin/dashboard/): how many minutes its charts span, how often the page
 # asks for fresh figures, and how long one `inspect stats` answer (worker pool sizes, a broadcast
 # that waits up to DASHBOARD_INSPECT_TIMEOUT for replies) is shared by every web process.
@@ -377,3 +380,23 @@ CELERY_BEAT_SCHEDULE["poll-deliveries"] = {
     "task": "shipping.poll_deliveries",
     "schedule": CARRIER_DELIVERY_POLL_SECONDS,
 }
+
+# --- Customer notifications (issue 16) ------------------------------------------------------
+# Mails on confirmation, shipment, failure and cancellation (notifications/), sent by the
+# `notifications` queue's worker through Django's email framework. The console backend prints
+# them; SMTP needs "django.core.mail.backends.smtp.EmailBackend" and the EMAIL_HOST... below.
+NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=True)
+NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Seconds an SMTP connection may block; past it the try fails (and is retried).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+# Where "django.core.mail.backends.filebased.EmailBackend" writes (one file per connection).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@example.com")
+PIPELINE_RETRY_POLICY["notifications.send_notification"] = {"max_retries": NOTIFICATION_MAX_RETRIES}

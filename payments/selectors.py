@@ -1,5 +1,6 @@
 """Read queries on payments."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Sum
@@ -86,3 +87,16 @@ def payments_owing_refunds() -> QuerySet[Payment]:
 def pending_refund_ids(*, order_id: int) -> list[str]:
     rows = Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.PENDING).order_by("created_at", "id")
     return [str(pk) for pk in rows.values_list("public_id", flat=True)]
+
+
+def payment_state_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
+    """(order pk, status, amount, captured, voided, refunded, refunding cents) of every payment
+    (or one order's), by order pk, streamed from a server-side cursor: what verify_events reads."""
+    payments = Payment.objects.all() if order_pk is None else Payment.objects.filter(order_id=order_pk)
+    return (
+        payments.order_by("order_id")
+        .values_list(
+            "order_id", "status", "amount_cents", "captured_cents", "voided_cents", "refunded_cents", "refunding_cents"
+        )
+        .iterator(chunk_size=chunk)
+    )

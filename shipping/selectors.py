@@ -1,5 +1,6 @@
 """Read queries on shipments."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -49,4 +50,15 @@ def undelivered_shipments(*, limit: int) -> list[Shipment]:
         .filter(status=ShipmentStatus.CREATED, delivered_at__isnull=True, order__status=OrderStatus.COMPLETED)
         .filter(carrier__in=ROLES)
         .order_by("created_at")[:limit]
+    )
+
+
+def shipment_state_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
+    """(order pk, carrier, tracking number, status, delivered at) of every shipment (or one
+    order's), by order pk, streamed from a server-side cursor: what verify_events reads."""
+    shipments = Shipment.objects.all() if order_pk is None else Shipment.objects.filter(order_id=order_pk)
+    return (
+        shipments.order_by("order_id")
+        .values_list("order_id", "carrier", "tracking_number", "status", "delivered_at")
+        .iterator(chunk_size=chunk)
     )

@@ -31,7 +31,10 @@ from .factories import StaffFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-QUEUES = "orders,payments,inventory,shipping"
+QUEUES = "orders,payments,inventory,shipping,notifications"
+# Workers started by the tests write every mail here, one file per connection (Django's file
+# backend): tests count what was sent by reading them (tests/notifications/).
+MAIL_DIR = ROOT / "var" / f"mail-{os.getpid()}"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -113,6 +116,8 @@ def worker_env(**extra: str) -> dict[str, str]:
         LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
         LOG_FORMAT="json",  # ... one JSON object per line (log_records reads them)
         HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(MAIL_DIR),
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)

@@ -21,7 +21,7 @@ def _neighbour_db(url: str) -> str:
 # Workers that must not share their queues with the session's live worker (a failing gateway,
 # a fatal one) consume from this broker; their dead letters still land in the tests' Redis.
 ISOLATED_BROKER_URL = os.environ.get("TEST_ISOLATED_BROKER_URL") or _neighbour_db(TEST_REDIS_URL)
-QUEUES = ("orders", "payments", "inventory", "shipping")
+QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
 
 
 @pytest.fixture
