@@ -49,6 +49,9 @@ def _use_test_redis() -> None:
     caches._settings = caches.settings = caches.configure_settings(None)
     caches._connections = Local()
     settings.ORDER_CREATE_THROTTLE_RATE = None
+    # Customer mail adds `notification_sent` events to timelines, after the pipeline's and in no
+    # fixed order: off unless a test turns it on (tests/notifications/, with workers of their own).
+    settings.NOTIFICATIONS_ENABLED = False
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +119,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
         LOG_FORMAT="json",  # ... one JSON object per line (log_records reads them)
         HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
+        NOTIFICATIONS_ENABLED="false",  # see _use_test_redis
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(MAIL_DIR),
     )
