@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint lock services setup bench bench-full bench-autoscale clean
+.PHONY: run test lint lock services setup bench bench-full bench-autoscale bench-events clean
 
 # Installs exactly the hashed lock (every transitive dependency pinned), never a fresh resolve.
 $(BIN)/.installed: requirements-dev.lock
@@ -68,6 +68,10 @@ bench-full: bench
 # MAX and back, threads and prefork (~4 min).
 bench-autoscale: $(BIN)/.installed services
 	$(BIN)/python bench/autoscale.py
+
+# verify_events (the event log replayed and compared) over 100,000 orders in a scratch database.
+bench-events: $(BIN)/.installed services
+	$(BIN)/python bench/verify_events.py --orders 100000
 
 clean:
 	rm -rf $(VENV) staticfiles var
