@@ -102,5 +102,6 @@ def main() -> None:
         print(f"{args.orders} orders loaded; {cursor.fetchone()[0]} events in the table")
     measure(args.repeat)
 
+
 if __name__ == "__main__":
     main()
