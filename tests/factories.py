@@ -66,6 +66,8 @@ def backdate_events(events, created_at) -> None:
     sees it lifted (ALTER TABLE is transactional in PostgreSQL)."""
     trigger = "orders_orderevent_append_only"
     with transaction.atomic(), connection.cursor() as cursor:
+        # ALTER TABLE refuses a table with deferred checks still pending (the test's own inserts).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"ALTER TABLE orders_orderevent DISABLE TRIGGER {trigger}")
         events.update(created_at=created_at)
         cursor.execute(f"ALTER TABLE orders_orderevent ENABLE TRIGGER {trigger}")
