@@ -17,9 +17,10 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from celery import signature
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -168,3 +169,36 @@ def send_notification(*, notification_id: str, order_id: str, seq: int) -> str:
     _finish(notification, event, kind=EventKind.NOTIFICATION_SENT, to=notification.recipient, subject=subject)
     logger.info("%s mail sent", kind, extra={"notification_id": str(notification.public_id)})
     return f"sent: {kind}"
+
+
+# How far back the sweep looks for a mail whose task never reached the broker.
+RESEND_LOOKBACK = timedelta(days=1)
+
+
+def resend_lost_notifications() -> int:
+    """Beat, with the reconciler: events that mail, written more than PIPELINE_STUCK_AFTER_SECONDS
+    ago (and within a day) with no Notification row, lost their task (a broker that could not take
+    it at commit): send it again. Idempotent like every copy of the task. Returns how many."""
+    if not settings.NOTIFICATIONS_ENABLED:
+        return 0
+    now = timezone.now()
+    events = order_selectors.recent_events(
+        kinds={kind for kind, _ in NOTIFY},
+        since=now - RESEND_LOOKBACK,
+        until=now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER_SECONDS),
+    )
+    lost = (
+        events.annotate(noticed=Exists(Notification.objects.filter(event=OuterRef("pk"))))
+        .filter(noticed=False)
+        .values_list("order__public_id", "seq", "kind", "status")
+    )
+    resent = 0
+    for public_id, seq, kind, status in lost.iterator(chunk_size=1000):
+        if (kind, status) in NOTIFY:
+            order_id = str(public_id)
+            args = (notification_id(order_id=order_id, seq=seq), order_id, str(seq))
+            signature(SEND_NOTIFICATION, args=args).apply_async()
+            resent += 1
+    if resent:
+        logger.warning("re-sent %d notification(s) whose task was lost", resent)
+    return resent

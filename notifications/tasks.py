@@ -13,3 +13,9 @@ def send_notification(self: StepTask, notification_id: str, order_id: str, seq: 
     not the order's: a dead letter of it names no order, so parking, replaying or discarding it
     never flags, resumes or fails the order (orders/dead_letters.py) — a mail is not the order."""
     return services.send_notification(notification_id=notification_id, order_id=order_id, seq=int(seq))
+
+
+@shared_task(name="notifications.resend_lost_notifications")
+def resend_lost_notifications() -> int:
+    """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS: mails whose task never reached the broker."""
+    return services.resend_lost_notifications()

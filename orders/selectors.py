@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from inventory.selectors import product_exists
@@ -207,3 +207,14 @@ def order_event(*, order_id: str, seq: int) -> OrderEvent | None:
         return OrderEvent.objects.select_related("order__customer").filter(order__public_id=order_id, seq=seq).first()
     except ValidationError:
         return None
+
+
+def recent_events(*, kinds: Iterable[str], since: datetime, until: datetime) -> QuerySet[OrderEvent]:
+    """Events of `kinds` written between `since` and `until`, of orders placed since `since`: the
+    order-id bound lets the (order, seq) index skip the old history (a sweep, not an audit)."""
+    first = Order.objects.filter(created_at__gte=since).aggregate(first=Min("id"))["first"]
+    if first is None:
+        return OrderEvent.objects.none()
+    return OrderEvent.objects.filter(
+        order_id__gte=first, kind__in=list(kinds), created_at__gte=since, created_at__lt=until
+    ).order_by("order_id", "seq")

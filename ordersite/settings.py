@@ -400,3 +400,8 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@example.com")
 PIPELINE_RETRY_POLICY["notifications.send_notification"] = {"max_retries": NOTIFICATION_MAX_RETRIES}
+# A mail whose task the broker could not take at commit is sent again by this sweep.
+CELERY_BEAT_SCHEDULE["resend-lost-notifications"] = {
+    "task": "notifications.resend_lost_notifications",
+    "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
+}

@@ -209,3 +209,24 @@ def test_an_order_given_up_by_staff_mails_its_failure(mailoutbox, settings):
     assert "We could not complete this order." in mail.body
     assert "Dead letter" not in mail.body
     assert "Dead letter" not in mail.alternatives[0][0]
+
+
+def test_a_mail_whose_task_never_reached_the_broker_is_sent_by_the_sweep(settings, request):
+    """The event committed but its task was lost (mail off then, as a broker down at commit
+    loses it): the beat sweep finds the event without a Notification row and sends it, once."""
+    from notifications.services import resend_lost_notifications
+    from orders.services import transition_order
+
+    request.getfixturevalue("live_worker")  # the session's worker mails into MAIL_DIR
+    order = _order()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.PENDING)
+    order.refresh_from_db()
+    with transaction.atomic():
+        transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, reason="Cancelled on request.")
+    settings.NOTIFICATIONS_ENABLED = True
+    settings.PIPELINE_STUCK_AFTER_SECONDS = 0
+
+    assert resend_lost_notifications() == 1
+    wait_for(lambda: _notifications(order) == [("cancelled", "sent")], timeout=30)
+    assert [m["Subject"] for m in _mails(MAIL_DIR, order)] == ["Your order was cancelled"]
+    assert resend_lost_notifications() == 0
