@@ -1,7 +1,7 @@
 """Read queries on orders, scoped to whoever asks."""
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -171,26 +171,21 @@ def received_return_ids(*, order: Order) -> list[str]:
     return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]
 
 
-def order_state_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
-    """(pk, public id, status, total, currency, refunded cents, delivered at) of every order (or
-    one), by pk, streamed from a server-side cursor."""
-    orders = Order.objects.all() if order_pk is None else Order.objects.filter(pk=order_pk)
-    return (
-        orders.order_by("pk")
-        .values_list("pk", "public_id", "status", "total_cents", "currency", "refunded_cents", "delivered_at")
-        .iterator(chunk_size=chunk)
+def order_state_rows(*, after: int, limit: int, order_pk: int | None = None) -> list[tuple]:
+    """(pk, public id, status, total, currency, refunded cents, delivered at) of the next `limit`
+    orders with a pk above `after` (or of one order), by pk: one batch of verify_events."""
+    orders = Order.objects.filter(pk__gt=after) if order_pk is None else Order.objects.filter(pk=order_pk)
+    rows = orders.order_by("pk").values_list(
+        "pk", "public_id", "status", "total_cents", "currency", "refunded_cents", "delivered_at"
     )
+    return list(rows[:limit])
 
 
-def event_rows(*, order_pk: int | None = None, chunk: int = 5000) -> Iterator[tuple]:
-    """(order pk, seq, kind, status, data) of every event (or one order's), by order and seq:
-    the log replayed by verify_events, streamed from a server-side cursor in one query."""
-    events = OrderEvent.objects.all() if order_pk is None else OrderEvent.objects.filter(order_id=order_pk)
-    return (
-        events.order_by("order_id", "seq")
-        .values_list("order_id", "seq", "kind", "status", "data")
-        .iterator(chunk_size=chunk)
-    )
+def event_rows(*, first: int, last: int) -> list[tuple]:
+    """(order pk, seq, kind, status, data) of the events of orders `first`..`last` (pks), by order
+    and seq: one query over the (order, seq) index for a whole batch of verify_events."""
+    events = OrderEvent.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "seq")
+    return list(events.values_list("order_id", "seq", "kind", "status", "data"))
 
 
 def order_pk_for(*, order_id: str) -> int | None:

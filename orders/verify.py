@@ -1,11 +1,13 @@
 """verify_events: every order replayed from its events (orders/replay.py) and compared with what
-the tables hold, in four streamed queries whatever the number of orders (orders, events,
-payments, shipments, each ordered by order pk and merged here), in one REPEATABLE READ snapshot so
-that an order changing meanwhile is seen either wholly before or wholly after its change."""
+the tables hold. Orders are read in batches of BATCH by pk, and each batch's events, payments and
+shipments in one query each: four queries per batch whatever its orders hold, memory bounded by a
+batch, and no cursor held across transactions (so it runs through PgBouncer in transaction mode
+too). The whole run is one REPEATABLE READ snapshot: an order changing meanwhile is seen either
+wholly before or wholly after its change."""
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connection, transaction
 
@@ -15,6 +17,8 @@ from shipping.selectors import shipment_state_rows
 from .replay import differences, replay, stored_state
 from .selectors import event_rows, order_state_rows
 
+BATCH = 2000
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -22,21 +26,23 @@ class Mismatch:
     problems: list[str]
 
 
-class _Merge:
-    """One stream of (order pk, ...) rows ordered by order pk, read along with the orders."""
+def _by_order(rows: list[tuple]) -> dict[int, list[tuple]]:
+    grouped: dict[int, list[tuple]] = defaultdict(list)
+    for order_pk, *rest in rows:
+        grouped[order_pk].append(tuple(rest))
+    return grouped
 
-    def __init__(self, rows: Iterator[tuple]) -> None:
-        self._rows = rows
-        self._head: tuple | None = next(rows, None)
 
-    def take(self, pk: int) -> list[tuple]:
-        """The rows of order `pk` (rows of orders before it, which have none left, are skipped)."""
-        found = []
-        while self._head is not None and self._head[0] <= pk:
-            if self._head[0] == pk:
-                found.append(self._head[1:])
-            self._head = next(self._rows, None)
-        return found
+def _check_batch(orders: list[tuple]) -> Iterator[Mismatch]:
+    first, last = orders[0][0], orders[-1][0]
+    events = _by_order(event_rows(first=first, last=last))
+    payments = {pk: tuple(rest) for pk, *rest in payment_state_rows(first=first, last=last)}
+    shipments = {pk: tuple(rest) for pk, *rest in shipment_state_rows(first=first, last=last)}
+    for pk, public_id, *order in orders:
+        stored = stored_state(tuple(order), payments.get(pk), shipments.get(pk))  # type: ignore[arg-type]
+        problems = differences(stored, replay(events.get(pk, [])))
+        if problems:
+            yield Mismatch(str(public_id), problems)
 
 
 def verify_events(*, order_pk: int | None = None) -> Iterator[Mismatch | int]:
@@ -45,16 +51,11 @@ def verify_events(*, order_pk: int | None = None) -> Iterator[Mismatch | int]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        events = _Merge(event_rows(order_pk=order_pk))
-        payments = _Merge(payment_state_rows(order_pk=order_pk))
-        shipments = _Merge(shipment_state_rows(order_pk=order_pk))
-        count = 0
-        for pk, public_id, *order in order_state_rows(order_pk=order_pk):
-            count += 1
-            payment: Any = next(iter(payments.take(pk)), None)
-            shipment: Any = next(iter(shipments.take(pk)), None)
-            stored = stored_state(tuple(order), payment, shipment)  # type: ignore[arg-type]
-            problems = differences(stored, replay(events.take(pk)))
-            if problems:
-                yield Mismatch(str(public_id), problems)
+        after, count = 0, 0
+        while orders := order_state_rows(after=after, limit=BATCH, order_pk=order_pk):
+            count += len(orders)
+            yield from _check_batch(orders)
+            if order_pk is not None:
+                break
+            after = orders[-1][0]
         yield count
