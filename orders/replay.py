@@ -15,6 +15,16 @@ from typing import Any
 from .states import EventKind, can_transition
 
 K = EventKind
+# Every data field the fold reads, with its type: verify_events has PostgreSQL extract just these,
+# rather than parse each event's whole JSON in Python.
+FOLDED_FIELDS: dict[str, type] = {
+    "total_cents": int,
+    "currency": str,
+    "amount_cents": int,
+    "carrier": str,
+    "tracking_number": str,
+    "delivered_at": str,
+}
 
 
 @dataclass

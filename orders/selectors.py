@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.http import Http404
 
 from inventory.selectors import product_exists
@@ -181,11 +182,13 @@ def order_state_rows(*, after: int, limit: int, order_pk: int | None = None) -> 
     return list(rows[:limit])
 
 
-def event_rows(*, first: int, last: int) -> list[tuple]:
-    """(order pk, seq, kind, status, data) of the events of orders `first`..`last` (pks), by order
-    and seq: one query over the (order, seq) index for a whole batch of verify_events."""
+def event_rows(*, first: int, last: int, fields: Iterable[str]) -> list[tuple]:
+    """(order pk, seq, kind, status, then each of `fields` of its data as text or None) of the
+    events of orders `first`..`last` (pks), by order and seq: one query over the (order, seq)
+    index for a whole batch of verify_events, PostgreSQL extracting the fields (`data ->> ...`)."""
+    extracted = {f"data_{name}": KT(f"data__{name}") for name in fields}
     events = OrderEvent.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "seq")
-    return list(events.values_list("order_id", "seq", "kind", "status", "data"))
+    return list(events.annotate(**extracted).values_list("order_id", "seq", "kind", "status", *extracted))
 
 
 def order_pk_for(*, order_id: str) -> int | None:

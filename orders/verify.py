@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from payments.selectors import payment_state_rows
 from shipping.selectors import shipment_state_rows
 
-from .replay import differences, replay, stored_state
+from .replay import FOLDED_FIELDS, differences, replay, stored_state
 from .selectors import event_rows, order_state_rows
 
 BATCH = 2000
@@ -26,16 +26,20 @@ class Mismatch:
     problems: list[str]
 
 
-def _by_order(rows: list[tuple]) -> dict[int, list[tuple]]:
+def _events_by_order(first: int, last: int) -> dict[int, list[tuple]]:
+    """Each order's events as the fold takes them, (seq, kind, status, data), data holding only the
+    fields it reads."""
+    fields = list(FOLDED_FIELDS.items())
     grouped: dict[int, list[tuple]] = defaultdict(list)
-    for order_pk, *rest in rows:
-        grouped[order_pk].append(tuple(rest))
+    for order_pk, seq, kind, status, *values in event_rows(first=first, last=last, fields=FOLDED_FIELDS):
+        data = {name: cast(value) for (name, cast), value in zip(fields, values, strict=True) if value is not None}
+        grouped[order_pk].append((seq, kind, status, data))
     return grouped
 
 
 def _check_batch(orders: list[tuple]) -> Iterator[Mismatch]:
     first, last = orders[0][0], orders[-1][0]
-    events = _by_order(event_rows(first=first, last=last))
+    events = _events_by_order(first, last)
     payments = {pk: tuple(rest) for pk, *rest in payment_state_rows(first=first, last=last)}
     shipments = {pk: tuple(rest) for pk, *rest in shipment_state_rows(first=first, last=last)}
     for pk, public_id, *order in orders:
