@@ -230,3 +230,19 @@ def test_a_mail_whose_task_never_reached_the_broker_is_sent_by_the_sweep(setting
     wait_for(lambda: _notifications(order) == [("cancelled", "sent")], timeout=30)
     assert [m["Subject"] for m in _mails(MAIL_DIR, order)] == ["Your order was cancelled"]
     assert resend_lost_notifications() == 0
+
+
+def test_a_cancel_in_the_web_process_mails_the_customer_after_commit(settings, request):
+    """Events written outside the pipeline (a customer's cancel, through the API's service) are
+    published the same way, after their commit."""
+    from orders.services import cancel_order
+
+    request.getfixturevalue("live_worker")  # the session's worker mails into MAIL_DIR
+    settings.NOTIFICATIONS_ENABLED = True
+    order = _order()
+    cancel_order(order=order, actor=order.customer.username)
+
+    wait_for(lambda: _notifications(order) == [("cancelled", "sent")], timeout=30)
+    (mail,) = _mails(MAIL_DIR, order)
+    assert (mail["Subject"], mail["To"]) == ("Your order was cancelled", order.customer.email)
+    assert "Cancelled on request." in _parts(mail)["text/plain"]
