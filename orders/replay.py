@@ -24,6 +24,7 @@ FOLDED_FIELDS: dict[str, type] = {
     "carrier": str,
     "tracking_number": str,
     "delivered_at": str,
+    "return_id": str,
 }
 
 
@@ -46,6 +47,12 @@ class ShipmentState:
 
 
 @dataclass
+class ReturnState:
+    status: str
+    amount_cents: int
+
+
+@dataclass
 class OrderState:
     """What `verify_events` compares. A field None in a replayed state was never recorded (an
     order placed before its event carried it) and is not compared."""
@@ -57,6 +64,8 @@ class OrderState:
     delivered_at: datetime | None = None
     payment: PaymentState | None = None
     shipment: ShipmentState | None = None
+    # The order's returns by their public id.
+    returns: dict[str, ReturnState] = field(default_factory=dict)
     # Problems of the log itself (a status move TRANSITIONS refuse): reported like differences.
     log_problems: list[str] = field(default_factory=list)
 
@@ -114,6 +123,26 @@ def _shipment(state: OrderState, kind: str, data: Mapping[str, Any]) -> None:
             ship.delivered_at = state.delivered_at
 
 
+# Each return's status after its event (payment_refunded names the return it paid, if any).
+_RETURN_MOVES = {
+    K.RETURN_APPROVED: "approved",
+    K.RETURN_REFUSED: "refused",
+    K.RETURN_RECEIVED: "received",
+    K.PAYMENT_REFUNDED: "refunded",
+}
+
+
+def _returns(state: OrderState, kind: str, data: Mapping[str, Any]) -> None:
+    """The order's returns, as orders/services_returns.py writes them with each of these events."""
+    return_id = data.get("return_id")
+    if not return_id:
+        return
+    if kind == K.RETURN_REQUESTED:
+        state.returns[str(return_id)] = ReturnState("requested", _cents(data))
+    elif kind in _RETURN_MOVES and str(return_id) in state.returns:
+        state.returns[str(return_id)].status = _RETURN_MOVES[kind]
+
+
 def apply(state: OrderState, seq: int, kind: str, status: str, data: Mapping[str, Any]) -> OrderState:
     """One step of the fold: `state` after the event (`state` is changed in place)."""
     if state.status is not None and status != state.status and not can_transition(state.status, status):
@@ -124,6 +153,7 @@ def apply(state: OrderState, seq: int, kind: str, status: str, data: Mapping[str
         state.currency = data.get("currency")
     _payment(state, kind, data)
     _shipment(state, kind, data)
+    _returns(state, kind, data)
     return state
 
 
@@ -159,6 +189,9 @@ def differences(stored: OrderState, replayed: OrderState) -> list[str]:
             found.append(f"{name}: stored {mine!r}, events {theirs!r}")
     found += _compare("payment", stored.payment, replayed.payment)
     found += _compare("shipment", stored.shipment, replayed.shipment)
+    for return_id in sorted(stored.returns.keys() | replayed.returns.keys()):
+        prefix = f"return {return_id}"
+        found += _compare(prefix, stored.returns.get(return_id), replayed.returns.get(return_id))
     return found
 
 
@@ -166,6 +199,7 @@ def stored_state(
     order: tuple[str, int, str, int, datetime | None],
     payment: tuple[str, int, int, int, int, int] | None,
     shipment: tuple[str, str, str, datetime | None] | None,
+    returns: Iterable[tuple[str, str, int]] = (),
 ) -> OrderState:
     """The tables' side, from the rows the selectors stream (same field order as the states)."""
     status, total, currency, refunded, delivered = order
@@ -177,4 +211,5 @@ def stored_state(
         delivered_at=delivered,
         payment=PaymentState(*payment) if payment else None,
         shipment=ShipmentState(*shipment) if shipment else None,
+        returns={str(return_id): ReturnState(status, amount) for return_id, status, amount in returns},
     )

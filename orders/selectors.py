@@ -191,6 +191,13 @@ def event_rows(*, first: int, last: int, fields: Iterable[str]) -> list[tuple]:
     return list(events.annotate(**extracted).values_list("order_id", "seq", "kind", "status", *extracted))
 
 
+def return_state_rows(*, first: int, last: int) -> list[tuple]:
+    """(order pk, return public id, status, amount cents) of the returns of orders `first`..`last`
+    (pks): what verify_events compares, a batch per query."""
+    returns = ReturnRequest.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "id")
+    return list(returns.values_list("order_id", "public_id", "status", "amount_cents"))
+
+
 def order_pk_for(*, order_id: str) -> int | None:
     """The pk of the order with this public id; None if there is none (or it is no UUID)."""
     try:

@@ -1,9 +1,9 @@
 """verify_events: every order replayed from its events (orders/replay.py) and compared with what
-the tables hold. Orders are read in batches of BATCH by pk, and each batch's events, payments and
-shipments in one query each: four queries per batch whatever its orders hold, memory bounded by a
-batch, and no cursor held across transactions (so it runs through PgBouncer in transaction mode
-too). The whole run is one REPEATABLE READ snapshot: an order changing meanwhile is seen either
-wholly before or wholly after its change."""
+the tables hold. Orders are read in batches of BATCH by pk, and each batch's events, payments,
+shipments and returns with one query each: five queries per batch whatever its orders hold,
+memory bounded by a batch, and no cursor held across transactions (so it runs through PgBouncer
+in transaction mode too). The whole run is one REPEATABLE READ snapshot: an order changing
+meanwhile is seen either wholly before or wholly after its change."""
 
 from collections import defaultdict
 from collections.abc import Iterator
@@ -15,7 +15,7 @@ from payments.selectors import payment_state_rows
 from shipping.selectors import shipment_state_rows
 
 from .replay import FOLDED_FIELDS, differences, replay, stored_state
-from .selectors import event_rows, order_state_rows
+from .selectors import event_rows, order_state_rows, return_state_rows
 
 BATCH = 2000
 
@@ -24,6 +24,13 @@ BATCH = 2000
 class Mismatch:
     order_id: str
     problems: list[str]
+
+
+def _by_order(rows: list[tuple]) -> dict[int, list[tuple]]:
+    grouped: dict[int, list[tuple]] = defaultdict(list)
+    for order_pk, *rest in rows:
+        grouped[order_pk].append(tuple(rest))
+    return grouped
 
 
 def _events_by_order(first: int, last: int) -> dict[int, list[tuple]]:
@@ -42,8 +49,9 @@ def _check_batch(orders: list[tuple]) -> Iterator[Mismatch]:
     events = _events_by_order(first, last)
     payments = {pk: tuple(rest) for pk, *rest in payment_state_rows(first=first, last=last)}
     shipments = {pk: tuple(rest) for pk, *rest in shipment_state_rows(first=first, last=last)}
+    returns = _by_order(return_state_rows(first=first, last=last))
     for pk, public_id, *order in orders:
-        stored = stored_state(tuple(order), payments.get(pk), shipments.get(pk))  # type: ignore[arg-type]
+        stored = stored_state(tuple(order), payments.get(pk), shipments.get(pk), returns.get(pk, []))  # type: ignore[arg-type]
         problems = differences(stored, replay(events.get(pk, [])))
         if problems:
             yield Mismatch(str(public_id), problems)

@@ -7,8 +7,10 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
+from inventory import services as inventory_services
 from orders import services
-from orders.models import Order
+from orders import services_returns as return_services
+from orders.models import Order, ReturnRequest
 from orders.states import OrderStatus
 from payments import services_refunds
 from payments.models import Payment
@@ -52,10 +54,23 @@ def test_every_pipeline_path_rebuilds_from_its_events():
     wait_for(lambda: _settled(refunded, OrderStatus.COMPLETED), timeout=30)
     wait_for(lambda: _settled(declined, OrderStatus.PAYMENT_FAILED), timeout=30)
     wait_for(lambda: _settled(out_of_stock, OrderStatus.CANCELLED), timeout=30)
-    # After the sale: the parcel arrives, then part of the money goes back.
-    shipping_services.deliver_order_by_hand(order=refunded, actor="staff")
+    # After the sale: the parcels arrive, part of the money goes back, one unit is returned.
+    for order in (refunded, completed):
+        shipping_services.deliver_order_by_hand(order=order, actor="staff")
     services_refunds.request_refund(order_id=str(refunded.public_id), amount_cents=400, actor="staff", reason="Late.")
+    completed.refresh_from_db()
+    returned = return_services.request_return(
+        order=completed,
+        requester=completed.customer,
+        lines=[{"sku": product.sku, "quantity": 1}],
+        reason="One too many.",
+    )
+    return_services.decide_return(return_id=str(returned.public_id), approve=True, actor="staff")
+    inventory_services.receive_return(
+        return_id=str(returned.public_id), conditions={product.sku: "restockable"}, actor="warehouse"
+    )
     wait_for(lambda: _settled(refunded, OrderStatus.PARTIALLY_REFUNDED), timeout=30)
+    wait_for(lambda: _settled(completed, OrderStatus.PARTIALLY_REFUNDED), timeout=30)
 
     code, out = _verify()
     assert (code, out.splitlines()[-1].split(" in ")[0], out.endswith("0 differ from their events\n")) == (
@@ -88,6 +103,12 @@ def test_verify_events_reports_a_stored_field_changed_behind_the_timeline():
     assert _verify("--order", str(clean.public_id))[0] == 0
     code, out = _verify("--order", str(tampered.public_id))
     assert (code, out.splitlines()[-1].split(" in ")[0]) == (1, "verified 1 orders")
+
+    # A return the tables hold and no event explains is reported too.
+    forged = ReturnRequest.objects.create(order=clean, reason="Forged.", amount_cents=1000, status="refunded")
+    code, out = _verify("--order", str(clean.public_id))
+    assert code == 1
+    assert f"return {forged.public_id}: the tables hold one, the events none" in out
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", str(uuid.uuid4()), ""])

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from orders.models import Order, OrderEvent
-from orders.replay import OrderState, PaymentState, ShipmentState, differences, replay
+from orders.replay import OrderState, PaymentState, ReturnState, ShipmentState, differences, replay
 from orders.states import EventKind as K
 from orders.timeline import record_event
 
@@ -117,3 +117,19 @@ def test_differences_name_each_field_that_disagrees_and_moves_the_state_machine_
         "payment: the tables hold one, the events none",
     ]
     assert differences(stored, OrderState()) == ["no events"]
+
+
+def test_replay_follows_each_return_to_its_refund():
+    state = replay(
+        [
+            PLACED,
+            (2, K.ORDER_COMPLETED, "completed", {}),  # (the moves between are not the point here)
+            (3, K.RETURN_REQUESTED, "completed", {"return_id": "r1", "amount_cents": 1000, "lines": []}),
+            (4, K.RETURN_REQUESTED, "completed", {"return_id": "r2", "amount_cents": 500, "lines": []}),
+            (5, K.RETURN_REFUSED, "completed", {"return_id": "r2", "amount_cents": 500}),
+            (6, K.RETURN_APPROVED, "completed", {"return_id": "r1", "amount_cents": 1000}),
+            (7, K.RETURN_RECEIVED, "completed", {"return_id": "r1", "lines": []}),
+            (8, K.PAYMENT_REFUNDED, "completed", {"return_id": "r1", "amount_cents": 1000}),
+        ]
+    )
+    assert state.returns == {"r1": ReturnState("refunded", 1000), "r2": ReturnState("refused", 500)}
