@@ -7,6 +7,7 @@ from django.db import transaction
 from ordersite import logs
 from ordersite.db import increment_returning, require_transaction
 
+from .live.publish import publish_on_commit
 from .models import Order, OrderEvent
 from .states import EventKind
 
@@ -24,7 +25,7 @@ def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | N
     if seq is None:
         seq = increment_returning(Order, order.pk, "last_event_seq")
     order.last_event_seq = seq
-    return OrderEvent.objects.create(
+    event = OrderEvent.objects.create(
         order=order,
         seq=seq,
         kind=kind,
@@ -33,6 +34,9 @@ def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | N
         actor=actor,
         correlation_id=order.correlation_id,
     )
+    # The one place events are written, so the one place they leave for live clients.
+    publish_on_commit(event, order)
+    return event
 
 
 def record_step_event(*, order_id: str, kind: EventKind, **data: Any) -> None:
