@@ -56,8 +56,12 @@ def transition_order(
         changes["status_reason"] = reason[:255]
     # The status, the version and the event's sequence number change in one statement.
     (seq,) = cas_update(
-        Order, order.pk, version=order.version, returning=("last_event_seq",),
-        last_event_seq=F("last_event_seq") + 1, **changes,
+        Order,
+        order.pk,
+        version=order.version,
+        returning=("last_event_seq",),
+        last_event_seq=F("last_event_seq") + 1,
+        **changes,
     )
     order.version += 1
     order.status = to

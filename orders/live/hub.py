@@ -21,6 +21,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from ordersite.redis_pool import shared_redis
+
 logger = logging.getLogger(__name__)
 
 _READ_BLOCK_MS = 5000
@@ -180,15 +182,19 @@ hub = Hub()
 
 
 async def stream_trimmed_after(stream_id: str) -> bool:
-    """Whether entries added after `stream_id` were trimmed away (Redis 7 records the newest
-    deleted id): the caller then reads the timeline table for the gap."""
+    """Whether entries after `stream_id` may have been trimmed away: the stream no longer holds
+    the entry at `stream_id` (trimming removes the oldest first), so the caller reads the
+    timeline table for the gap. (XTRIM does not move Redis 7.0's max-deleted-entry-id.)"""
     async with aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
         try:
             info = await client.xinfo_stream(settings.LIVE_STREAM_KEY)
-        except RedisError:  # no stream yet: nothing was trimmed
+        except RedisError:  # no stream at all (a new or flushed Redis): nothing to catch up from
             return False
-    deleted = parse_stream_id(str(info.get("max-deleted-entry-id") or "0-0")) or (0, 0)
-    return deleted > (parse_stream_id(stream_id) or (0, 0))
+    position = parse_stream_id(stream_id) or (0, 0)
+    first = info.get("first-entry")
+    if first:
+        return (parse_stream_id(first[0]) or (0, 0)) > position
+    return (parse_stream_id(str(info.get("last-generated-id") or "0-0")) or (0, 0)) > position
 
 
 async def stream_after(stream_id: str) -> AsyncIterator[LiveEvent]:
@@ -205,3 +211,9 @@ async def stream_after(stream_id: str) -> AsyncIterator[LiveEvent]:
             if len(page) < _READ_COUNT:
                 return
             cursor = f"({page[-1][0]}"
+
+
+def newest_stream_id() -> str | None:
+    """The stream's newest id, read synchronously (the tracking page starts its stream there)."""
+    newest = shared_redis().xrevrange(settings.LIVE_STREAM_KEY, count=1)
+    return newest[0][0] if newest else None
