@@ -321,18 +321,16 @@ class WebProcess:
         defaults["SECRET_KEY"] = "tests-only"
         command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--access-logfile", "-"]
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(**{**defaults, **env}),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+        self._serve(command, worker_env(**{**defaults, **env}))
+
+    def _serve(self, command: list[str], env: dict[str, str]) -> None:
+        """Start `command` and wait until it answers on /api/v1/health (the live server too)."""
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{command[2]} did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
 
     def _answers(self) -> bool:

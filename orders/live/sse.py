@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import Http404
@@ -14,7 +15,7 @@ from ordersite.errors import error_body
 from .. import selectors
 from . import protocol
 from .auth import authenticate, header, query
-from .feeds import Reader, SlowClientError, all_feed, order_feed
+from .feeds import Delivery, Reader, SlowClientError, all_feed, order_feed, subscribed
 from .hub import parse_stream_id
 from .reads import run_sync
 
@@ -65,11 +66,17 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any, *, order_id: str
         return
 
     reader = Reader(user)
-    feed = (
-        order_feed(reader, order_id=order_id, after_seq=int(last or 0))
-        if order_id is not None
-        else all_feed(reader, after=last)
-    )
+    async with subscribed(reader, order_id) as subscription:
+        feed = (
+            order_feed(reader, subscription, order_id=order_id, after_seq=int(last or 0))
+            if order_id is not None
+            else all_feed(reader, subscription, after=last)
+        )
+        await _stream(feed, receive, send)
+
+
+async def _stream(feed: AsyncIterator[Delivery], receive: Any, send: Any) -> None:
+    """Send `feed` as SSE until the client leaves (or is too slow, or the feed fails)."""
     headers = [
         (b"content-type", b"text/event-stream; charset=utf-8"),
         (b"cache-control", b"no-cache"),

@@ -16,8 +16,8 @@ from typing import Any
 
 from . import commands, protocol, reads
 from .auth import authenticate, query
-from .feeds import Reader, SlowClientError, all_feed
-from .hub import parse_stream_id
+from .feeds import Reader, SlowClientError, all_feed, subscribed
+from .hub import Subscription, parse_stream_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,11 @@ CLOSE_TOO_SLOW = 4408  # the client did not read its events; reconnect with last
 
 
 class Connection:
-    def __init__(self, send: Any, reader: Reader) -> None:
+    def __init__(self, send: Any, reader: Reader, subscription: Subscription) -> None:
         self._send = send
         self._lock = asyncio.Lock()
         self.reader = reader
+        self.subscription = subscription
 
     async def send_text(self, text: str) -> None:
         async with self._lock:  # the event pump and the command loop share one socket
@@ -45,7 +46,7 @@ class Connection:
         return await reads.run_sync(reads.username, owner_id)
 
     async def pump(self, after: str | None) -> None:
-        feed = all_feed(self.reader, after=after)
+        feed = all_feed(self.reader, self.subscription, after=after)
         async with contextlib.aclosing(feed):
             async for delivery in feed:
                 if delivery is not None:
@@ -71,8 +72,8 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
     user = await authenticate(scope)
-    await send({"type": "websocket.accept"})
     if user is None:
+        await send({"type": "websocket.accept"})
         text = protocol.ws_error(
             "Authentication required: send Authorization: Token <key>, ?token=<key>, or the session cookie.",
             code="not_authenticated",
@@ -82,13 +83,22 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     after = query(scope).get("last_event_id") or None
     if after is not None and parse_stream_id(after) is None:
+        await send({"type": "websocket.accept"})
         await send(
             {"type": "websocket.send", "text": protocol.ws_error("last_event_id is not an event id.", code="invalid")}
         )
         await send({"type": "websocket.close", "code": CLOSE_BAD_POSITION})
         return
 
-    connection = Connection(send, Reader(user))
+    reader = Reader(user)
+    # Subscribed before the client can send a command: its OrderPlaced must reach it.
+    async with subscribed(reader) as subscription:
+        await send({"type": "websocket.accept"})
+        await _converse(Connection(send, reader, subscription), receive, send, after)
+
+
+async def _converse(connection: Connection, receive: Any, send: Any, after: str | None) -> None:
+    """Pump events out and handle messages in, until either side ends."""
     pumping = asyncio.ensure_future(connection.pump(after))
     try:
         while True:

@@ -2,22 +2,22 @@
 tests' own, against the test database and Redis; stopped by its own PID."""
 
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from django.conf import settings
 from websockets.sync.client import ClientConnection, connect
 
-from ..conftest import ROOT, TEST_REDIS_URL, WorkerProcess, _free_ports, worker_env
+from ..conftest import ROOT, TEST_REDIS_URL, WebProcess, _free_ports, worker_env
 from ..factories import ProductFactory, UserFactory
 
 
-class LiveProcess:
+class LiveProcess(WebProcess):
+    """The Procfile's `live` (uvicorn), where WebProcess is its `web` (gunicorn)."""
+
     def __init__(self, **env: str) -> None:
         port = _free_ports(1)[0]
         self.url = f"http://127.0.0.1:{port}"
@@ -27,27 +27,10 @@ class LiveProcess:
         self._log_file = self.log.open("w")
         # The test process's SECRET_KEY: sessions it logs in are signed with it.
         defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
-        defaults["SECRET_KEY"] = settings.SECRET_KEY
-        defaults["LIVE_HEARTBEAT_SECONDS"] = "1"
+        defaults.update(SECRET_KEY=settings.SECRET_KEY, LIVE_HEARTBEAT_SECONDS="1")
         command = [sys.executable, "-m", "uvicorn", "ordersite.asgi:application", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--timeout-graceful-shutdown", "2"]
-        self.proc = subprocess.Popen(
-            command, cwd=ROOT, env=worker_env(**{**defaults, **env}), stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 30
-        while not self._answers():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"uvicorn did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    stop = WorkerProcess.stop
+        self._serve(command, worker_env(**{**defaults, **env}))
 
 
 @pytest.fixture
