@@ -118,4 +118,8 @@ def error_message(exc: Exception) -> dict[str, Any]:
     """A refusal as the REST API would answer it: {"message", "code", "fields", "data"}."""
     response = exception_handler(exc, {"view": None})
     error = response.data["error"]
-    return {"message": error["message"], "code": error["code"], "fields": error["fields"], "data": error["data"]}
+    message = error["message"]
+    if error["fields"]:
+        # A seed client reads only `message`: say there what is wrong.
+        message = f"{message.removesuffix(' see fields.').rstrip(';')}: {json.dumps(error['fields'])}"
+    return {"message": message, "code": error["code"], "fields": error["fields"], "data": error["data"]}

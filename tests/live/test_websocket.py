@@ -229,3 +229,27 @@ def test_staff_ship_order_command_ships_a_pending_shipment_order(live, catalog, 
     assert shipped[-1]["action"]["OrderShipped"]["tracking_number"] == "HAND-9"
     order.refresh_from_db()
     assert order.status in ("shipped", "completed")
+
+
+def test_place_order_is_throttled_like_the_api(live_server_process, redis_client, catalog, customer, token_for):
+    live = live_server_process(ORDER_CREATE_THROTTLE_RATE="1/min")
+    command = json.dumps(
+        {"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1", "quantity": 1}]}}}
+    )
+    with ws_connect(live, token=token_for(customer)) as ws:
+        ws.send(command)
+        assert "OrderPlaced" in receive_json(ws)["action"]
+        ws.send(command)
+        error = _next_error(ws)
+    assert error["code"] == "throttled"
+    assert error["data"]["wait"] > 0
+    assert Order.objects.count() == 1
+
+
+def test_an_invalid_command_names_the_fields_in_its_message(live, catalog, customer, token_for):
+    with ws_connect(live, token=token_for(customer)) as ws:
+        ws.send(json.dumps({"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1"}]}}}))
+        error = receive_json(ws)
+    assert error["code"] == "invalid"
+    assert error["fields"] == {"items": {"0": {"quantity": ["This field is required."]}}}, "as the API says it"
+    assert "quantity" in error["message"]
