@@ -24,6 +24,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from orders.live.publish import is_publish
 from ordersite.celery import app as celery_app
 
 from .browser import browser  # noqa: F401  (the browser tests' fixture)
@@ -406,6 +407,12 @@ def _quiet_pipeline_before_flush(request: pytest.FixtureRequest) -> Iterator[Non
     if transactional and _live_workers:
         with contextlib.suppress(AssertionError):
             wait_for(_pipeline_idle, timeout=20)
+
+
+def without_live_publish(callbacks: list) -> list:
+    """The on_commit callbacks a change registered, less the one publishing its events to the
+    live stream (orders/live/publish.py): what it sends to the broker."""
+    return [callback for callback in callbacks if not is_publish(callback)]
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1) -> object:

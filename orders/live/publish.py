@@ -96,3 +96,9 @@ def _registered(connection: Any, batch: _Batch) -> bool:
     """Whether the batch's callback still waits for this transaction's commit (it is gone once
     the transaction committed or rolled back)."""
     return any(getattr(callback, "__self__", None) is batch for _, callback, _ in connection.run_on_commit)
+
+
+def is_publish(callback: Any) -> bool:
+    """Whether an on_commit callback is this module's (tests counting the tasks a change sends
+    after commit leave these out)."""
+    return isinstance(getattr(callback, "__self__", None), _Batch)

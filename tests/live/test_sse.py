@@ -8,11 +8,12 @@ import httpx
 import pytest
 from django.conf import settings
 from django.db import transaction
+from django.test import Client
 
 from orders.states import EventKind
 from orders.timeline import record_event
 
-from ..factories import OrderFactory, StaffFactory, UserFactory
+from ..factories import OrderFactory, StaffFactory
 from .sse import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -161,15 +162,26 @@ def test_token_query_parameter_authenticates_a_stream(live, customer, token_for)
     write(order)
     with EventStream(f"{live.url}/api/v1/orders/{order.public_id}/stream/?token={token_for(customer)}") as stream:
         assert stream.next_event()[0] == "1"
+    log = live.log.read_text()
+    assert "stream/?token=[redacted]" in log
+    assert token_for(customer) not in log, "the access line keeps no token"
 
 
 def test_gunicorn_names_the_live_server_for_streams_and_the_websocket(web_server, customer, token_for):
-    web = web_server(workers=1, LIVE_PUBLIC_URL="http://live.example:8001")
+    # The test process signs the session below with its own SECRET_KEY.
+    web = web_server(workers=1, LIVE_PUBLIC_URL="http://live.example:8001", SECRET_KEY=settings.SECRET_KEY)
     for path in ("/api/v1/orders/stream/", "/api/v1/orders/abc/stream/?token=x", "/ws"):
         response = httpx.get(f"{web.url}{path}", timeout=5)
         assert response.status_code == 421, path
         body = response.json()["error"]
         assert body["code"] == "live_server_only"
         assert body["data"]["url"] == f"http://live.example:8001{path}"
-    other = UserFactory()
-    assert other.pk
+    # The tracking page: a login first, then the same page on the live server (cookies do not
+    # depend on the port, so the session goes along).
+    anonymous = httpx.get(f"{web.url}/track/", timeout=5)
+    assert (anonymous.status_code, anonymous.headers["location"]) == (302, "/api-auth/login/?next=/track/")
+    browser = Client()
+    browser.force_login(customer)
+    cookies = {"sessionid": browser.cookies["sessionid"].value}
+    page = httpx.get(f"{web.url}/track/", cookies=cookies, timeout=5)
+    assert (page.status_code, page.headers["location"]) == (302, "http://live.example:8001/track/")
