@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 _READ_BLOCK_MS = 5000
 _READ_COUNT = 1000
 _RECONNECT_WAIT_S = 1.0
+_START_TIMEOUT_S = 5.0
+
+
+class LiveUnavailableError(Exception):
+    """The live stream cannot be read (Redis does not answer)."""
 
 
 def parse_stream_id(text: str) -> tuple[int, int] | None:
@@ -120,7 +125,11 @@ class Hub:
             loop = asyncio.get_running_loop()
             self._started = loop.create_future()
             self._task = loop.create_task(self._run(self._started))
-        await asyncio.shield(self._started)
+        # Redis down at start: the client hears so (LiveUnavailableError) rather than waiting.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._started), _START_TIMEOUT_S)
+        except TimeoutError:
+            raise LiveUnavailableError from None
         if subscription.owner_id is None:
             self._everyone.add(subscription)
         else:

@@ -16,10 +16,12 @@ from .. import selectors
 from . import protocol
 from .auth import authenticate, header, query
 from .feeds import Delivery, Reader, SlowClientError, all_feed, order_feed, subscribed
-from .hub import parse_stream_id
+from .hub import LiveUnavailableError, parse_stream_id
 from .reads import run_sync
 
 logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "Live updates are unavailable for a moment (their Redis stream does not answer); try again."
 
 # The browser's EventSource waits this long before reconnecting (it sends Last-Event-ID then).
 RETRY_MS = 2000
@@ -66,13 +68,16 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any, *, order_id: str
         return
 
     reader = Reader(user)
-    async with subscribed(reader, order_id) as subscription:
-        feed = (
-            order_feed(reader, subscription, order_id=order_id, after_seq=int(last or 0))
-            if order_id is not None
-            else all_feed(reader, subscription, after=last)
-        )
-        await _stream(feed, receive, send)
+    try:
+        async with subscribed(reader, order_id) as subscription:
+            feed = (
+                order_feed(reader, subscription, order_id=order_id, after_seq=int(last or 0))
+                if order_id is not None
+                else all_feed(reader, subscription, after=last)
+            )
+            await _stream(feed, receive, send)
+    except LiveUnavailableError:
+        await _answer(send, 503, error_body("live_unavailable", UNAVAILABLE), ((b"retry-after", b"5"),))
 
 
 async def _stream(feed: AsyncIterator[Delivery], receive: Any, send: Any) -> None:

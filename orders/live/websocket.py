@@ -17,12 +17,14 @@ from typing import Any
 from . import commands, protocol, reads
 from .auth import authenticate, query
 from .feeds import Reader, SlowClientError, all_feed, subscribed
-from .hub import Subscription, parse_stream_id
+from .hub import LiveUnavailableError, Subscription, parse_stream_id
+from .sse import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_POSITION = 4400
+CLOSE_TRY_AGAIN = 1013  # RFC 6455: the server cannot serve it now (live stream unreadable)
 CLOSE_TOO_SLOW = 4408  # the client did not read its events; reconnect with last_event_id
 
 
@@ -91,10 +93,15 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
 
     reader = Reader(user)
-    # Subscribed before the client can send a command: its OrderPlaced must reach it.
-    async with subscribed(reader) as subscription:
+    try:
+        # Subscribed before the client can send a command: its OrderPlaced must reach it.
+        async with subscribed(reader) as subscription:
+            await send({"type": "websocket.accept"})
+            await _converse(Connection(send, reader, subscription), receive, send, after)
+    except LiveUnavailableError:
         await send({"type": "websocket.accept"})
-        await _converse(Connection(send, reader, subscription), receive, send, after)
+        await send({"type": "websocket.send", "text": protocol.ws_error(UNAVAILABLE, code="live_unavailable")})
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
 
 async def _converse(connection: Connection, receive: Any, send: Any, after: str | None) -> None:

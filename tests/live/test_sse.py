@@ -9,11 +9,14 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 from django.test import Client
+from websockets.exceptions import ConnectionClosed
 
 from orders.states import EventKind
 from orders.timeline import record_event
 
+from ..conftest import _free_ports
 from ..factories import OrderFactory, StaffFactory
+from .conftest import receive_json, ws_connect
 from .sse import EventStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,3 +188,15 @@ def test_gunicorn_names_the_live_server_for_streams_and_the_websocket(web_server
     cookies = {"sessionid": browser.cookies["sessionid"].value}
     page = httpx.get(f"{web.url}/track/", cookies=cookies, timeout=5)
     assert (page.status_code, page.headers["location"]) == (302, "http://live.example:8001/track/")
+
+
+def test_without_redis_the_live_server_says_so_instead_of_hanging(live_server_process, customer, token_for):
+    live = live_server_process(REDIS_URL=f"redis://127.0.0.1:{_free_ports(1)[0]}/0")
+    response = httpx.get(f"{live.url}/api/v1/orders/stream/", headers=auth(token_for(customer)), timeout=15)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "live_unavailable"
+    with ws_connect(live, token=token_for(customer)) as ws:
+        assert receive_json(ws, timeout=15)["code"] == "live_unavailable"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 1013
