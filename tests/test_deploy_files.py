@@ -9,7 +9,16 @@ import pytest
 from .deploy import ROOT, compose_services
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-APP_SERVICES = ("web", "worker-orders", "worker-payments", "worker-inventory", "worker-shipping", "beat", "flower")
+APP_SERVICES = (
+    "web",
+    "live",
+    "worker-orders",
+    "worker-payments",
+    "worker-inventory",
+    "worker-shipping",
+    "beat",
+    "flower",
+)
 
 
 def _instructions() -> list[tuple[str, str]]:
