@@ -45,6 +45,7 @@ run: setup
 
 test: $(BIN)/.installed services
 	@bin/ensure-chromium
+	@bin/ensure-pgbouncer
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

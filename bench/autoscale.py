@@ -32,13 +32,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis
 from celery import shared_task
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import Stack, procfile  # noqa: E402
+from ordersite.redis import client as redis_client  # noqa: E402
 
 DONE_KEY = "bench:autoscale:done:{queue}"
 POOLS = {  # name -> WORKER_PAYMENTS_POOL ("" keeps the Procfile's default)
@@ -57,7 +57,7 @@ def hold(seconds: float, done_key: str) -> None:
     from django.conf import settings
 
     time.sleep(seconds)
-    redis.Redis.from_url(settings.REDIS_URL).incr(done_key)
+    redis_client(settings.REDIS_URL).incr(done_key)
 
 
 class Worker:
@@ -114,7 +114,7 @@ class Bench:
         from ordersite.celery import app
 
         self.app = app
-        self.redis = redis.Redis.from_url(stack.env["REDIS_URL"])
+        self.redis = redis_client(stack.env["REDIS_URL"], decode_responses=False)
         bounds = tuple(int(v) for v in args.bounds.split(","))
         self.workers = [Worker(stack, pool, scaler, bounds) for pool in POOLS for scaler in AUTOSCALERS]
         for worker in self.workers:

@@ -26,6 +26,8 @@ import httpx
 import psycopg
 import redis
 
+from ordersite.redis import client as redis_client
+
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("orders", "payments", "inventory", "shipping")
 
@@ -224,7 +226,8 @@ class Stack:
 
     def _redis_ready(self, name: str) -> bool:
         try:
-            return bool(redis.Redis(port=self.port[name], socket_timeout=0.5).ping())
+            probe = redis_client(f"redis://127.0.0.1:{self.port[name]}", timeout=0.5, sentinel=False)
+            return bool(probe.ping())
         except redis.RedisError:
             return False
 

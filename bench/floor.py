@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ordersite.redis import client as redis_client
+
 QUEUES = ("payments", "inventory", "shipping", "orders")  # the pipeline's order of queues
 DONE_KEY = "bench:floor:done"
 TABLE = "bench_floor_order"
@@ -23,7 +25,7 @@ TABLE = "bench_floor_order"
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_client(settings.REDIS_URL, decode_responses=False)
 
 
 @shared_task(name="bench.noop")

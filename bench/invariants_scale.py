@@ -58,7 +58,7 @@ def fill(orders: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from ordersite.redis_pool import sandbox_redis
+    from ordersite.redis import sandbox_client as sandbox_redis
 
     customer = get_user_model().objects.create_user("scale-customer")
     with connection.cursor() as cursor:

@@ -48,9 +48,9 @@ class Bench:
         import django
 
         django.setup()
-        import redis
+        from ordersite.redis import client as redis_client
 
-        self.redis = redis.Redis.from_url(stack.env["REDIS_URL"])
+        self.redis = redis_client(stack.env["REDIS_URL"], decode_responses=False)
         self._seed()
 
     def _seed(self) -> None:

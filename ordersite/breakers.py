@@ -26,7 +26,7 @@ from django.conf import settings
 from redis.commands.core import Script
 
 from .errors import DomainError, TransientError
-from .redis_pool import shared_redis
+from .redis import client as shared_redis
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,7 +148,8 @@ class Breaker:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.state_key, self.window_key = f"breaker:{name}:state", f"breaker:{name}:window"
+        # One hash tag, so _RECORD (both keys) runs on Redis Cluster too.
+        self.state_key, self.window_key = f"{{breaker:{name}}}:state", f"{{breaker:{name}}}:window"
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -27,17 +27,19 @@ from rest_framework import status
 
 from .celery import app as celery_app
 from .errors import DomainError
-from .redis_pool import shared_redis
+from .redis import client as shared_redis
+from .redis import slot_sibling
 
 logger = logging.getLogger(__name__)
 
 TRUNCATED = "__truncated__"
 SCAN_CHUNK = 1000
 
-# Move one exact entry from KEYS[1] to KEYS[2] (as ARGV[2]); 0 if someone else took it first.
+# Move one exact entry from KEYS[1] to KEYS[2] (as ARGV[2]; no KEYS[2]: drop it); 0 if someone
+# else took it first.
 _CLAIM = """
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
-  if KEYS[2] ~= '' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
+  if #KEYS == 2 then redis.call('LPUSH', KEYS[2], ARGV[2]) end
   return 1
 end
 return 0
@@ -134,8 +136,9 @@ def redis_client() -> redis.Redis:
     return shared_redis()
 
 
-def _key(suffix: str) -> str:
-    return f"{settings.DLQ_KEY}:{suffix}"
+def dlq_key(suffix: str) -> str:
+    """A key beside the list in its Redis Cluster hash slot: the scripts take both at once."""
+    return slot_sibling(settings.DLQ_KEY, suffix)
 
 
 def dead_letter_count() -> int:
@@ -174,7 +177,7 @@ def push(envelope: Envelope) -> int:
     If the same order's same step already has an entry waiting, nothing is added: `envelope.id`
     becomes that entry's id (the step failed again; staff still have one thing to judge)."""
     client = redis_client()
-    length, live = client.eval(_PUSH, 2, settings.DLQ_KEY, _key("live"), envelope.to_json(), _step_field(envelope))
+    length, live = client.eval(_PUSH, 2, settings.DLQ_KEY, dlq_key("live"), envelope.to_json(), _step_field(envelope))
     length = int(length)
     extra = {"task": envelope.task, "order_id": envelope.order_id, "dlq_entry": envelope.id}
     if live:
@@ -189,7 +192,7 @@ def push(envelope: Envelope) -> int:
         return length
     logger.error("dead-lettered %s (%s: %s)", envelope.task, envelope.exc_type, envelope.exc_message, extra=extra)
     if length > settings.DLQ_MAX_LENGTH:
-        client.incr(_key("overflow"))
+        client.incr(dlq_key("overflow"))
         logger.error("dead-letter queue holds %d entries, over DLQ_MAX_LENGTH=%d", length, settings.DLQ_MAX_LENGTH)
     return length
 
@@ -231,7 +234,7 @@ class Filters:
 def in_replay() -> list[Envelope]:
     """Entries a replay has claimed but not yet dropped (the processing list): still live, since
     a crashed replay puts them back (`recover_stalled`)."""
-    parked = [json.loads(raw) for raw in _raw_entries(redis_client(), _key("processing"))]
+    parked = [json.loads(raw) for raw in _raw_entries(redis_client(), dlq_key("processing"))]
     return [Envelope.from_raw(item["raw"]) for item in parked if isinstance(item, dict) and "raw" in item]
 
 
@@ -259,12 +262,13 @@ def get(entry_id: str) -> Envelope:
 def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str) -> bool:
     """Move one exact item from `source` to `target` ('' = drop it); keeps the live-entry index
     true when the item leaves or re-enters the dead-letter list itself."""
-    if not client.eval(_CLAIM, 2, source, target, raw, parked):
+    keys = [source, target] if target else [source]
+    if not client.eval(_CLAIM, len(keys), *keys, raw, parked):
         return False
     if source == settings.DLQ_KEY and (field := _step_field(Envelope.from_raw(raw))):
-        client.eval(_UNINDEX, 1, _key("live"), field, raw)
+        client.eval(_UNINDEX, 1, dlq_key("live"), field, raw)
     if target == settings.DLQ_KEY and (field := _step_field(Envelope.from_raw(parked))):
-        client.eval(_REINDEX, 2, _key("live"), settings.DLQ_KEY, field, parked)
+        client.eval(_REINDEX, 2, dlq_key("live"), settings.DLQ_KEY, field, parked)
     return True
 
 
@@ -287,18 +291,18 @@ def replay(entry_id: str, *, after_send: Callable[[Envelope, str], None] | None 
         )
     client = redis_client()
     parked = json.dumps({"claimed_at": time.time(), "raw": entry.raw})
-    if not _claim(client, entry.raw, settings.DLQ_KEY, _key("processing"), parked):
+    if not _claim(client, entry.raw, settings.DLQ_KEY, dlq_key("processing"), parked):
         raise DeadLetterNotFoundError(f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id)
     try:
         task_id = _send(entry)
     except Exception:
-        _claim(client, parked, _key("processing"), settings.DLQ_KEY, entry.raw)
+        _claim(client, parked, dlq_key("processing"), settings.DLQ_KEY, entry.raw)
         raise
     try:
         if after_send is not None:
             after_send(entry, task_id)
     finally:
-        client.lrem(_key("processing"), 1, parked)
+        client.lrem(dlq_key("processing"), 1, parked)
     logger.info("replayed dead letter %s as %s", entry.id, task_id, extra={"task": entry.task})
     return entry
 
@@ -331,9 +335,9 @@ def recover_stalled(*, older_than_s: float | None = None) -> int:
     client = redis_client()
     limit = time.time() - (settings.DLQ_REPLAY_TIMEOUT if older_than_s is None else older_than_s)
     moved = 0
-    for parked in client.lrange(_key("processing"), 0, -1):
+    for parked in client.lrange(dlq_key("processing"), 0, -1):
         data = json.loads(parked)
-        if data["claimed_at"] <= limit and _claim(client, parked, _key("processing"), settings.DLQ_KEY, data["raw"]):
+        if data["claimed_at"] <= limit and _claim(client, parked, dlq_key("processing"), settings.DLQ_KEY, data["raw"]):
             moved += 1
     return moved
 
@@ -354,7 +358,7 @@ def stats() -> dict[str, Any]:
         "max_length": settings.DLQ_MAX_LENGTH,
         "over_limit": length > settings.DLQ_MAX_LENGTH,
         "overflow_pushes": overflow_count(),
-        "in_replay": int(client.llen(_key("processing"))),
+        "in_replay": int(client.llen(dlq_key("processing"))),
         "malformed": malformed,
         "by_task": by_task,
         "by_exception": by_exc,
@@ -363,7 +367,7 @@ def stats() -> dict[str, Any]:
 
 def overflow_count() -> int:
     """Pushes made while the list was past DLQ_MAX_LENGTH (never reset: a counter for metrics)."""
-    return int(redis_client().get(_key("overflow")) or 0)
+    return int(redis_client().get(dlq_key("overflow")) or 0)
 
 
 def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
@@ -371,7 +375,7 @@ def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
     The eta tells apart the messages of one retry number (a wait on an open breaker keeps the
     number, not the eta); a redelivery of one message repeats all three.
     Kept a day: long enough to catch a loop, short enough to clean itself."""
-    key = _key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
+    key = dlq_key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
     pipe = redis_client().pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, 86400)
@@ -381,6 +385,6 @@ def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
 def first_failure(task_id: str) -> str:
     """The first failure time of a task id (across its retries), set once."""
     client = redis_client()
-    key = _key(f"first-failure:{task_id}")
+    key = dlq_key(f"first-failure:{task_id}")
     client.set(key, now_iso(), nx=True, ex=86400)
     return client.get(key) or now_iso()

@@ -46,18 +46,19 @@ class NotReadyError(DomainError):
 
 def check_database(timeout: float) -> str:
     """SELECT 1 on a connection of its own, opened with libpq's connect_timeout (at least 2 s,
-    libpq's floor; the caller's deadline is shorter) and a statement_timeout, and closed again:
-    the probe holds no connection between checks, and never one of a request."""
+    libpq's floor; the caller's deadline is shorter) under a statement_timeout, and closed again:
+    the probe holds no connection between checks, and never one of a request. The timeout is set
+    for its transaction only (set_config(..., true)): PgBouncer refuses the `options` startup
+    parameter, and in transaction mode a session setting would stay on a shared connection."""
     params = copy.deepcopy(connections["default"].settings_dict)
-    params["OPTIONS"] = {
-        **params.get("OPTIONS", {}),
-        "connect_timeout": max(2, math.ceil(timeout)),
-        "options": f"-c statement_timeout={max(1, int(timeout * 1000))}",
-    }
+    params["OPTIONS"] = {**params.get("OPTIONS", {}), "connect_timeout": max(2, math.ceil(timeout))}
     probe = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias="readiness")
     try:
         with probe.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(max(1, int(timeout * 1000)))])
             cursor.execute("SELECT 1")
+            cursor.execute("COMMIT")
     except DatabaseError:
         logger.warning("readiness: database down", exc_info=True)
         return DOWN

@@ -5,8 +5,10 @@ which work on a developer machine with local PostgreSQL and Redis.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -84,6 +86,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
     "DATABASE_SERVER_SIDE_BINDING", default=False
 )
+# DATABASE_URL points at PgBouncer in transaction mode ("pgbouncer"): each transaction may run on
+# another server connection, so nothing may outlive a statement's transaction. Server-side cursors
+# (.iterator()'s DECLARE) and prepared statements would; ordersite keeps no other session state
+# (no SET, advisory lock or LISTEN: tests/test_conventions.py).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', not {DATABASE_POOLER!r}")
+if DATABASE_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -126,6 +138,11 @@ LOGGING = {
 
 # --- Redis and Celery --------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis Sentinel (ordersite/redis.py): "host:port,host:port" of the Sentinels and the name of the
+# master they watch. Set, every client of ordersite's Redis (REDIS_URL, CACHE_URL, a redis://
+# broker) asks them for the master; the URLs then only give the database and password.
+REDIS_SENTINELS = [s.strip() for s in env.list("REDIS_SENTINELS", default=[]) if s.strip()]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # django-celery-results' table, through a backend whose database errors never escape into
@@ -170,6 +187,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A broker that drops packets must not hold a POST (its on-commit send) or a worker forever.
     "socket_connect_timeout": 5,
 }
+if REDIS_SENTINELS and CELERY_BROKER_URL.startswith("redis"):
+    # kombu's Sentinel transport: one sentinel:// URL per Sentinel, the database and password of
+    # the redis:// URL, and the master's name as a transport option.
+    _broker = urlsplit(CELERY_BROKER_URL)
+    _auth = f"{_broker.username or ''}:{_broker.password}@" if _broker.password else ""
+    CELERY_BROKER_URL = ";".join(f"sentinel://{_auth}{s}{_broker.path or '/0'}" for s in REDIS_SENTINELS)
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task events (received, started, succeeded, sent: four Redis publishes per task, each parsed
 # by Flower) cost CPU on every step of every order; off by default, on for Flower's task list.
@@ -177,7 +201,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
 CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
 CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler behind a Redis lock (ordersite/beat.py): of several beats
+# only the holder dispatches; a standby takes over within BEAT_LOCK_SECONDS of its death.
+CELERY_BEAT_SCHEDULER = "ordersite.beat:LockedDatabaseScheduler"
+BEAT_LOCK_SECONDS = env.float("BEAT_LOCK_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE: dict = {}
 # Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
 # answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
@@ -317,7 +344,8 @@ DASHBOARD_POOLS_CACHE_SECONDS = env.float("DASHBOARD_POOLS_CACHE_SECONDS", defau
 # Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with its clients from ordersite/redis.py (one pool, Sentinel).
+        "BACKEND": "ordersite.redis.FactoryRedisCache",
         "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": "ordersite",
         "TIMEOUT": 3600,

@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from .redis import client as redis_client
+
 logger = logging.getLogger(__name__)
 
 # A sliding window log (the algorithm of DRF's SimpleRateThrottle), as one script: Redis runs it
@@ -37,10 +39,7 @@ _SOCKET_TIMEOUT_S = 1.0
 
 @functools.cache
 def _script(url: str) -> "redis.commands.core.Script":
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=_SOCKET_TIMEOUT_S, socket_timeout=_SOCKET_TIMEOUT_S, retry=None
-    )
-    return client.register_script(_WINDOW)
+    return redis_client(url, timeout=_SOCKET_TIMEOUT_S).register_script(_WINDOW)
 
 
 def _write_server(location: str | list[str]) -> str:

@@ -5,13 +5,12 @@ Readiness used to broadcast a Celery `inspect` and wait HEALTH_CHECK_TIMEOUT for
 a web worker a full second per probe; a handful of anonymous probes starved the API. A heartbeat
 costs the web side one Redis script call, whatever the number of workers.
 
-Layout: one sorted set per queue, `ordersite:workers:<queue>`, member = worker node name, score =
+Layout: one sorted set per queue, `{ordersite:workers}:<queue>`, member = worker node name, score =
 the time its heartbeat expires. Both scripts take the time from the Redis server, so hosts with
 skewed clocks agree. A worker stopping cleanly removes itself at once; one that dies simply stops
 refreshing and is gone after HEALTH_WORKER_TTL.
 """
 
-import functools
 import logging
 from typing import Any
 
@@ -19,9 +18,13 @@ import redis
 from celery import bootsteps
 from django.conf import settings
 
+from . import redis as redis_factory
+
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "ordersite:workers:"
+# One hash tag: the scripts below take every queue's key at once, and on Redis Cluster all the
+# keys of one script must share a hash slot.
+KEY_PREFIX = "{ordersite:workers}:"
 # Redis calls from the worker's event loop must not stall it for long if Redis hangs.
 _SOCKET_TIMEOUT_S = 1.0
 
@@ -54,14 +57,9 @@ def queue_key(queue: str) -> str:
     return f"{KEY_PREFIX}{queue}"
 
 
-@functools.cache
-def _client(url: str, timeout: float) -> redis.Redis:
-    # No retries: a heartbeat missed is sent again on the next beat, a probe answers "down".
-    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=None)
-
-
 def client(timeout: float = _SOCKET_TIMEOUT_S) -> redis.Redis:
-    return _client(settings.REDIS_URL, timeout)
+    # No retries: a heartbeat missed is sent again on the next beat, a probe answers "down".
+    return redis_factory.client(timeout=timeout)
 
 
 def beat(conn: redis.Redis, *, node: str, queues: list[str], ttl: float) -> None:

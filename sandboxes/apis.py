@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ordersite.redis_pool import sandbox_redis
+from ordersite.redis import sandbox_client as sandbox_redis
 
 # Test card tokens, as card processors' test cards: the token alone decides the outcome.
 DECLINES = {

@@ -6,7 +6,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, fields
 
-from ordersite.redis_pool import sandbox_redis
+from ordersite.redis import sandbox_client as sandbox_redis
 
 SANDBOXES: tuple[str, ...] = ("payments", "carrier_primary", "carrier_fallback")
 KEY = "sandbox:faults"

@@ -29,6 +29,7 @@ from ordersite.celery import app as celery_app
 
 from .browser import browser  # noqa: F401  (the browser tests' fixture)
 from .factories import StaffFactory, UserFactory
+from .pgbouncer import PgBouncerProcess, pgbouncer  # noqa: F401  (the live worker reaches PostgreSQL through it)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -297,7 +298,7 @@ def faults(sandboxes) -> Iterator[SandboxProcess]:
     def clear() -> None:
         # A request still sleeping in a sandbox would write into the next test's ledger.
         wait_for(lambda: all(quiet(url) for url in sandboxes.urls.values()), timeout=20)
-        for pattern in ("sandbox:*", "breaker:*"):
+        for pattern in ("sandbox:*", "{breaker:*"):
             for key in client.scan_iter(pattern):
                 client.delete(key)
         wait_for(lambda: all(_accepts(url) for url in sandboxes.urls.values()), timeout=10)
@@ -359,14 +360,20 @@ def web_server() -> Iterator[Callable[..., WebProcess]]:
 
 
 @pytest.fixture(scope="session")
-def live_worker(django_db_setup, django_db_blocker, sandboxes) -> Iterator[WorkerProcess]:
-    """One real worker consuming every queue of the test Redis, against the test database."""
+def live_worker(
+    django_db_setup,
+    django_db_blocker,
+    sandboxes,
+    pgbouncer: PgBouncerProcess,  # noqa: F811
+) -> Iterator[WorkerProcess]:
+    """One real worker consuming every queue of the test Redis, against the test database, which
+    it reaches only through PgBouncer in transaction mode (tests/pgbouncer.py)."""
     client = redis.Redis.from_url(TEST_REDIS_URL)
     # Messages earlier tests sent for orders that no longer exist would only make noise.
     client.delete(*QUEUES.split(","), "unacked", "unacked_index")
     client.close()
     with django_db_blocker.unblock():
-        worker = WorkerProcess(worker_env())
+        worker = WorkerProcess(worker_env(**pgbouncer.env))
     _live_workers.append(worker)
     yield worker
     _live_workers.remove(worker)

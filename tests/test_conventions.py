@@ -40,3 +40,42 @@ def test_compose_redis_keeps_the_dead_letter_queue_on_disk():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     command = compose["services"]["redis"]["command"]
     assert "--appendonly yes" in command
+
+
+# Ways to build a Redis client (or its pool) by hand; ordersite/redis.py is the one place that may.
+_REDIS_CONSTRUCTION = re.compile(r"\b(?:Strict)?Redis\(|\bfrom_url\(|\bConnectionPool\(|\bSentinel\(|\bRedisCluster\(")
+
+
+def test_every_redis_client_comes_from_the_factory():
+    """One pool per URL and process, Sentinel in one place: nothing else builds a Redis client."""
+    offenders = []
+    for path in sorted(ROOT.glob("**/*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in (".venv", "tests", "var") or relative == Path("ordersite/redis.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if _REDIS_CONSTRUCTION.search(line):
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "build Redis clients with ordersite.redis.client():\n" + "\n".join(offenders)
+
+
+# Session state that PgBouncer's transaction mode would carry over to another client's
+# transaction: a session SET, a session-level advisory lock, LISTEN, a named prepared statement
+# (SQL keywords are written in capitals here).
+_SESSION_STATE = re.compile(
+    r"""["'](?:SET\s+(?!LOCAL\b)(?:SESSION\s+)?\w+\s*(?:=|TO\b)|LISTEN\s|PREPARE\s)|pg_advisory_lock|pg_try_advisory_lock\(""",
+)
+
+
+def test_no_session_state_survives_a_transaction():
+    """DATABASE_POOLER=pgbouncer (transaction mode) must be safe: settings only per transaction
+    (SET LOCAL, set_config(..., true)), advisory locks only pg_advisory_xact_lock."""
+    offenders = []
+    for path in sorted(ROOT.glob("**/*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in (".venv", "tests", "var", "bench"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if _SESSION_STATE.search(line):
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "session state under a transaction-mode pooler:\n" + "\n".join(offenders)

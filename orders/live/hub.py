@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ordersite.redis_pool import shared_redis
+from ordersite.redis import async_client, client
 
 logger = logging.getLogger(__name__)
 
@@ -159,32 +158,29 @@ class Hub:
             subscription.offer(event)
 
     async def _run(self, started: asyncio.Future) -> None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        stream = async_client()
         key = settings.LIVE_STREAM_KEY
         last: str | None = None
-        try:
-            while True:
-                try:
-                    if last is None:
-                        newest = await client.xrevrange(key, count=1)
-                        last = newest[0][0] if newest else "0-0"
-                        started.set_result(None)
-                    response = await client.xread({key: last}, block=_READ_BLOCK_MS, count=_READ_COUNT)
-                except RedisError:
-                    logger.warning("live stream read failed; retrying", exc_info=True)
-                    await asyncio.sleep(_RECONNECT_WAIT_S)
-                    continue
-                for _, entries in response or ():
-                    for stream_id, fields in entries:
-                        last = stream_id
-                        try:
-                            event = LiveEvent.from_entry(stream_id, fields)
-                        except (KeyError, ValueError):
-                            logger.warning("malformed live stream entry %s skipped", stream_id)
-                            continue
-                        self._dispatch(event)
-        finally:
-            await client.aclose()
+        while True:
+            try:
+                if last is None:
+                    newest = await stream.xrevrange(key, count=1)
+                    last = newest[0][0] if newest else "0-0"
+                    started.set_result(None)
+                response = await stream.xread({key: last}, block=_READ_BLOCK_MS, count=_READ_COUNT)
+            except RedisError:
+                logger.warning("live stream read failed; retrying", exc_info=True)
+                await asyncio.sleep(_RECONNECT_WAIT_S)
+                continue
+            for _, entries in response or ():
+                for stream_id, fields in entries:
+                    last = stream_id
+                    try:
+                        event = LiveEvent.from_entry(stream_id, fields)
+                    except (KeyError, ValueError):
+                        logger.warning("malformed live stream entry %s skipped", stream_id)
+                        continue
+                    self._dispatch(event)
 
 
 hub = Hub()
@@ -194,11 +190,10 @@ async def stream_trimmed_after(stream_id: str) -> bool:
     """Whether entries after `stream_id` may have been trimmed away: the stream no longer holds
     the entry at `stream_id` (trimming removes the oldest first), so the caller reads the
     timeline table for the gap. (XTRIM does not move Redis 7.0's max-deleted-entry-id.)"""
-    async with aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
-        try:
-            info = await client.xinfo_stream(settings.LIVE_STREAM_KEY)
-        except RedisError:  # no stream at all (a new or flushed Redis): nothing to catch up from
-            return False
+    try:
+        info = await async_client().xinfo_stream(settings.LIVE_STREAM_KEY)
+    except RedisError:  # no stream at all (a new or flushed Redis): nothing to catch up from
+        return False
     position = parse_stream_id(stream_id) or (0, 0)
     first = info.get("first-entry")
     if first:
@@ -208,21 +203,20 @@ async def stream_trimmed_after(stream_id: str) -> bool:
 
 async def stream_after(stream_id: str) -> AsyncIterator[LiveEvent]:
     """The stream's entries after `stream_id`, oldest first, read a page at a time."""
-    async with aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True) as client:
-        cursor = f"({stream_id}"
-        while True:
-            page = await client.xrange(settings.LIVE_STREAM_KEY, min=cursor, count=_READ_COUNT)
-            for entry_id, fields in page:
-                try:
-                    yield LiveEvent.from_entry(entry_id, fields)
-                except (KeyError, ValueError):
-                    continue
-            if len(page) < _READ_COUNT:
-                return
-            cursor = f"({page[-1][0]}"
+    cursor = f"({stream_id}"
+    while True:
+        page = await async_client().xrange(settings.LIVE_STREAM_KEY, min=cursor, count=_READ_COUNT)
+        for entry_id, fields in page:
+            try:
+                yield LiveEvent.from_entry(entry_id, fields)
+            except (KeyError, ValueError):
+                continue
+        if len(page) < _READ_COUNT:
+            return
+        cursor = f"({page[-1][0]}"
 
 
 def newest_stream_id() -> str | None:
     """The stream's newest id, read synchronously (the tracking page starts its stream there)."""
-    newest = shared_redis().xrevrange(settings.LIVE_STREAM_KEY, count=1)
+    newest = client().xrevrange(settings.LIVE_STREAM_KEY, count=1)
     return newest[0][0] if newest else None

@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from ordersite.redis_pool import shared_redis
+from ordersite.redis import client
 
 from ..visibility import full_event, public_event
 
@@ -67,7 +67,7 @@ class _Batch:
 
     def send(self) -> None:
         try:
-            pipe = shared_redis().pipeline(transaction=False)
+            pipe = client().pipeline(transaction=False)
             for entry in self.entries:
                 pipe.xadd(settings.LIVE_STREAM_KEY, entry, maxlen=settings.LIVE_STREAM_MAXLEN, approximate=True)
             pipe.execute()

@@ -94,14 +94,14 @@ def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
     assert sorted(outcomes) == ["gone"] * 7 + ["sent"]
     assert redis_client.llen(PARKED) == 1
     assert dlq.dead_letter_count() == 0
-    assert redis_client.llen("ordersite:dlq:processing") == 0
+    assert redis_client.llen("{ordersite:dlq}:processing") == 0
 
 
 def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
     entry = make_entry()
     parked = json.dumps({"claimed_at": 0, "raw": entry.to_json()})
     redis_client.lrem("ordersite:dlq", 1, entry.to_json())
-    redis_client.lpush("ordersite:dlq:processing", parked)
+    redis_client.lpush("{ordersite:dlq}:processing", parked)
     assert dlq.stats()["in_replay"] == 1
     assert dlq.recover_stalled() == 1
     assert dlq.get(entry.id).id == entry.id

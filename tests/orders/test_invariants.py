@@ -165,7 +165,7 @@ def test_check_invariants_counts_an_entry_being_replayed_as_live():
     order = _parked(ProductFactory())
     client = dlq.redis_client()
     raw = client.lpop(dlq.settings.DLQ_KEY)
-    client.lpush(f"{dlq.settings.DLQ_KEY}:processing", json.dumps({"claimed_at": 0, "raw": raw}))
+    client.lpush(dlq.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": raw}))
     assert check_invariants(window_s=0).ok, f"{order} is parked while its replay is in flight"
 
 

@@ -1,0 +1,201 @@
+"""ordersite/redis.py: one client (one pool) per URL and process, safe across a fork, Sentinel in
+one place; and every Lua script's keys in one Redis Cluster hash slot."""
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.crc import key_slot
+from redis.sentinel import SentinelConnectionPool
+
+from ordersite import breakers, dlq, worker_heartbeat
+from ordersite import redis as redis_factory
+
+from ..conftest import ROOT, TEST_REDIS_URL, _free_ports, wait_for
+
+
+def test_one_client_and_pool_per_url_and_options(settings):
+    settings.REDIS_URL = TEST_REDIS_URL
+    shared = redis_factory.client()
+    assert redis_factory.client(TEST_REDIS_URL) is shared
+    assert dlq.redis_client() is shared
+    assert breakers.Breaker("payment").redis is shared
+    assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is not shared  # other socket options
+    assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is worker_heartbeat.client(1.0)
+    shared.ping()
+    assert shared.connection_pool.connection_kwargs["decode_responses"] is True
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")  # the child only uses Redis
+def test_a_pool_built_before_a_fork_reconnects_in_the_child(settings):
+    """gunicorn and Celery's prefork pool fork after the app loaded: the child must not write on
+    the parent's socket (the two would read each other's answers)."""
+    settings.REDIS_URL = TEST_REDIS_URL
+    client = redis_factory.client()
+    client.set("factory:fork", "parent")
+    parent_connection = client.connection_pool._available_connections[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, never return into pytest
+        try:
+            client.set("factory:fork", "child")
+            pool = client.connection_pool
+            used = pool._available_connections[0]
+            report = {"pid": pool.pid, "same_socket": used is parent_connection, "value": client.get("factory:fork")}
+            os.write(write, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = json.loads(pipe.read())
+    assert child == {"pid": pid, "same_socket": False, "value": "child"}
+    assert client.get("factory:fork") == "child"  # the parent's own connection still answers
+    assert client.connection_pool.pid == os.getpid()
+
+
+@contextlib.contextmanager
+def _redis_server(tmp_path: Path, *extra: str, conf: str = "") -> Iterator[int]:
+    """A throwaway redis-server on a free port of the tests' own; stopped by its PID."""
+    port = _free_ports(1)[0]
+    config = tmp_path / f"redis-{port}.conf"
+    config.write_text(f"port {port}\nbind 127.0.0.1\nsave ''\nappendonly no\ndir {tmp_path}\n{conf}")
+    proc = subprocess.Popen(["redis-server", str(config), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _answers(port), timeout=10)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_with_sentinels_clients_follow_the_master_they_name(settings, tmp_path):
+    """A real Sentinel watching a throwaway Redis: the client asks it for the master, so the
+    host in the URL does not matter, only its database and password."""
+    with _redis_server(tmp_path) as master_port:
+        sentinel_conf = f"sentinel monitor ordersite-test 127.0.0.1 {master_port} 1\n"
+        with _redis_server(tmp_path, "--sentinel", conf=sentinel_conf) as sentinel_port:
+            settings.REDIS_SENTINELS = [f"127.0.0.1:{sentinel_port}"]
+            settings.REDIS_SENTINEL_MASTER = "ordersite-test"
+            client = redis_factory.client("redis://nowhere.invalid:1/3", timeout=2.0)
+            assert isinstance(client.connection_pool, SentinelConnectionPool)
+            assert client.connection_pool.service_name == "ordersite-test"
+            client.set("factory:sentinel", "via-sentinel")
+            direct = redis.Redis(port=master_port, db=3, decode_responses=True)
+            assert direct.get("factory:sentinel") == "via-sentinel"
+            # The sandboxes' Redis is not ours: never behind the Sentinels.
+            outside = redis_factory.client(TEST_REDIS_URL, sentinel=False)
+            assert not isinstance(outside.connection_pool, SentinelConnectionPool)
+
+
+def test_sentinel_settings_reach_the_broker_and_the_cache():
+    """REDIS_SENTINELS also turns a redis:// broker into kombu's sentinel:// transport, and the
+    Django cache takes its clients from the factory (a fresh process reads the settings)."""
+    code = (
+        "from django.conf import settings as s; from django.core.cache import caches; "
+        "import json; pool = caches['default']._cache.get_client().connection_pool; "
+        "print(json.dumps([s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS['master_name'], "
+        "type(pool).__name__, pool.service_name, pool.connection_kwargs['db']]))"
+    )
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="ordersite.settings",
+        REDIS_SENTINELS="10.0.0.1:26379, 10.0.0.2:26379",
+        REDIS_SENTINEL_MASTER="shop",
+        CELERY_BROKER_URL="redis://:secret@redis:6379/2",
+        CACHE_URL="redis://redis:6379/5",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    broker, master, pool_class, service, db = json.loads(out.strip().splitlines()[-1])
+    assert broker == "sentinel://:secret@10.0.0.1:26379/2;sentinel://:secret@10.0.0.2:26379/2"
+    assert (master, pool_class, service, db) == ("shop", "SentinelConnectionPool", "shop", 5)
+
+
+# --- Redis Cluster: a script's keys must share one hash slot ---------------------------------
+
+_SCRIPT_MODULES = ("ordersite.breakers", "ordersite.dlq", "ordersite.throttling", "ordersite.worker_heartbeat")
+
+
+def _scripts() -> dict[str, str]:
+    """Every Lua script in the code: the module constants that call redis."""
+    found = {}
+    for name in _SCRIPT_MODULES:
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            if isinstance(value, str) and "redis.call(" in value:
+                found[hashlib.sha1(value.encode()).hexdigest()] = f"{name}.{attr}"
+    return found
+
+
+def test_the_script_modules_are_all_the_modules_with_scripts():
+    sources = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in ROOT.glob("*/**/*.py")
+        if ".venv" not in path.parts and "tests" not in path.parts and "redis.call(" in path.read_text()
+    }
+    assert sources == set(_SCRIPT_MODULES)
+
+
+@pytest.mark.django_db
+def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, api, monkeypatch):
+    """Run every script the way the code runs it, record the keys of each EVAL/EVALSHA, and
+    check each call's keys hash to one slot (what Redis Cluster demands)."""
+    settings.REDIS_URL = TEST_REDIS_URL
+    settings.ORDER_CREATE_THROTTLE_RATE = "1000/min"
+    calls: list[tuple[str, list[str]]] = []
+    execute = redis.Redis.execute_command
+
+    def recording(self, *args, **options):
+        if str(args[0]).upper() in ("EVAL", "EVALSHA"):
+            body, numkeys = args[1], int(args[2])
+            sha = body if args[0].upper() == "EVALSHA" else hashlib.sha1(body.encode()).hexdigest()
+            calls.append((sha, [str(k) for k in args[3 : 3 + numkeys]]))
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+
+    breaker = breakers.Breaker("payment")
+    breaker.before_call()
+    breaker.record(ok=False)
+    entry = dlq.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="o-1")
+    dlq.push(entry)
+    dlq.push(entry)  # the live-entry check
+    dlq.replay(entry.id)  # claim into the processing list, then out
+    second = dlq.Envelope(task="payments.void_payment", queue="payments", args=["y"], order_id="o-2")
+    dlq.push(second)
+    redis_client.lrem(settings.DLQ_KEY, 1, second.to_json())
+    redis_client.lpush(dlq.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
+    assert dlq.recover_stalled() == 1  # back into the list: the re-index
+    assert dlq.remove(second.id)
+    conn = worker_heartbeat.client()
+    worker_heartbeat.beat(conn, node="slots@test", queues=["orders", "payments"], ttl=5)
+    assert worker_heartbeat.live_nodes(conn, ["orders", "payments"])["payments"] == ["slots@test"]
+    api.post("/api/v1/orders/", {}, format="json")  # the throttle's script runs before validation
+
+    scripts = _scripts()
+    assert {sha for sha, _ in calls} >= set(scripts), f"scripts never run: {set(scripts) - {s for s, _ in calls}}"
+    for sha, keys in calls:
+        assert len({key_slot(k.encode()) for k in keys}) <= 1, f"{scripts.get(sha, sha)}: keys {keys} span slots"
+    assert any(len(keys) > 1 for _, keys in calls)
