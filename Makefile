@@ -4,6 +4,7 @@ PYTHON ?= $(shell bin/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+LIVE_PORT ?= 8001
 
 .PHONY: run test lint lock services setup bench bench-full bench-autoscale bench-events clean
 
@@ -39,6 +40,7 @@ run: setup
 	@export PATH=$(CURDIR)/$(BIN):$$PATH; \
 	exec $(BIN)/python bin/run-procfile \
 	  --default "GUNICORN_CMD_ARGS=--bind 127.0.0.1:$(PORT) --workers 3" \
+	  --default "LIVE_PORT=$(LIVE_PORT)" --default "LIVE_PUBLIC_URL=http://127.0.0.1:$(LIVE_PORT)" \
 	  --default "FLOWER_BASIC_AUTH=admin:$$(cat var/admin-password)"
 
 test: $(BIN)/.installed services

@@ -223,3 +223,25 @@ def recent_events(*, kinds: Iterable[str], since: datetime, until: datetime) -> 
     return OrderEvent.objects.filter(
         order_id__gte=first, kind__in=list(kinds), created_at__gte=since, created_at__lt=until
     ).order_by("order_id", "seq")
+
+
+def order_events_between(*, order_id: str, after_seq: int, up_to_seq: int | None = None) -> QuerySet[OrderEvent]:
+    """An order's events after `after_seq` (through `up_to_seq`), by seq: what a live client
+    missed. The caller has already checked who may read the order."""
+    events = OrderEvent.objects.select_related("order").filter(order__public_id=order_id, seq__gt=after_seq)
+    if up_to_seq is not None:
+        events = events.filter(seq__lte=up_to_seq)
+    return events.order_by("seq")
+
+
+def events_since(*, user: "AbstractBaseUser | AnonymousUser", since: datetime) -> QuerySet[OrderEvent]:
+    """The events of the orders `user` may see written since `since`, oldest first."""
+    events = OrderEvent.objects.select_related("order").filter(created_at__gte=since)
+    if not getattr(user, "is_staff", False):
+        events = events.filter(order__customer=user)
+    return events.order_by("created_at", "order_id", "seq")
+
+
+def username_of(*, user_id: int) -> str:
+    """A customer's username (the `customer_id` the seed protocol shows); empty if gone."""
+    return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or ""

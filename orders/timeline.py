@@ -8,6 +8,7 @@ from django.db import transaction
 from ordersite import logs
 from ordersite.db import increment_returning, require_transaction
 
+from .live.publish import publish_on_commit
 from .models import Order, OrderEvent
 from .states import EventKind
 
@@ -40,6 +41,8 @@ def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | N
         actor=actor,
         correlation_id=order.correlation_id,
     )
+    # The one place events are written, so the one place they leave for live clients.
+    publish_on_commit(event, order)
     for listener in EVENT_LISTENERS:
         listener(event)
     return event

@@ -296,6 +296,21 @@ DLQ_MAX_TRACEBACK_CHARS = env.int("DLQ_MAX_TRACEBACK_CHARS", default=8000)
 DLQ_REPLAY_TIMEOUT = env.int("DLQ_REPLAY_TIMEOUT", default=300)
 DLQ_PAGE_SIZE = env.int("DLQ_PAGE_SIZE", default=50)
 
+# --- Live updates (orders/live/) ----------------------------------------------------------
+# Every order event goes to this Redis stream (in REDIS_URL) after its commit; the ASGI server
+# (`live` in the Procfile) reads it and pushes to WebSocket and SSE clients.
+LIVE_STREAM_KEY = env.str("LIVE_STREAM_KEY", default="ordersite:live")
+# Trimmed (approximately) to this many entries; a client further behind reads the timeline table.
+LIVE_STREAM_MAXLEN = env.int("LIVE_STREAM_MAXLEN", default=100000)
+# Where clients reach the ASGI server: gunicorn names it when asked for a stream or /ws.
+LIVE_PUBLIC_URL = env.str("LIVE_PUBLIC_URL", default="http://127.0.0.1:8001")
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+# Events waiting for one slow client before it is disconnected (it resumes from its last id).
+LIVE_CLIENT_BUFFER = env.int("LIVE_CLIENT_BUFFER", default=1000)
+# Catching up past the stream's retention: the timeline from this long before the client's last
+# stream id (a transaction's events are written before they commit and are published).
+LIVE_CATCHUP_MARGIN_SECONDS = env.float("LIVE_CATCHUP_MARGIN_SECONDS", default=60.0)
+
 # --- API (issue 4) -----------------------------------------------------------------------
 # Idempotency-Keys of POST /orders/ are kept at least 24 hours (the payment APIs' promise),
 # then purged hourly by celery beat; the DatabaseScheduler syncs this dict into its table.

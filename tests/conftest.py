@@ -24,6 +24,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from orders.live.publish import is_publish
 from ordersite.celery import app as celery_app
 
 from .browser import browser  # noqa: F401  (the browser tests' fixture)
@@ -331,18 +332,16 @@ class WebProcess:
         defaults["SECRET_KEY"] = "tests-only"
         command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--access-logfile", "-"]
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(**{**defaults, **env}),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+        self._serve(command, worker_env(**{**defaults, **env}))
+
+    def _serve(self, command: list[str], env: dict[str, str]) -> None:
+        """Start `command` and wait until it answers on /api/v1/health (the live server too)."""
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{command[2]} did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
 
     def _answers(self) -> bool:
@@ -424,6 +423,12 @@ def _quiet_pipeline_before_flush(request: pytest.FixtureRequest) -> Iterator[Non
     if transactional and _live_workers:
         with contextlib.suppress(AssertionError):
             wait_for(_pipeline_idle, timeout=20)
+
+
+def without_live_publish(callbacks: list) -> list:
+    """The on_commit callbacks a change registered, less the one publishing its events to the
+    live stream (orders/live/publish.py): what it sends to the broker."""
+    return [callback for callback in callbacks if not is_publish(callback)]
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1) -> object:

@@ -11,6 +11,7 @@ from .deploy import ROOT, compose_services
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 APP_SERVICES = (
     "web",
+    "live",
     "worker-orders",
     "worker-payments",
     "worker-inventory",
