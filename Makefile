@@ -4,8 +4,9 @@ PYTHON ?= $(shell bin/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+LIVE_PORT ?= 8001
 
-.PHONY: run test test-rabbitmq lint lock services setup bench bench-full bench-autoscale clean
+.PHONY: run test test-rabbitmq lint lock services setup bench bench-full bench-autoscale bench-events clean
 
 # Installs exactly the hashed lock (every transitive dependency pinned), never a fresh resolve.
 $(BIN)/.installed: requirements-dev.lock
@@ -39,6 +40,7 @@ run: setup
 	@export PATH=$(CURDIR)/$(BIN):$$PATH; \
 	exec $(BIN)/python bin/run-procfile \
 	  --default "GUNICORN_CMD_ARGS=--bind 127.0.0.1:$(PORT) --workers 3" \
+	  --default "LIVE_PORT=$(LIVE_PORT)" --default "LIVE_PUBLIC_URL=http://127.0.0.1:$(LIVE_PORT)" \
 	  --default "FLOWER_BASIC_AUTH=admin:$$(cat var/admin-password)"
 
 # Every test, on Redis (or on RabbitMQ if TEST_BROKER_URL or CELERY_BROKER_URL is an amqp:// URL).
@@ -80,6 +82,10 @@ bench-full: bench
 # MAX and back, threads and prefork (~4 min).
 bench-autoscale: $(BIN)/.installed services
 	$(BIN)/python bench/autoscale.py
+
+# verify_events (the event log replayed and compared) over 100,000 orders in a scratch database.
+bench-events: $(BIN)/.installed services
+	$(BIN)/python bench/verify_events.py --orders 100000
 
 clean:
 	rm -rf $(VENV) staticfiles var

@@ -29,7 +29,7 @@ import redis
 from ordersite.redis import client as redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = ("orders", "payments", "inventory", "shipping")
+QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
 
 # Short timings, so a run settles in seconds: the reconciler re-sends after 3 s (beat runs it every
 # second), retries back off at most 2 s, breakers stay open 2 s and a step waits on one at most

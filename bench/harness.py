@@ -112,6 +112,7 @@ class Stack:
         "worker_payments",
         "worker_inventory",
         "worker_shipping",
+        "worker_notifications",
         "beat",
         "flower",
         "sandbox",

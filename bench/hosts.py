@@ -319,7 +319,15 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/hosts.py needs root: it creates a network namespace (ip netns)")
-    args.roles = ("worker_orders", "worker_payments", "worker_inventory", "worker_shipping", "beat", "sandbox")
+    args.roles = (
+        "worker_orders",
+        "worker_payments",
+        "worker_inventory",
+        "worker_shipping",
+        "worker_notifications",
+        "beat",
+        "sandbox",
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.json_to:
         Path(args.json_to).write_text(json.dumps(bench(args)))

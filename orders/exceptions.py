@@ -93,3 +93,11 @@ class NotYourOrderError(DomainError):
 class InvalidReturnTransitionError(DomainError):
     code = "invalid_return_transition"
     http_status = status.HTTP_409_CONFLICT
+
+
+class LiveServerOnlyError(DomainError):
+    """A stream or the WebSocket asked of gunicorn: they are served by the live (ASGI) server,
+    whose address `data.url` gives (LIVE_PUBLIC_URL). 421: this server cannot answer it."""
+
+    code = "live_server_only"
+    http_status = status.HTTP_421_MISDIRECTED_REQUEST

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.http import Http404
 
 from inventory.selectors import product_exists
@@ -169,3 +170,78 @@ def received_returns() -> QuerySet[ReturnRequest]:
 
 def received_return_ids(*, order: Order) -> list[str]:
     return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]
+
+
+def order_state_rows(*, after: int, limit: int, order_pk: int | None = None) -> list[tuple]:
+    """(pk, public id, status, total, currency, refunded cents, delivered at) of the next `limit`
+    orders with a pk above `after` (or of one order), by pk: one batch of verify_events."""
+    orders = Order.objects.filter(pk__gt=after) if order_pk is None else Order.objects.filter(pk=order_pk)
+    rows = orders.order_by("pk").values_list(
+        "pk", "public_id", "status", "total_cents", "currency", "refunded_cents", "delivered_at"
+    )
+    return list(rows[:limit])
+
+
+def event_rows(*, first: int, last: int, fields: Iterable[str]) -> list[tuple]:
+    """(order pk, seq, kind, status, then each of `fields` of its data as text or None) of the
+    events of orders `first`..`last` (pks), by order and seq: one query over the (order, seq)
+    index for a whole batch of verify_events, PostgreSQL extracting the fields (`data ->> ...`)."""
+    extracted = {f"data_{name}": KT(f"data__{name}") for name in fields}
+    events = OrderEvent.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "seq")
+    return list(events.annotate(**extracted).values_list("order_id", "seq", "kind", "status", *extracted))
+
+
+def return_state_rows(*, first: int, last: int) -> list[tuple]:
+    """(order pk, return public id, status, amount cents) of the returns of orders `first`..`last`
+    (pks): what verify_events compares, a batch per query."""
+    returns = ReturnRequest.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "id")
+    return list(returns.values_list("order_id", "public_id", "status", "amount_cents"))
+
+
+def order_pk_for(*, order_id: str) -> int | None:
+    """The pk of the order with this public id; None if there is none (or it is no UUID)."""
+    try:
+        return Order.objects.filter(public_id=order_id).values_list("pk", flat=True).first()
+    except ValidationError:
+        return None
+
+
+def order_event(*, order_id: str, seq: int) -> OrderEvent | None:
+    """One event of an order, with its order and customer (what a notification is about)."""
+    try:
+        return OrderEvent.objects.select_related("order__customer").filter(order__public_id=order_id, seq=seq).first()
+    except ValidationError:
+        return None
+
+
+def recent_events(*, kinds: Iterable[str], since: datetime, until: datetime) -> QuerySet[OrderEvent]:
+    """Events of `kinds` written between `since` and `until`, of orders placed since `since`: the
+    order-id bound lets the (order, seq) index skip the old history (a sweep, not an audit)."""
+    first = Order.objects.filter(created_at__gte=since).aggregate(first=Min("id"))["first"]
+    if first is None:
+        return OrderEvent.objects.none()
+    return OrderEvent.objects.filter(
+        order_id__gte=first, kind__in=list(kinds), created_at__gte=since, created_at__lt=until
+    ).order_by("order_id", "seq")
+
+
+def order_events_between(*, order_id: str, after_seq: int, up_to_seq: int | None = None) -> QuerySet[OrderEvent]:
+    """An order's events after `after_seq` (through `up_to_seq`), by seq: what a live client
+    missed. The caller has already checked who may read the order."""
+    events = OrderEvent.objects.select_related("order").filter(order__public_id=order_id, seq__gt=after_seq)
+    if up_to_seq is not None:
+        events = events.filter(seq__lte=up_to_seq)
+    return events.order_by("seq")
+
+
+def events_since(*, user: "AbstractBaseUser | AnonymousUser", since: datetime) -> QuerySet[OrderEvent]:
+    """The events of the orders `user` may see written since `since`, oldest first."""
+    events = OrderEvent.objects.select_related("order").filter(created_at__gte=since)
+    if not getattr(user, "is_staff", False):
+        events = events.filter(order__customer=user)
+    return events.order_by("created_at", "order_id", "seq")
+
+
+def username_of(*, user_id: int) -> str:
+    """A customer's username (the `customer_id` the seed protocol shows); empty if gone."""
+    return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or ""

@@ -56,8 +56,12 @@ def transition_order(
         changes["status_reason"] = reason[:255]
     # The status, the version and the event's sequence number change in one statement.
     (seq,) = cas_update(
-        Order, order.pk, version=order.version, returning=("last_event_seq",),
-        last_event_seq=F("last_event_seq") + 1, **changes,
+        Order,
+        order.pk,
+        version=order.version,
+        returning=("last_event_seq",),
+        last_event_seq=F("last_event_seq") + 1,
+        **changes,
     )
     order.version += 1
     order.status = to
@@ -174,7 +178,11 @@ def place_order(
                 seq=1,
                 actor=actor or customer.get_username(),
                 total_cents=order.total_cents,
-                items=[{"sku": sku, "quantity": line["quantity"]} for sku, line in lines.items()],
+                currency=order.currency,
+                items=[
+                    {"sku": sku, "quantity": line["quantity"], "unit_price_cents": products[sku].price_cents}
+                    for sku, line in lines.items()
+                ],
             )
             pipeline.start_on_commit(order_id=str(order.public_id))
     except IntegrityError:

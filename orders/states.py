@@ -81,6 +81,8 @@ class EventKind(models.TextChoices):
     STOCK_RELEASED = "stock_released"
     SHIPMENT_CREATED = "shipment_created"
     SHIPMENT_FAILED = "shipment_failed"
+    # A booked parcel called back (the order will not complete).
+    SHIPMENT_CANCELLED = "shipment_cancelled"
     ORDER_SHIPPED = "order_shipped"
     ORDER_COMPLETED = "order_completed"
     CANCEL_REQUESTED = "cancel_requested"
@@ -109,6 +111,9 @@ class EventKind(models.TextChoices):
     REFUND_REQUESTED = "refund_requested"
     # Staff gave a refund up (its step's dead letter discarded): nothing was paid.
     REFUND_ABANDONED = "refund_abandoned"
+    # A mail to the customer went out, or was skipped with its reason (notifications/).
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_SKIPPED = "notification_skipped"
 
 
 class ReturnStatus(models.TextChoices):

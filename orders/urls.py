@@ -1,10 +1,13 @@
 from django.urls import path
 
-from . import analytics_views, dlq_views, metrics, views, views_returns
+from . import analytics_views, dlq_views, metrics, views, views_live, views_returns
 
 urlpatterns = [
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
+    # Served by the live server (orders/live/); gunicorn answers 421 with its address.
+    path("orders/stream/", views_live.LiveServerOnlyView.as_view(), name="order-stream-all"),
+    path("orders/<str:order_id>/stream/", views_live.LiveServerOnlyView.as_view(), name="order-stream"),
     path("orders/<str:order_id>/", views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:order_id>/status/", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<str:order_id>/events/", views.OrderEventListView.as_view(), name="order-events"),

@@ -122,6 +122,8 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.STOCK_RELEASED: None,
     K.SHIPMENT_CREATED: PublicRule("Parcel booked.", ("tracking_number",)),
     K.SHIPMENT_FAILED: PublicRule(STATUS_REASONS[OrderStatus.PENDING_SHIPMENT]),
+    # A compensation's bookkeeping, as stock_released is: `order_cancelled` says what matters.
+    K.SHIPMENT_CANCELLED: None,
     K.ORDER_SHIPPED: PublicRule("Shipped.", ("tracking_number",)),
     K.ORDER_COMPLETED: PublicRule("Order completed."),
     K.CANCEL_REQUESTED: PublicRule("Cancellation requested."),
@@ -149,6 +151,9 @@ PUBLIC_EVENTS: dict[EventKind, PublicRule | None] = {
     K.REFUND_ABANDONED: PublicRule(
         "The refund could not be made to your card; our team will contact you.", ("amount_cents",)
     ),
+    # Which mails went out (or why none could) is staff's record; the customer has the mail.
+    K.NOTIFICATION_SENT: None,
+    K.NOTIFICATION_SKIPPED: None,
 }
 
 

@@ -30,7 +30,7 @@ from .redis import client as shared_redis
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback")
+NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback", "email")
 
 # KEYS: state hash. ARGV: open_ms, half_open_calls. Returns {allowed, wait_ms, state}.
 _ALLOW = """

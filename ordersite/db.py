@@ -66,15 +66,18 @@ def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: 
         return cursor.fetchall()
 
 
-def increment_returning(model: type[Model], pk: Any, column: str) -> int:
-    """Add one to `column` and return the new value in one statement. Call inside a transaction:
-    the row lock it takes orders concurrent writers, so the numbers it hands out never repeat."""
+def increment_returning(model: type[Model], pk: Any, column: str, *also: str) -> tuple:
+    """Add one to `column` and return the new value, then the columns named in `also`, in one
+    statement. Call inside a transaction: the row lock it takes orders concurrent writers, so the
+    numbers it hands out never repeat, and `also` reads the row as of that number (an order's
+    status as its event is numbered, not as it was read earlier in the transaction)."""
     require_transaction("increment_returning")
     table = connection.ops.quote_name(model._meta.db_table)
     col = connection.ops.quote_name(column)
+    returning = ", ".join(connection.ops.quote_name(name) for name in (column, *also))
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {col} = {col} + 1 WHERE id = %s RETURNING {col}", [pk])  # noqa: S608
+        cursor.execute(f"UPDATE {table} SET {col} = {col} + 1 WHERE id = %s RETURNING {returning}", [pk])  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         raise ConflictError(model._meta.label, pk=pk)
-    return row[0]
+    return tuple(row)

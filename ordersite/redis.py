@@ -13,10 +13,14 @@ other `Redis(...)`, `from_url(...)` or pool in the code).
   names them with a hash tag (`{breaker:payment}:state`).
 """
 
+import asyncio
 import functools
+import weakref
 from urllib.parse import unquote, urlsplit
 
 import redis
+import redis.asyncio
+import redis.asyncio.sentinel
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
@@ -53,6 +57,31 @@ def _client(
     return Sentinel(
         [_address(s) for s in sentinels], sentinel_kwargs=sentinel_options or None, **sentinel_options
     ).master_for(master, **options)
+
+
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+def async_client(url: str | None = None) -> redis.asyncio.Redis:
+    """The running event loop's asyncio client for `url` (REDIS_URL by default), for the live
+    server (orders/live/): asyncio connections belong to one loop, so one pool per loop and URL.
+    Decodes responses; follows the Sentinels as `client()` does."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    url = url or settings.REDIS_URL
+    if url not in per_loop:
+        sentinels = tuple(settings.REDIS_SENTINELS)
+        if not sentinels:
+            per_loop[url] = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        else:
+            parts = urlsplit(url)
+            per_loop[url] = redis.asyncio.sentinel.Sentinel([_address(s) for s in sentinels]).master_for(
+                settings.REDIS_SENTINEL_MASTER,
+                decode_responses=True,
+                db=int(parts.path.strip("/") or 0),
+                username=unquote(parts.username) if parts.username else None,
+                password=unquote(parts.password) if parts.password else None,
+            )
+    return per_loop[url]
 
 
 def _address(hostport: str) -> tuple[str, int]:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "inventory",
     "shipping",
+    "notifications",
     "sandboxes",
 ]
 
@@ -170,18 +171,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
-# The pipeline's queues (ordersite/queues.py): quorum queues on RabbitMQ, with native delayed
+# The queues (ordersite/queues.py): quorum queues on RabbitMQ, with native delayed
 # delivery for countdowns; Redis ignores the arguments. A message returned to its queue
 # RABBITMQ_DELIVERY_LIMIT times (its worker died each time) is dropped by RabbitMQ: at least
 # DLQ_MAX_DELIVERIES, so our own count parks it in the DLQ first (ordersite.E003). RabbitMQ closes
 # the channel of a worker holding a message unacknowledged past RABBITMQ_CONSUMER_TIMEOUT seconds
 # (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
 # servers, 1800 s by default), so it must cover a task's time limit (ordersite.E002).
-PIPELINE_QUEUES = ("orders", "payments", "inventory", "shipping")
+# Every queue a worker consumes (the Procfile names the same).
+WORKER_QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
 CELERY_TASK_QUEUES = queues.declare(
-    PIPELINE_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
+    WORKER_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
 )
 CELERY_TASK_DEFAULT_QUEUE = "orders"
 CELERY_TASK_ROUTES = {
@@ -194,6 +196,8 @@ CELERY_TASK_ROUTES = {
     "inventory.*": {"queue": "inventory"},
     "shipping.*": {"queue": "shipping"},
     "orders.*": {"queue": "orders"},
+    # Mail to customers: a queue of its own, so a slow mail server never holds back a step.
+    "notifications.*": {"queue": "notifications"},
 }
 # On Redis, a message still unacknowledged after this many seconds is delivered again. It must
 # exceed the longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
@@ -312,6 +316,21 @@ DLQ_MAX_TRACEBACK_CHARS = env.int("DLQ_MAX_TRACEBACK_CHARS", default=8000)
 DLQ_REPLAY_TIMEOUT = env.int("DLQ_REPLAY_TIMEOUT", default=300)
 DLQ_PAGE_SIZE = env.int("DLQ_PAGE_SIZE", default=50)
 
+# --- Live updates (orders/live/) ----------------------------------------------------------
+# Every order event goes to this Redis stream (in REDIS_URL) after its commit; the ASGI server
+# (`live` in the Procfile) reads it and pushes to WebSocket and SSE clients.
+LIVE_STREAM_KEY = env.str("LIVE_STREAM_KEY", default="ordersite:live")
+# Trimmed (approximately) to this many entries; a client further behind reads the timeline table.
+LIVE_STREAM_MAXLEN = env.int("LIVE_STREAM_MAXLEN", default=100000)
+# Where clients reach the ASGI server: gunicorn names it when asked for a stream or /ws.
+LIVE_PUBLIC_URL = env.str("LIVE_PUBLIC_URL", default="http://127.0.0.1:8001")
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+# Events waiting for one slow client before it is disconnected (it resumes from its last id).
+LIVE_CLIENT_BUFFER = env.int("LIVE_CLIENT_BUFFER", default=1000)
+# Catching up past the stream's retention: the timeline from this long before the client's last
+# stream id (a transaction's events are written before they commit and are published).
+LIVE_CATCHUP_MARGIN_SECONDS = env.float("LIVE_CATCHUP_MARGIN_SECONDS", default=60.0)
+
 # --- API (issue 4) -----------------------------------------------------------------------
 # Idempotency-Keys of POST /orders/ are kept at least 24 hours (the payment APIs' promise),
 # then purged hourly by celery beat; the DatabaseScheduler syncs this dict into its table.
@@ -337,7 +356,7 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 HEALTH_WORKER_TTL = env.float("HEALTH_WORKER_TTL", default=10.0)
-HEALTH_QUEUES = list(PIPELINE_QUEUES)
+HEALTH_QUEUES = list(WORKER_QUEUES)
 # The admin's dashboard (/admin/dashboard/): how many minutes its charts span, how often the page
 # asks for fresh figures, and how long one `inspect stats` answer (worker pool sizes, a broadcast
 # that waits up to DASHBOARD_INSPECT_TIMEOUT for replies) is shared by every web process.
@@ -423,4 +442,29 @@ CARRIER_DELIVERY_POLL_BATCH = env.int("CARRIER_DELIVERY_POLL_BATCH", default=200
 CELERY_BEAT_SCHEDULE["poll-deliveries"] = {
     "task": "shipping.poll_deliveries",
     "schedule": CARRIER_DELIVERY_POLL_SECONDS,
+}
+
+# --- Customer notifications (issue 16) ------------------------------------------------------
+# Mails on confirmation, shipment, failure and cancellation (notifications/), sent by the
+# `notifications` queue's worker through Django's email framework. The console backend prints
+# them; SMTP needs "django.core.mail.backends.smtp.EmailBackend" and the EMAIL_HOST... below.
+NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=True)
+NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Seconds an SMTP connection may block; past it the try fails (and is retried).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+# Where "django.core.mail.backends.filebased.EmailBackend" writes (one file per connection).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@example.com")
+PIPELINE_RETRY_POLICY["notifications.send_notification"] = {"max_retries": NOTIFICATION_MAX_RETRIES}
+# A mail whose task the broker could not take at commit is sent again by this sweep.
+CELERY_BEAT_SCHEDULE["resend-lost-notifications"] = {
+    "task": "notifications.resend_lost_notifications",
+    "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
 }

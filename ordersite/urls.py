@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/v1/", include("payments.urls")),
     path("api/v1/health", HealthView.as_view(), name="health"),
     path("api/v1/health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("", include("orders.urls_live")),
 ]

@@ -86,3 +86,11 @@ def payments_owing_refunds() -> QuerySet[Payment]:
 def pending_refund_ids(*, order_id: int) -> list[str]:
     rows = Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.PENDING).order_by("created_at", "id")
     return [str(pk) for pk in rows.values_list("public_id", flat=True)]
+
+
+def payment_state_rows(*, first: int, last: int) -> list[tuple]:
+    """(order pk, status, amount, captured, voided, refunded, refunding cents) of the payments of
+    orders `first`..`last` (pks), by order: what verify_events compares, a batch per query."""
+    payments = Payment.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id")
+    fields = ("status", "amount_cents", "captured_cents", "voided_cents", "refunded_cents", "refunding_cents")
+    return list(payments.values_list("order_id", *fields))

@@ -46,7 +46,7 @@ def authorize_payment(*, order_id: str) -> str:
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        payment, _ = Payment.objects.get_or_create(
+        payment, created = Payment.objects.get_or_create(
             order=order,
             defaults={
                 "amount_cents": order.total_cents if result.approved else 0,
@@ -59,7 +59,10 @@ def authorize_payment(*, order_id: str) -> str:
             },
         )
         if order.status in COMPENSABLE:
-            # Cancelled (or given up) meanwhile: whatever was authorized goes back.
+            # Cancelled (or given up) meanwhile: whatever was authorized goes back. The payment
+            # row is in the timeline like any other (the event log rebuilds it, orders/replay.py).
+            if created:
+                _record_late_outcome(order, payment)
             compensate_on_commit(order_id=order_id)
             return f"authorized after {order.status}; compensating"
         if order.status != OrderStatus.PAYMENT_PROCESSING:
@@ -83,6 +86,17 @@ def authorize_payment(*, order_id: str) -> str:
             reference=payment.gateway_reference,
         )
     return "authorized"
+
+
+def _record_late_outcome(order: "Order", payment: Payment) -> None:
+    """The processor's answer for an order that ended while it was asked: recorded as an event
+    that moves no status (the void that follows has its own)."""
+    if payment.status == PaymentStatus.AUTHORIZED:
+        order_services.record_event(
+            order, EventKind.PAYMENT_AUTHORIZED, amount_cents=payment.amount_cents, reference=payment.gateway_reference
+        )
+    else:
+        order_services.record_event(order, EventKind.PAYMENT_FAILED, decline_code=payment.failure_code)
 
 
 def _outcome_unknown(order: "Order") -> bool:

@@ -50,3 +50,10 @@ def undelivered_shipments(*, limit: int) -> list[Shipment]:
         .filter(carrier__in=ROLES)
         .order_by("created_at")[:limit]
     )
+
+
+def shipment_state_rows(*, first: int, last: int) -> list[tuple]:
+    """(order pk, carrier, tracking number, status, delivered at) of the shipments of orders
+    `first`..`last` (pks), by order: what verify_events compares, a batch per query."""
+    shipments = Shipment.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id")
+    return list(shipments.values_list("order_id", "carrier", "tracking_number", "status", "delivered_at"))

@@ -76,7 +76,7 @@ def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
     order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand."""
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        shipment, _ = Shipment.objects.get_or_create(
+        shipment, created = Shipment.objects.get_or_create(
             order=order,
             defaults={
                 "carrier": result.carrier,
@@ -85,6 +85,13 @@ def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
             },
         )
         if order.status in COMPENSABLE:
+            if created:  # the parcel row is in the timeline too (the event log rebuilds it)
+                order_services.record_event(
+                    order,
+                    EventKind.SHIPMENT_CREATED,
+                    carrier=shipment.carrier,
+                    tracking_number=shipment.tracking_number,
+                )
             compensate_on_commit(order_id=order_id)
             return f"booked after {order.status}; compensating"
         duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
@@ -231,7 +238,16 @@ def cancel_shipment(*, order_id: str) -> str:
         tracking_number=shipment.tracking_number, idempotency_key=step_key(order_id, "cancel_shipment")
     )
     with transaction.atomic(durable=True):
-        Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.CREATED).update(status=ShipmentStatus.CANCELLED)
+        order = order_selectors.order_for_step(order_id=order_id)
+        if Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.CREATED).update(
+            status=ShipmentStatus.CANCELLED
+        ):
+            order_services.record_event(
+                order,
+                EventKind.SHIPMENT_CANCELLED,
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+            )
     return "cancelled"
 
 

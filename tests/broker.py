@@ -22,7 +22,7 @@ from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
 from ordersite import queues
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-QUEUES = ("orders", "payments", "inventory", "shipping")
+QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
 # Where kombu's Redis transport keeps the messages workers hold (acks_late, countdowns).
 REDIS_UNACKED = ("unacked", "unacked_index", "unacked_mutex")
 

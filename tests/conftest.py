@@ -25,6 +25,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from orders.live.publish import is_publish
 from ordersite.celery import app as celery_app
 
 from . import broker
@@ -35,6 +36,9 @@ from .pgbouncer import PgBouncerProcess, pgbouncer  # noqa: F401  (the live work
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ",".join(broker.QUEUES)
+# Workers started by the tests write every mail here, one file per connection (Django's file
+# backend): tests count what was sent by reading them (tests/notifications/).
+MAIL_DIR = ROOT / "var" / f"mail-{os.getpid()}"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -49,6 +53,9 @@ def _use_test_redis() -> None:
     caches._settings = caches.settings = caches.configure_settings(None)
     caches._connections = Local()
     settings.ORDER_CREATE_THROTTLE_RATE = None
+    # Customer mail adds `notification_sent` events to timelines, after the pipeline's and in no
+    # fixed order: off unless a test turns it on (tests/notifications/, with workers of their own).
+    settings.NOTIFICATIONS_ENABLED = False
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +123,9 @@ def worker_env(**extra: str) -> dict[str, str]:
         LOG_TASK_LEVEL="INFO",  # tests read Celery's "succeeded"/"ignored" lines in worker logs
         LOG_FORMAT="json",  # ... one JSON object per line (log_records reads them)
         HEALTH_WORKER_TTL="3",  # a heartbeat a second: readiness sees a worker come and go quickly
+        NOTIFICATIONS_ENABLED="false",  # see _use_test_redis
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(MAIL_DIR),
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)
@@ -324,18 +334,16 @@ class WebProcess:
         defaults["SECRET_KEY"] = "tests-only"
         command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--access-logfile", "-"]
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(**{**defaults, **env}),
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+        self._serve(command, worker_env(**{**defaults, **env}))
+
+    def _serve(self, command: list[str], env: dict[str, str]) -> None:
+        """Start `command` and wait until it answers on /api/v1/health (the live server too)."""
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{command[2]} did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.1)
 
     def _answers(self) -> bool:
@@ -410,6 +418,12 @@ def _quiet_pipeline_before_flush(request: pytest.FixtureRequest) -> Iterator[Non
     if transactional and _live_workers:
         with contextlib.suppress(AssertionError):
             wait_for(_pipeline_idle, timeout=20)
+
+
+def without_live_publish(callbacks: list) -> list:
+    """The on_commit callbacks a change registered, less the one publishing its events to the
+    live stream (orders/live/publish.py): what it sends to the broker."""
+    return [callback for callback in callbacks if not is_publish(callback)]
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1) -> object:

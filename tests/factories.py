@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from inventory.models import Product
 from orders.models import Order, OrderItem
@@ -57,3 +58,16 @@ class OrderFactory(factory.django.DjangoModelFactory):
         if total:
             Order.objects.filter(pk=self.pk).update(total_cents=total)
             self.total_cents = total
+
+
+def backdate_events(events, created_at) -> None:
+    """Make time pass for a timeline in a test. Events are append-only (a trigger refuses UPDATE),
+    so the trigger is lifted for this one statement, inside one transaction: no other session ever
+    sees it lifted (ALTER TABLE is transactional in PostgreSQL)."""
+    trigger = "orders_orderevent_append_only"
+    with transaction.atomic(), connection.cursor() as cursor:
+        # ALTER TABLE refuses a table with deferred checks still pending (the test's own inserts).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE orders_orderevent DISABLE TRIGGER {trigger}")
+        events.update(created_at=created_at)
+        cursor.execute(f"ALTER TABLE orders_orderevent ENABLE TRIGGER {trigger}")

@@ -83,3 +83,13 @@ def test_web_healthcheck_answers_when_gunicorn_serves(web_server):
     assert run_healthcheck("web", env, **{"http://127.0.0.1:8000/": f"{web.url}/"}).returncode == 0
     free = _free_ports(1)[0]
     assert run_healthcheck("web", env, **{"http://127.0.0.1:8000/": f"http://127.0.0.1:{free}/"}).returncode != 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_healthcheck_answers_while_the_live_server_runs(compose_process):
+    """The `live` service's own command (uvicorn on LIVE_PORT), checked by its healthcheck."""
+    env = {**_compose_env(), "LIVE_PORT": str(_free_ports(1)[0]), "SECRET_KEY": "tests-only", "DEBUG": "false"}
+    live = compose_process("live", env)
+    wait_for(lambda: run_healthcheck("live", env).returncode == 0, timeout=60, interval=0.5)
+    live.stop()
+    assert run_healthcheck("live", env).returncode != 0

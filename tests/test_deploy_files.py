@@ -9,7 +9,17 @@ import pytest
 from .deploy import ROOT, compose_services
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-APP_SERVICES = ("web", "worker-orders", "worker-payments", "worker-inventory", "worker-shipping", "beat", "flower")
+APP_SERVICES = (
+    "web",
+    "live",
+    "worker-orders",
+    "worker-payments",
+    "worker-inventory",
+    "worker-shipping",
+    "worker-notifications",
+    "beat",
+    "flower",
+)
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -118,7 +128,7 @@ def test_compose_restarts_every_long_running_service_and_checks_its_health():
 
 def test_compose_pings_each_worker_on_its_own_node_and_beat_on_its_own():
     services = compose_services()
-    for name in ("worker-orders", "worker-payments", "worker-inventory", "worker-shipping"):
+    for name in ("worker-orders", "worker-payments", "worker-inventory", "worker-shipping", "worker-notifications"):
         node = re.search(r" -n (\w+)@%h", services[name]["command"])[1]
         test = services[name]["healthcheck"]["test"]
         assert test[0] == "CMD-SHELL"

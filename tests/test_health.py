@@ -20,7 +20,7 @@ from .conftest import TEST_REDIS_URL, WorkerProcess, wait_for, worker_env
 from .factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
-QUEUES = ["orders", "payments", "inventory", "shipping"]
+QUEUES = ["orders", "payments", "inventory", "shipping", "notifications"]
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +59,7 @@ def test_ready_when_database_redis_and_a_worker_per_queue_answer():
         "worker:payments": "ok",
         "worker:inventory": "ok",
         "worker:shipping": "ok",
+        "worker:notifications": "ok",
     }
 
 

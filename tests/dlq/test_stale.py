@@ -15,6 +15,7 @@ from orders.states import EventKind, OrderStatus
 from ordersite import dlq
 from payments.models import Payment, PaymentStatus
 
+from ..conftest import without_live_publish
 from ..factories import OrderFactory, ProductFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def test_discarding_a_stale_entry_only_removes_it(redis_client, make_entry, djan
     entry = make_entry(args=[str(order.public_id)], task="payments.authorize_payment")
     with django_capture_on_commit_callbacks(execute=False) as sent:
         dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="looks old")
-    assert sent == [], "no compensation is sent for an order that moved on"
+    assert without_live_publish(sent) == [], "no compensation is sent for an order that moved on"
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.RESERVED, False)
     assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORIZED
@@ -72,7 +73,7 @@ def test_discarding_a_current_entry_fails_the_order_and_compensates(
     entry = make_entry(args=[str(order.public_id)], task="shipping.create_shipment", queue="shipping")
     with django_capture_on_commit_callbacks(execute=False) as sent:
         dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="carrier refuses it")
-    assert len(sent) == 1, "the compensations are sent after commit"
+    assert len(without_live_publish(sent)) == 1, "the compensations are sent after commit"
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.FAILED, False)
     assert order.events.get(kind=EventKind.DEAD_LETTER_DISCARDED).data["stale"] is False

@@ -19,7 +19,7 @@ from shipping.gateways import HttpCarrier
 from shipping.models import Shipment, ShipmentStatus
 
 from ..conftest import wait_for
-from ..factories import OrderFactory, ProductFactory
+from ..factories import OrderFactory, ProductFactory, backdate_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_worker")]
 
@@ -82,7 +82,7 @@ def test_the_reconciler_gives_back_what_an_ended_order_still_holds(faults, setti
     )
     Shipment.objects.create(order=order, carrier="primary", tracking_number=booked.tracking_number)
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
-    order.events.update(created_at=timezone.now() - timedelta(minutes=5))
+    backdate_events(order.events.all(), timezone.now() - timedelta(minutes=5))
 
     assert resend_lost_compensations() == 1
     wait_for(lambda: _voided(payment), timeout=30)

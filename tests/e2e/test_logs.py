@@ -18,7 +18,7 @@ from orders.steps import AUTHORIZE
 
 from .. import broker
 from ..conftest import WorkerProcess, log_records, wait_for, worker_env
-from ..dlq.conftest import ISOLATED_BROKER_URL, QUEUES
+from ..dlq.conftest import ISOLATED_BROKER_URL
 from ..factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,9 +33,10 @@ def queue_workers() -> Iterator[dict[str, WorkerProcess]]:
     started side by side; stopped by their PIDs after the test."""
     broker.purge(ISOLATED_BROKER_URL)
     env = worker_env(CELERY_BROKER_URL=ISOLATED_BROKER_URL)
-    with ThreadPoolExecutor(len(QUEUES)) as pool:
-        started = list(pool.map(lambda q: WorkerProcess(env, queues=q, concurrency=1, name=f"logs-{q}"), QUEUES))
-    yield dict(zip(QUEUES, started, strict=True))
+    queues = tuple(STEP_OF_QUEUE)  # the pipeline's (customer mail is off in the tests)
+    with ThreadPoolExecutor(len(queues)) as pool:
+        started = list(pool.map(lambda q: WorkerProcess(env, queues=q, concurrency=1, name=f"logs-{q}"), queues))
+    yield dict(zip(queues, started, strict=True))
     for worker in started:
         worker.stop()
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 from orders.states import EventKind, OrderStatus
 
-from ..factories import OrderFactory
+from ..factories import OrderFactory, backdate_events
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/analytics/dashboard/"
@@ -21,7 +21,7 @@ def _event(order, kind, *, after_seconds):
     event = OrderEvent.objects.create(
         order=order, seq=seq, kind=kind, status=order.status, correlation_id=order.correlation_id
     )
-    OrderEvent.objects.filter(pk=event.pk).update(created_at=order.created_at + timedelta(seconds=after_seconds))
+    backdate_events(OrderEvent.objects.filter(pk=event.pk), order.created_at + timedelta(seconds=after_seconds))
 
 
 def test_dashboard_counts_revenue_failures_and_latency_percentiles(staff_api, redis_client, settings):

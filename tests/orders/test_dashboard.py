@@ -16,7 +16,7 @@ from ordersite.celery import app as celery_app
 
 from .. import broker
 from ..broker import TEST_BROKER_URL, closed_broker_url
-from ..factories import OrderFactory
+from ..factories import OrderFactory, backdate_events
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/analytics/pipeline/"
@@ -35,7 +35,7 @@ def _order_with_events(status: str, *milestones: tuple[str, float], placed_minut
         event = OrderEvent.objects.create(
             order=order, seq=seq, kind=kind, status=status, data=data, correlation_id=order.correlation_id
         )
-        OrderEvent.objects.filter(pk=event.pk).update(created_at=placed + timedelta(seconds=abs(seconds)))
+        backdate_events(OrderEvent.objects.filter(pk=event.pk), placed + timedelta(seconds=abs(seconds)))
     return order
 
 
@@ -161,7 +161,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
     assert body["queues"] == [{"name": "dashboard-test-queue", "backlog": 3, "workers": 0}]
     assert body["dead_letters"] == {"count": 1, "max": settings.DLQ_MAX_LENGTH}
     states = {b["name"]: b["state"] for b in body["breakers"]}
-    assert states == {"payment": "open", "carrier_primary": "closed", "carrier_fallback": "closed"}
+    assert states == {"payment": "open", "carrier_primary": "closed", "carrier_fallback": "closed", "email": "closed"}
     assert body["unavailable"] == []
 
 

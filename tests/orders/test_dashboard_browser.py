@@ -66,11 +66,12 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     assert all(seconds > 0 for seconds in latency.values())
     expect(page.locator("#latency-table tbody tr")).to_have_count(4)
     assert page.locator("#latency-table tbody tr").first.locator("td").nth(1).inner_text() == "3"
-    expect(page.locator("#breaker-table tbody tr td.breaker-closed")).to_have_count(3)
+    expect(page.locator("#breaker-table tbody tr td.breaker-closed")).to_have_count(4)
     expect(page.locator("#dlq-count")).to_have_text("0")
-    assert set(page.evaluate(CHART_TOTALS, "chart-backlog")) == {"orders", "payments", "inventory", "shipping"}
+    queues = {"orders", "payments", "inventory", "shipping", "notifications"}
+    assert set(page.evaluate(CHART_TOTALS, "chart-backlog")) == queues
     pools = page.evaluate("() => Chart.getChart('chart-pools').data")
-    node = pools["labels"].index([live_worker.nodename, "orders, payments, inventory, shipping"])
+    node = pools["labels"].index([live_worker.nodename, "orders, payments, inventory, shipping, notifications"])
     sizes = {dataset["label"]: dataset["data"][node] for dataset in pools["datasets"]}
     assert sizes == {"size": 2, "max": 2}  # the session's worker: prefork, -c 2
     for chart in ("chart-orders", "chart-latency", "chart-pools"):

@@ -14,6 +14,7 @@ from orders.timeline import record_step_event
 from payments.models import Payment, PaymentStatus
 from shipping.models import Shipment
 
+from ..conftest import without_live_publish
 from ..factories import OrderFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_resend_stuck_orders_resends_the_step_of_each_stuck_order_once_per_perio
     stuck = _aged(OrderStatus.PAID)
     with django_capture_on_commit_callbacks(execute=False) as sends:
         assert resend_stuck_orders() == 1
-    assert len(sends) == 1
+    assert len(without_live_publish(sends)) == 1
     event = stuck.events.get(kind=EventKind.STEP_RESENT)
     assert (event.data["task"], event.status) == ("inventory.reserve_stock", OrderStatus.PAID)
     with django_capture_on_commit_callbacks(execute=False):
@@ -104,7 +105,7 @@ def test_the_sweep_resends_only_the_compensations_each_ended_order_needs(setting
     stock = _held_by(_aged(OrderStatus.FAILED), stock=True)
     with django_capture_on_commit_callbacks(execute=False) as sends:
         assert resend_lost_compensations() == 3
-    assert len(sends) == 3
+    assert len(without_live_publish(sends)) == 3
     assert _resent(everything) == ["inventory.release_stock", "payments.void_payment", "shipping.cancel_shipment"]
     assert _resent(money) == ["payments.void_payment"]
     assert _resent(stock) == ["inventory.release_stock"]

@@ -72,6 +72,9 @@ HIDDEN = {
     EventKind.CARRIER_OUTCOME_UNKNOWN,
     EventKind.STRAY_BOOKING_CANCELLED,
     EventKind.STOCK_RESTOCKED,  # the return's own `return_received` event tells the customer
+    EventKind.SHIPMENT_CANCELLED,  # `order_cancelled` tells the customer
+    EventKind.NOTIFICATION_SENT,  # the customer has the mail itself
+    EventKind.NOTIFICATION_SKIPPED,
 }
 PUBLIC_EVENT_KEYS = {"seq", "kind", "status", "message", "data", "correlation_id", "created_at"}
 

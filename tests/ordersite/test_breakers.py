@@ -101,4 +101,4 @@ def test_reset_closes_a_breaker_and_all_breakers_are_listed(breaker):
         _call(breaker, _fail)
     breaker.reset()
     assert _call(breaker, _ok) == "ok"
-    assert [b.name for b in all_breakers()] == ["payment", "carrier_primary", "carrier_fallback"]
+    assert [b.name for b in all_breakers()] == ["payment", "carrier_primary", "carrier_fallback", "email"]

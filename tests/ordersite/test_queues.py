@@ -48,7 +48,7 @@ def rabbitmq() -> Iterator[Connection]:
 
 def test_every_pipeline_queue_is_a_quorum_queue_under_a_routing_key_of_its_own():
     by_name = {queue.name: queue for queue in settings.CELERY_TASK_QUEUES}
-    assert set(by_name) == set(settings.PIPELINE_QUEUES) == set(settings.HEALTH_QUEUES)
+    assert set(by_name) == set(settings.WORKER_QUEUES) == set(settings.HEALTH_QUEUES)
     for name, queue in by_name.items():
         assert queue.routing_key != name
         assert queue.exchange.type == "topic", "native delayed delivery refuses direct exchanges"

@@ -23,7 +23,7 @@ def test_admin_page_shows_breakers_and_resets_one(client, staff, db):
     _trip("carrier_primary")
     page = client.get("/admin/faults/")
     assert page.status_code == 200
-    assert [b.state for b in page.context["breakers"]] == ["closed", "open", "closed"]
+    assert [b.state for b in page.context["breakers"]] == ["closed", "open", "closed", "closed"]
     client.post("/admin/faults/", {"action": "reset_breaker", "name": "carrier_primary"})
     assert Breaker("carrier_primary").snapshot().state == "closed"
 
