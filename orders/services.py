@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from ordersite.db import cas_update, require_transaction
+from ordersite.errors import ConflictError
 
 from . import dead_letters, pipeline
 from .exceptions import (
@@ -204,24 +205,40 @@ def purge_idempotency_keys(*, older_than: timedelta) -> int:
     return deleted
 
 
+# A step moves an order a handful of times in its life, so three tries outlast any race.
+CANCEL_ATTEMPTS = 3
+
+
 def cancel_order(*, order: Order, actor: str, reason: str = "Cancelled on request.") -> Order:
     """Cancel before the parcel leaves. The order turns `cancelled` at once; compensation (void
     the authorization, release the stock) runs on commit, and a step still in flight notices the
     cancellation when it tries to move the order and compensates for its own work."""
+    _require_cancellable(order)
+    attempts_left = CANCEL_ATTEMPTS
+    while True:
+        try:
+            return _cancel_once(order_id=str(order.public_id), actor=actor, reason=reason)
+        except ConflictError:
+            # A pipeline step moved the order between our read and our write: read it again;
+            # if it is still cancellable the cancel wins, otherwise the customer hears why.
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+
+
+def _require_cancellable(order: Order) -> None:
     if order.status not in CANCELLABLE:
         raise OrderNotCancellableError(
             f"Order {order.public_id} is {order.status} and can no longer be cancelled.",
             order_id=str(order.public_id),
             current_status=order.status,
         )
+
+
+def _cancel_once(*, order_id: str, actor: str, reason: str) -> Order:
     with transaction.atomic(durable=True):
-        order = order_for_step(order_id=str(order.public_id))
-        if order.status not in CANCELLABLE:
-            raise OrderNotCancellableError(
-                f"Order {order.public_id} is {order.status} and can no longer be cancelled.",
-                order_id=str(order.public_id),
-                current_status=order.status,
-            )
+        order = order_for_step(order_id=order_id)
+        _require_cancellable(order)
         cas_update(Order, order.pk, version=order.version, cancel_requested_at=timezone.now())
         order.version += 1
         transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, actor=actor, reason=reason)

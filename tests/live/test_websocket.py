@@ -193,7 +193,9 @@ def test_customers_see_only_their_orders_and_staff_see_all(live, catalog, token_
 
 
 def test_cancel_order_command_cancels_and_its_event_arrives(live, catalog, customer, token_for):
-    order = _place(customer)
+    # An order the pipeline has stopped moving (it waits for staff), so the cancel races nothing.
+    order = _pending_shipment_order()
+    Order.objects.filter(pk=order.pk).update(customer=customer)
     with ws_connect(live, token=token_for(customer)) as ws:
         ws.send(json.dumps({"type": "command", "action": {"CancelOrder": {"order_id": str(order.public_id)}}}))
         cancelled = events_until(ws, "OrderCancelled")[-1]["action"]["OrderCancelled"]

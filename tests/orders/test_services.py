@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 from orders import services
 from orders.exceptions import InvalidTransitionError, MixedCurrencyError, StalePriceError, UnknownProductError
@@ -98,3 +99,40 @@ def test_place_order_refuses_a_mixed_currency_order_and_writes_nothing(customer)
     assert (err.value.code, err.value.http_status) == ("mixed_currency", 400)
     assert err.value.data["currencies"] == {"usd": "USD", "eur": "EUR"}
     assert not Order.objects.exists()
+
+
+def _race_on_read(monkeypatch, times: int) -> None:
+    """A pipeline step's compare-and-swap lands between the cancel's read and its write, `times`
+    times (a real UPDATE of the version, inside the cancel's own transaction)."""
+    read = services.order_for_step
+    left = [times]
+
+    def read_then_a_step_moves_it(**kwargs):
+        order = read(**kwargs)
+        if left[0]:
+            left[0] -= 1
+            Order.objects.filter(pk=order.pk).update(version=F("version") + 1)
+        return order
+
+    monkeypatch.setattr(services, "order_for_step", read_then_a_step_moves_it)
+
+
+def test_a_cancel_that_loses_a_race_to_a_step_reads_the_order_again_and_wins(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(status=OrderStatus.PAID)
+    _race_on_read(monkeypatch, times=services.CANCEL_ATTEMPTS - 1)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.cancel_order(order=Order.objects.get(pk=order.pk), actor="cust")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.events.filter(kind=EventKind.ORDER_CANCELLED).count() == 1
+
+
+def test_a_cancel_that_keeps_losing_says_conflict_and_changes_nothing(monkeypatch):
+    order = OrderFactory(status=OrderStatus.PAID)
+    _race_on_read(monkeypatch, times=services.CANCEL_ATTEMPTS)
+    with pytest.raises(ConflictError):
+        services.cancel_order(order=Order.objects.get(pk=order.pk), actor="cust")
+    order.refresh_from_db()
+    assert (order.status, order.cancel_requested_at) == (OrderStatus.PAID, None)
