@@ -47,12 +47,7 @@ def _client(
         options |= {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": None}
     if not sentinels:
         return redis.Redis.from_url(url, **options)
-    parts = urlsplit(url)
-    options |= {
-        "db": int(parts.path.strip("/") or 0),
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
-    }
+    options |= _database_and_login(url)
     sentinel_options = {k: options[k] for k in ("socket_connect_timeout", "socket_timeout") if k in options}
     return Sentinel(
         [_address(s) for s in sentinels], sentinel_kwargs=sentinel_options or None, **sentinel_options
@@ -73,15 +68,20 @@ def async_client(url: str | None = None) -> redis.asyncio.Redis:
         if not sentinels:
             per_loop[url] = redis.asyncio.Redis.from_url(url, decode_responses=True)
         else:
-            parts = urlsplit(url)
             per_loop[url] = redis.asyncio.sentinel.Sentinel([_address(s) for s in sentinels]).master_for(
-                settings.REDIS_SENTINEL_MASTER,
-                decode_responses=True,
-                db=int(parts.path.strip("/") or 0),
-                username=unquote(parts.username) if parts.username else None,
-                password=unquote(parts.password) if parts.password else None,
+                settings.REDIS_SENTINEL_MASTER, decode_responses=True, **_database_and_login(url)
             )
     return per_loop[url]
+
+
+def _database_and_login(url: str) -> dict:
+    """What a URL still says behind Sentinels (they name the host): its database, user, password."""
+    parts = urlsplit(url)
+    return {
+        "db": int(parts.path.strip("/") or 0),
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+    }
 
 
 def _address(hostport: str) -> tuple[str, int]:
