@@ -11,6 +11,8 @@ Why not celery-redbeat: it moves the schedule into Redis, and the admin's editab
 all that is missing here, and it is this small."""
 
 import logging
+import signal
+import threading
 from typing import Any
 
 import redis
@@ -31,7 +33,24 @@ class LockedDatabaseScheduler(DatabaseScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock: Any = None
         self._holding = False
+        self._stop_asked = False
         super().__init__(*args, **kwargs)
+        if threading.current_thread() is threading.main_thread():
+            self._remember_sigterm()
+
+    def _remember_sigterm(self) -> None:
+        """Celery's beat stops on SIGTERM by raising SystemExit from the signal handler; raised
+        inside a publish's socket read, redis-py turns it into an error that Celery logs and
+        carries on from, and the beat would run on holding the lock until it is killed. The
+        request is remembered here, so the next tick exits and `close` hands the lock back."""
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            self._stop_asked = True
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
 
     def _renew_every(self) -> float:
         return max(settings.BEAT_LOCK_SECONDS / 3, 0.1)
@@ -61,6 +80,8 @@ class LockedDatabaseScheduler(DatabaseScheduler):
         return False
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        if self._stop_asked:
+            raise SystemExit()
         if not self._hold_lock():
             return self._renew_every()
         return min(super().tick(*args, **kwargs), self._renew_every())
