@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db.models import Q
 
 from bench.hosts import PREFIX, SERVICE_URLS, SecondHost, cleanup_stale
 from orders.models import Order
 from orders.services import place_order
 from orders.states import OrderStatus
+from ordersite import dlq
 
 from .beat import Beat
 from .conftest import QUEUES, ROOT, log_records, wait_for, worker_env
@@ -42,6 +44,14 @@ def _succeeded(log: Path, order_ids: set[str]) -> int:
 
 def _completed(pks: list[int]) -> bool:
     return Order.objects.filter(pk__in=pks, status=OrderStatus.COMPLETED).count() == len(pks)
+
+
+def _settled(pks: list[int]) -> bool:
+    """Every order completed, or parked for staff with its step in the dead-letter queue (a
+    capture whose answer died with its host can be refused when re-sent: see the closing note of
+    issue 15; lost is what no order may be)."""
+    orders = Order.objects.filter(pk__in=pks)
+    return orders.filter(Q(status=OrderStatus.COMPLETED) | Q(dead_lettered_at__isnull=False)).count() == len(pks)
 
 
 def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
@@ -71,7 +81,10 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
         assert not _completed(pks), "every order had finished before the kill: nothing was tested"
         share_b = _succeeded(log, ids)
 
-        wait_for(lambda: _completed(pks), timeout=120)
+        wait_for(lambda: _settled(pks), timeout=120)
+        for order in Order.objects.filter(pk__in=pks).exclude(status=OrderStatus.COMPLETED):
+            assert dlq.matching(dlq.Filters(order_id=str(order.public_id))), f"{order.public_id} parked, no entry"
+        assert Order.objects.filter(pk__in=pks, status=OrderStatus.COMPLETED).count() > len(pks) // 2
         share_a = _succeeded(live_worker.log, ids)
         assert share_a > 0
         assert share_b > 0
