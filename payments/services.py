@@ -105,7 +105,7 @@ def _outcome_unknown(order: "Order") -> bool:
     charge, and the branch below voids whatever was held."""
     return (
         order.status == OrderStatus.CANCELLED
-        and payment_for_order(order_id=order.pk) is None
+        and payment_for_order(order_pk=order.pk) is None
         and order_selectors.order_events(order=order).filter(kind=EventKind.PAYMENT_STARTED).exists()
     )
 
@@ -115,7 +115,7 @@ def capture_payment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status != OrderStatus.SHIPPED:
         return f"skipped: order is {order.status}"
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if payment is None or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):
         raise PaymentNotCapturableError(
             f"Shipped order {order_id} has no authorization left to capture.",
@@ -154,7 +154,7 @@ def void_payment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status not in COMPENSABLE:
         return f"skipped: order is {order.status}"
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
         get_payment_gateway().void(reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void"))
     with transaction.atomic(durable=True):

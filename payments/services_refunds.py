@@ -41,7 +41,7 @@ def _reserve_refund(
     """Promise `amount_cents` of the order's captured money to a new pending refund. Call inside a
     transaction. The guard is in the UPDATE itself: captured >= already promised + this."""
     require_transaction("_reserve_refund")
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if order.status not in REFUNDABLE or payment is None or payment.status not in HOLDS_CAPTURED:
         raise NotRefundableError(
             f"Order {order.public_id} is {order.status}; it keeps no captured money to refund.",
