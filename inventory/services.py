@@ -89,7 +89,10 @@ def release_stock(*, order_id: str) -> str:
             return f"skipped: order is {order.status}"
         held = held_reservations(order_pk=order.pk)
         for reservation in held:
-            _release_reservation(reservation, to=ReservationStatus.RELEASED)
+            # Once: a concurrent release of the same row makes this one a conflict.
+            cas_update(
+                Reservation, reservation.pk, when=Q(status=ReservationStatus.HELD), status=ReservationStatus.RELEASED
+            )
             cas_update(
                 Product,
                 reservation.product_id,
@@ -123,13 +126,6 @@ def commit_stock(*, order_pk: int) -> None:
             reserved=F("reserved") - quantity,
             on_hand=F("on_hand") - quantity,
         )
-
-
-def _release_reservation(reservation: Reservation, *, to: ReservationStatus) -> None:
-    """Move a held reservation on, once: a concurrent release makes this one a conflict."""
-    rows = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.HELD).update(status=to)
-    if rows != 1:
-        raise ConflictError("inventory.Reservation", pk=reservation.pk)
 
 
 def create_product(*, sku: str, name: str, price_cents: int, on_hand: int, currency: str = "USD") -> Product:

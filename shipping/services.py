@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import signature
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory import services as inventory_services
@@ -19,6 +20,7 @@ from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain,
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
+from ordersite.db import guarded_update
 from ordersite.errors import ConflictError, TransientError
 
 from .exceptions import OrderNotShippableError
@@ -239,8 +241,8 @@ def cancel_shipment(*, order_id: str) -> str:
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        if Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.CREATED).update(
-            status=ShipmentStatus.CANCELLED
+        if guarded_update(
+            Shipment, shipment.pk, when=Q(status=ShipmentStatus.CREATED), status=ShipmentStatus.CANCELLED
         ):
             order_services.record_event(
                 order,
