@@ -239,8 +239,8 @@ def _check_stock(audit: Audit) -> None:
             target[row["order_id"]][row["product_id"]] = row["quantity"]
     shipped_items: dict[int, dict[int, int]] = defaultdict(dict)
     lines = OrderItem.objects.filter(order__in=audit.scope.filter(status__in=SHIPPED)).order_by()
-    for order_id, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
-        shipped_items[order_id][product_id] = quantity
+    for order_pk, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
+        shipped_items[order_pk][product_id] = quantity
     for pk in held.keys() | committed.keys() | shipped_items.keys():
         _check_order_stock(audit, audit.orders[pk], held.get(pk, {}), committed.get(pk, {}), shipped_items.get(pk, {}))
 
