@@ -167,4 +167,4 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"Marked {done} order(s) delivered.", level=messages.SUCCESS)
 
 
-from . import admin_dlq, admin_returns  # noqa: E402, F401  (register the Dead letters and Returns pages)
+from . import admin_returns  # noqa: E402, F401  (register the Returns page)

@@ -15,7 +15,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncMinute
 from django.utils import timezone
 
-from ordersite import breakers, dlq, worker_heartbeat, workers
+from deadletters import store as dlq
+from ordersite import breakers, worker_heartbeat, workers
 
 from .models import Order, OrderEvent
 from .states import EventKind, OrderStatus

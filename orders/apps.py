@@ -6,4 +6,9 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
+        from deadletters import hooks
         from ordersite import checks  # noqa: F401  (registers the settings checks, issue 5)
+
+        from .deadletter_hooks import OrderDeadLetterHooks
+
+        hooks.register(OrderDeadLetterHooks())

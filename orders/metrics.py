@@ -13,7 +13,8 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from ordersite import breakers, dlq
+from deadletters import store as dlq
+from ordersite import breakers
 from payments import selectors as payment_selectors
 
 from .selectors import order_counts_by_status, return_counts_by_status

@@ -20,7 +20,7 @@ class Order(models.Model):
     # Set when a customer or staff asks to cancel; the pipeline honours it at its next step.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=255, blank=True, default="")
-    # Set while a step of this order waits in the dead-letter queue for staff (see orders/dead_letters.py).
+    # Set while a step of this order waits in the dead-letter queue for staff (see orders/parked.py).
     dead_lettered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # When the carrier (or staff) reported the parcel delivered: the return window counts from it.
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -162,18 +162,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.order_id}"
-
-
-class DeadLetter(models.Model):
-    """No table: the dead letters live in Redis (ordersite/dlq.py). This model only carries the
-    admin page's place in the index and its permission."""
-
-    class Meta:
-        managed = False
-        default_permissions = ()
-        permissions = [("review_dead_letters", "Can review, replay and discard dead letters")]
-        verbose_name = "dead letter"
-        verbose_name_plural = "dead letters"
-
-    def __str__(self) -> str:
-        return "dead letter"

@@ -14,12 +14,12 @@ from celery.exceptions import Ignore
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
+from deadletters import capture
 from ordersite import breakers, logs, queues
 from ordersite.breakers import CircuitOpenError
 from ordersite.db_connections import close_broken_connections, database_unreachable
 from ordersite.errors import ConflictError, TransientError
 
-from . import dead_letters
 from .pipeline_start import deferred_starts
 from .states import EventKind
 from .steps import AUTHORIZE, COMPENSATIONS, STEP_FOR_STATUS, STEPS, UNDO_STEPS
@@ -185,14 +185,14 @@ class StepTask(Task):
             logger.warning("%s: retry of %s not recorded in its timeline", self.name, order_id, exc_info=True)
 
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure
-    # is dead-lettered (orders/dead_letters.py).
+    # is dead-lettered (deadletters/capture.py).
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Every step takes its order's id: its lines name the order even when its message came
         # without a log_context header (the correlation id comes with that header).
         logs.bind_order(order_id=args[0] if args else kwargs.get("order_id", ""))
-        if dead_letters.delivered_too_often(self, args, kwargs):
+        if capture.delivered_too_often(self, args, kwargs):
             raise Ignore  # parked in the DLQ: ack it, and run neither it nor the rest of its chain
-        with dead_letters.failure_clock(self):
+        with capture.failure_clock(self):
             try:
                 return super().__call__(*args, **kwargs)
             except Exception:
@@ -202,4 +202,4 @@ class StepTask(Task):
                 raise
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        dead_letters.dead_letter_failed_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)
+        capture.fail_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)

@@ -16,7 +16,7 @@ from inventory import selectors as inventory_selectors
 from ordersite.db import cas_update, require_transaction
 from ordersite.errors import ConflictError
 
-from . import dead_letters, pipeline
+from . import parked, pipeline
 from .exceptions import (
     IdempotencyKeyReusedError,
     InvalidTransitionError,
@@ -43,7 +43,7 @@ def transition_order(
 ) -> None:
     """Move `order` along TRANSITIONS (compare-and-swap on its version) and append its event.
     Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race.
-    Dead letters of steps the order has now left are resolved with the move (dead_letters.py)."""
+    Dead letters of steps the order has now left are resolved with the move (parked.py)."""
     require_transaction("transition_order")
     if not can_transition(order.status, to):
         raise InvalidTransitionError(
@@ -68,7 +68,7 @@ def transition_order(
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)
     record_event(order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data)
-    dead_letters.resolve_parked(order)
+    parked.resolve_parked(order)
     extra = {"status": to, "event_kind": kind, **({"actor": actor} if actor else {})}
     logger.info("order %s -> %s", order.public_id, to, extra=extra)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import analytics_views, dlq_views, metrics, views, views_live, views_returns
+from . import analytics_views, metrics, views, views_live, views_returns
 
 urlpatterns = [
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
@@ -18,10 +18,4 @@ urlpatterns = [
     path("returns/<str:return_id>/refuse/", views_returns.ReturnRefuseView.as_view(), name="return-refuse"),
     path("analytics/dashboard/", analytics_views.AnalyticsDashboardView.as_view(), name="analytics-dashboard"),
     path("analytics/pipeline/", analytics_views.PipelineDashboardView.as_view(), name="analytics-pipeline"),
-    # --- dead-letter queue (staff with orders.review_dead_letters)
-    path("dlq/", dlq_views.DeadLetterListView.as_view(), name="dlq-list"),
-    path("dlq/stats/", dlq_views.DeadLetterStatsView.as_view(), name="dlq-stats"),
-    path("dlq/<str:entry_id>/", dlq_views.DeadLetterDetailView.as_view(), name="dlq-detail"),
-    path("dlq/<str:entry_id>/replay/", dlq_views.DeadLetterReplayView.as_view(), name="dlq-replay"),
-    path("dlq/<str:entry_id>/discard/", dlq_views.DeadLetterDiscardView.as_view(), name="dlq-discard"),
 ]

@@ -1,27 +1,25 @@
-"""The admin site: Django's, with the dead-letter count on the index (red past DLQ_MAX_LENGTH)
-and links to the pages without a model (the dashboard, faults and breakers)."""
+"""The admin site: Django's, with a count beside a model that asks for one (Dead letters, red past
+DLQ_MAX_LENGTH) and links to the pages without a model (the dashboard, faults and breakers)."""
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
-
-from . import dlq
 
 
 class OrdersiteAdminSite(AdminSite):
-    """Django's admin site; only the index and sidebar entry of Dead letters carry a count."""
+    """Django's admin site; a model admin with an `index_name(label)` method names its own index
+    and sidebar entry (the Dead letters page adds its count), so this module imports no app."""
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)
         for app in app_list:
             for model in app["models"]:
-                if model["object_name"] == "DeadLetter":
-                    model["name"] = dead_letter_badge(model["name"])
+                index_name = getattr(self._registry.get(model["model"]), "index_name", None)
+                if index_name is not None:
+                    model["name"] = index_name(model["name"])
         if app_label is None and request.user.is_staff:
             app_list.insert(0, _page_entry("Operations", "operations", "Pipeline dashboard", "admin-dashboard"))
             app_list.append(_page_entry("Sandboxes", "sandboxes", "Faults and circuit breakers", "admin-faults"))
@@ -41,18 +39,6 @@ def _page_entry(app_name: str, app_label: str, page_name: str, url_name: str) ->
         "perms": {"view": True},
     }
     return {"name": app_name, "app_label": app_label, "app_url": url, "has_module_perms": True, "models": [page]}
-
-
-def dead_letter_badge(label: str) -> str:
-    """`Dead letters (n)`; the count turns red past the maximum, the alarm staff see first."""
-    try:
-        count = dlq.dead_letter_count()
-    except dlq.redis.RedisError:
-        return format_html('{} <span class="dlq-count" style="color:#ba2121">(Redis unreachable)</span>', label)
-    alarm = count > settings.DLQ_MAX_LENGTH
-    style = "color:#ba2121;font-weight:bold" if alarm else ""
-    css = "dlq-count dlq-alarm" if alarm else "dlq-count"
-    return format_html('{} <span class="{}" style="{}">({})</span>', label, css, style, count)
 
 
 class OrdersiteAdminConfig(AdminConfig):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /api/docs/ works offline
     "django_celery_results",
     "django_celery_beat",
+    "deadletters",
     "orders",
     "payments",
     "inventory",
@@ -305,7 +306,7 @@ CARRIER_CLASSES = {
 # --- Dead-letter queue -------------------------------------------------------------------
 DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
 # The worker copies messages it cannot run (unknown task, undecodable body) to the DLQ.
-CELERY_WORKER_CONSUMER = "ordersite.dlq_worker:DeadLetteringConsumer"
+CELERY_WORKER_CONSUMER = "deadletters.capture:DeadLetteringConsumer"
 # Past this length pushes still land (nothing is trimmed) but each one logs an error and counts.
 DLQ_MAX_LENGTH = env.int("DLQ_MAX_LENGTH", default=10000)
 # A message whose every run killed its worker is dead-lettered after this many deliveries.

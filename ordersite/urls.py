@@ -10,6 +10,7 @@ from .health import HealthView, ReadinessView
 urlpatterns = [
     path("admin/faults/", include("sandboxes.urls")),
     path("admin/dashboard/", include("orders.admin_urls")),
+    path("admin/orders/deadletter/", include("deadletters.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("inventory.urls")),
     path("api/v1/", include("shipping.urls")),
     path("api/v1/", include("payments.urls")),
+    path("api/v1/", include("deadletters.urls")),
     path("api/v1/health", HealthView.as_view(), name="health"),
     path("api/v1/health/ready", ReadinessView.as_view(), name="health-ready"),
     path("", include("orders.urls_live")),

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 
-from ordersite import dlq
+from deadletters import store as dlq
 
 from ..models import Order, OrderEvent
 from ..states import FULFILLED, TERMINAL, EventKind, OrderStatus

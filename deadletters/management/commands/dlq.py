@@ -7,8 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from orders import dlq_services
-from ordersite import dlq
+from deadletters import services, store
 
 
 class Command(BaseCommand):
@@ -39,26 +38,21 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "stats":
-            self.stdout.write(json.dumps(dlq.stats(), indent=2, sort_keys=True))
+            self.stdout.write(json.dumps(store.stats(), indent=2, sort_keys=True))
         elif action == "recover":
-            self.stdout.write(f"{dlq.recover_stalled()} entr(ies) put back")
+            self.stdout.write(f"{store.recover_stalled()} entr(ies) put back")
         elif action == "show":
             try:
-                self.stdout.write(dlq.get(options["entry_id"]).pretty)
-            except dlq.DeadLetterNotFoundError as exc:
+                self.stdout.write(store.get(options["entry_id"]).pretty)
+            except store.DeadLetterNotFoundError as exc:
                 raise CommandError(exc.message) from exc
         elif action == "list":
             self._list(options)
         else:
             self._act(action, options)
 
-    def _filters(self, options: dict[str, Any]) -> dlq.Filters:
-        return dlq.Filters(
-            task=options["task"], queue=options["queue"], exc_type=options["exc_type"], order_id=options["order_id"]
-        )
-
     def _list(self, options: dict[str, Any]) -> None:
-        entries = dlq.matching(self._filters(options))[: options["limit"]]
+        entries = store.matching(store.filters_from(options))[: options["limit"]]
         for entry in entries:
             if options["json"]:
                 self.stdout.write(entry.raw)
@@ -71,15 +65,15 @@ class Command(BaseCommand):
         if not entry_ids:
             if not options["all"]:
                 raise CommandError("Name entry ids, or pass --all to act on every entry matching the filters.")
-            entry_ids = [entry.id for entry in dlq.matching(self._filters(options))]
+            entry_ids = [entry.id for entry in store.matching(store.filters_from(options))]
         actor = options["actor"]
         if action == "discard" and not options["reason"].strip():
             raise CommandError("--reason must say why.")
         user = get_user_model().objects.filter(username=actor).first()
         if action == "replay":
-            done, problems = dlq_services.replay_many(entry_ids=entry_ids, actor=actor, user=user)
+            done, problems = services.replay_many(entry_ids=entry_ids, actor=actor, user=user)
         else:
-            done, problems = dlq_services.discard_many(
+            done, problems = services.discard_many(
                 entry_ids=entry_ids, actor=actor, reason=options["reason"], user=user
             )
         for problem in problems:

@@ -1,7 +1,7 @@
 """The staff-only dead-letter API, /api/v1/dlq/: the admin page's operations for tools.
 
-Same permission as the admin page (`orders.review_dead_letters`), same functions
-(ordersite.dlq to read, orders/dlq_services.py to act), same error body."""
+Same permission as the admin page (`deadletters.review_dead_letters`), same functions
+(store.py to read, services.py to act), same error body."""
 
 from typing import Any
 
@@ -13,16 +13,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ordersite import dlq
 from ordersite.openapi import AUTHENTICATED, error_responses
 
-from . import dlq_services
+from . import services, store
+from .models import PERMISSION
 
 
 class CanReviewDeadLetters(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff and user.has_perm("orders.review_dead_letters"))
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm(PERMISSION))
 
 
 class DeadLetterListInput(serializers.Serializer):
@@ -56,7 +56,7 @@ class DeadLetterOutput(serializers.Serializer):
     reason = serializers.CharField(read_only=True)
     truncated = serializers.BooleanField(read_only=True)
 
-    def get_raw(self, entry: dlq.Envelope) -> str | None:
+    def get_raw(self, entry: store.Envelope) -> str | None:
         return entry.raw if entry.malformed else None
 
 
@@ -85,10 +85,7 @@ class DeadLetterListView(APIView):
         incoming = DeadLetterListInput(data=request.query_params)
         incoming.is_valid(raise_exception=True)
         params = incoming.validated_data
-        filters = dlq.Filters(
-            task=params["task"], queue=params["queue"], exc_type=params["exception"], order_id=params["order"]
-        )
-        matched = dlq.matching(filters)
+        matched = store.matching(store.filters_from(params, exc_type="exception", order_id="order"))
         window = matched[params["offset"] : params["offset"] + params["limit"]]
         return Response({"count": len(matched), "results": DeadLetterOutput(window, many=True).data})
 
@@ -100,7 +97,7 @@ class DeadLetterStatsView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(*STAFF_ONLY)})
     def get(self, request: Request) -> Response:
-        return Response(dlq.stats())
+        return Response(store.stats())
 
 
 class DeadLetterDetailView(APIView):
@@ -110,7 +107,7 @@ class DeadLetterDetailView(APIView):
 
     @extend_schema(responses={200: DeadLetterOutput, **error_responses(*STAFF_ONLY, "dead_letter_not_found")})
     def get(self, request: Request, entry_id: str) -> Response:
-        return Response(DeadLetterOutput(dlq.get(entry_id)).data)
+        return Response(DeadLetterOutput(store.get(entry_id)).data)
 
 
 class DeadLetterReplayView(APIView):
@@ -127,7 +124,7 @@ class DeadLetterReplayView(APIView):
         },
     )
     def post(self, request: Request, entry_id: str) -> Response:
-        entry = dlq_services.replay_dead_letter(entry_id=entry_id, actor=request.user.get_username(), user=request.user)
+        entry = services.replay_dead_letter(entry_id=entry_id, actor=request.user.get_username(), user=request.user)
         return Response(DeadLetterOutput(entry).data)
 
 
@@ -143,7 +140,7 @@ class DeadLetterDiscardView(APIView):
     def post(self, request: Request, entry_id: str) -> Response:
         incoming = DeadLetterDiscardInput(data=request.data)
         incoming.is_valid(raise_exception=True)
-        entry = dlq_services.discard_dead_letter(
+        entry = services.discard_dead_letter(
             entry_id=entry_id,
             actor=request.user.get_username(),
             reason=incoming.validated_data["reason"],

@@ -16,19 +16,20 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import redis
 from django.conf import settings
 from rest_framework import status
 
-from .celery import app as celery_app
-from .errors import DomainError
-from .redis import client as shared_redis
-from .redis import slot_sibling
+from ordersite.celery import app as celery_app
+from ordersite.errors import DomainError
+from ordersite.redis import client as shared_redis
+from ordersite.redis import slot_sibling
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,18 @@ if not live or not redis.call('LPOS', KEYS[2], live) then redis.call('HSET', KEY
 """
 
 
+class Reason(StrEnum):
+    """Why an entry was parked: the `reason` of the envelope, one place for its spellings."""
+
+    RETRIES_EXHAUSTED = "retries_exhausted"  # a transient error outlasted the step's retries
+    UNEXPECTED_ERROR = "unexpected_error"  # anything nobody planned for: a bug, fixed then replayed
+    WORKER_LOST = "worker_lost"  # every delivery killed its worker (DLQ_MAX_DELIVERIES)
+    UNKNOWN_MESSAGE = "unknown_message"  # the worker's consumer hooks: not a task message
+    UNKNOWN_TASK = "unknown_task"
+    INVALID_TASK = "invalid_task"
+    UNDECODABLE = "undecodable"  # the body could not be decoded: it cannot be replayed
+
+
 class DeadLetterNotFoundError(DomainError):
     code = "dead_letter_not_found"
     http_status = status.HTTP_404_NOT_FOUND
@@ -76,6 +89,15 @@ class DeadLetterNotFoundError(DomainError):
 
 class DeadLetterNotReplayableError(DomainError):
     code = "dead_letter_not_replayable"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class DeadLetterStaleError(DomainError):
+    """A replay of a dead letter whose order no longer waits at its step (it moved on, or ended):
+    sending the step again could only do harm or nothing. Discard the entry instead. Raised by
+    the reacting app's `ensure_current` hook (deadletters/hooks.py), which alone can judge."""
+
+    code = "dead_letter_stale"
     http_status = status.HTTP_409_CONFLICT
 
 
@@ -99,7 +121,7 @@ class Envelope:
     first_failed_at: str = ""
     last_failed_at: str = ""
     hostname: str = ""
-    reason: str = "unexpected_error"
+    reason: str = Reason.UNEXPECTED_ERROR
     truncated: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     malformed: bool = False
@@ -163,6 +185,54 @@ def trim_traceback(text: str) -> str:
     """Keep the tail: the frame that raised is the one staff need."""
     limit = settings.DLQ_MAX_TRACEBACK_CHARS
     return text if len(text) <= limit else "...(trimmed)...\n" + text[-limit:]
+
+
+def new_envelope(
+    *,
+    task: str,
+    task_id: str,
+    queue: str,
+    args: Any,
+    kwargs: Any,
+    exc_type: str,
+    exc_message: str,
+    traceback: str,
+    reason: Reason,
+    hostname: str,
+    correlation_id: str,
+    order_id: str | None = None,
+    chain: list[dict] | None = None,
+    attempts: int = 1,
+    first_failed_at: str = "",
+) -> Envelope:
+    """The one envelope builder (a failed step and an unrunnable message alike): arguments kept
+    within DLQ_MAX_ARGS_BYTES (a cut entry is marked `truncated` and cannot be replayed), the
+    message and traceback trimmed, the failure stamped now. `order_id` defaults to the first
+    argument when it is a string."""
+    args, cut_args = bounded(args)
+    kwargs, cut_kwargs = bounded(kwargs)
+    if order_id is None:
+        order_id = str(args[0]) if isinstance(args, list) and args and isinstance(args[0], str) else ""
+    failed_at = now_iso()
+    return Envelope(
+        task=task,
+        task_id=task_id,
+        queue=queue,
+        args=args,
+        kwargs=kwargs,
+        chain=chain,
+        order_id=order_id,
+        correlation_id=correlation_id,
+        exc_type=exc_type,
+        exc_message=exc_message[:2000],
+        traceback=trim_traceback(traceback),
+        attempts=attempts,
+        first_failed_at=first_failed_at or failed_at,
+        last_failed_at=failed_at,
+        hostname=hostname,
+        reason=reason,
+        truncated=cut_args or cut_kwargs,
+    )
 
 
 def _step_field(entry: Envelope) -> str:
@@ -231,6 +301,17 @@ class Filters:
         )
 
 
+def filters_from(params: Mapping[str, Any], *, exc_type: str = "exc_type", order_id: str = "order_id") -> Filters:
+    """The one Filters builder, from a query string, a validated form or command options; the
+    admin, the API and the CLI spell the exception and order keys their own way."""
+    return Filters(
+        task=str(params.get("task") or "").strip(),
+        queue=str(params.get("queue") or "").strip(),
+        exc_type=str(params.get(exc_type) or "").strip(),
+        order_id=str(params.get(order_id) or "").strip(),
+    )
+
+
 def in_replay() -> list[Envelope]:
     """Entries a replay has claimed but not yet dropped (the processing list): still live, since
     a crashed replay puts them back (`recover_stalled`)."""
@@ -284,7 +365,7 @@ def replay(entry_id: str, *, after_send: Callable[[Envelope, str], None] | None 
     """Send the entry's task again. The entry is parked in the processing list first (atomic, one
     winner), sent, then dropped; if sending fails it goes back. `after_send` records the replay."""
     entry = get(entry_id)
-    if entry.malformed or entry.truncated or entry.reason == "undecodable":
+    if entry.malformed or entry.truncated or entry.reason == Reason.UNDECODABLE:
         raise DeadLetterNotReplayableError(
             "A malformed, undecodable or truncated entry cannot be replayed; discard it instead.",
             entry_id=entry_id,
