@@ -25,20 +25,20 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from ordersite import dlq  # noqa: E402
+from deadletters import store  # noqa: E402
 
 TASKS = ("payments.authorize_payment", "inventory.reserve_stock", "shipping.create_shipment")
 EXCEPTIONS = ("GatewayUnavailableError", "ConflictError", "KeyError", "OperationalError")
 
 
 def fill(n: int) -> str:
-    client = dlq.redis_client()
+    client = store.redis_client()
     client.delete("bench:dlq")
     order_id = ""
     pipe = client.pipeline(transaction=False)
     for i in range(n):
         order_id = str(uuid.uuid4())
-        envelope = dlq.Envelope(
+        envelope = store.Envelope(
             task=TASKS[i % 3],
             task_id=str(uuid.uuid4()),
             queue=TASKS[i % 3].split(".")[0],
@@ -48,8 +48,8 @@ def fill(n: int) -> str:
             exc_message="the provider did not answer within 10 s",
             traceback="Traceback (most recent call last):\n" + "  File 'x.py', line 1, in f\n" * 40,
             attempts=6,
-            first_failed_at=dlq.now_iso(),
-            last_failed_at=dlq.now_iso(),
+            first_failed_at=store.now_iso(),
+            last_failed_at=store.now_iso(),
             hostname="bench@host",
         )
         pipe.lpush("bench:dlq", envelope.to_json())
@@ -79,23 +79,23 @@ def main() -> None:
     )
     client = Client()
     client.force_login(user)
-    listing = reverse("admin:orders_deadletter_changelist")
-    entry_id = dlq.page(offset=options.entries // 2, limit=1)[0].id
+    listing = reverse("admin:deadletters_deadletter_changelist")
+    entry_id = store.page(offset=options.entries // 2, limit=1)[0].id
     cases = {
         "list, first page": (listing, {}),
         "list, page 100": (listing, {"p": "100"}),
         "list, filtered by task and exception": (listing, {"task": TASKS[1], "exc_type": EXCEPTIONS[2]}),
         "list, searched by order id": (listing, {"q": last_order}),
-        "detail of a middle entry": (reverse("admin:orders_deadletter_change", args=[entry_id]), {}),
+        "detail of a middle entry": (reverse("admin:deadletters_deadletter_change", args=[entry_id]), {}),
         "admin index (count)": (reverse("admin:index"), {}),
     }
     try:
-        print(f"{dlq.dead_letter_count()} entries, {options.runs} runs each (median / worst, ms)")
+        print(f"{store.dead_letter_count()} entries, {options.runs} runs each (median / worst, ms)")
         for name, (url, params) in cases.items():
             median, worst = timed(client, url, options.runs, **params)
             print(f"  {name:40s} {median * 1000:7.1f} / {worst * 1000:7.1f}")
     finally:
-        dlq.redis_client().delete("bench:dlq")
+        store.redis_client().delete("bench:dlq")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import pytest
 from django.db.models import Q
 
 from bench.hosts import PREFIX, SERVICE_URLS, SecondHost, cleanup_stale
+from deadletters import store
 from orders.models import Order
 from orders.services import place_order
 from orders.states import OrderStatus
-from ordersite import dlq
 
 from .beat import Beat
 from .conftest import QUEUES, ROOT, log_records, wait_for, worker_env
@@ -83,7 +83,7 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
 
         wait_for(lambda: _settled(pks), timeout=120)
         for order in Order.objects.filter(pk__in=pks).exclude(status=OrderStatus.COMPLETED):
-            assert dlq.matching(dlq.Filters(order_id=str(order.public_id))), f"{order.public_id} parked, no entry"
+            assert store.matching(store.Filters(order_id=str(order.public_id))), f"{order.public_id} parked, no entry"
         assert Order.objects.filter(pk__in=pks, status=OrderStatus.COMPLETED).count() > len(pks) // 2
         share_a = _succeeded(live_worker.log, ids)
         assert share_a > 0

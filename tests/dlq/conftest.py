@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from kombu import Connection
 
-from ordersite import dlq
+from deadletters import store
 
 from .. import broker
 from ..broker import ISOLATED_BROKER_URL, QUEUES
@@ -17,8 +17,8 @@ __all__ = ("ISOLATED_BROKER_URL", "QUEUES")
 
 
 @pytest.fixture
-def make_entry(redis_client) -> Callable[..., dlq.Envelope]:
-    def make(**fields: object) -> dlq.Envelope:
+def make_entry(redis_client) -> Callable[..., store.Envelope]:
+    def make(**fields: object) -> store.Envelope:
         defaults: dict[str, object] = {
             "task": "payments.authorize_payment",
             "queue": "payments",
@@ -26,13 +26,13 @@ def make_entry(redis_client) -> Callable[..., dlq.Envelope]:
             "exc_type": "GatewayUnavailableError",
             "exc_message": "down",
             "attempts": 3,
-            "last_failed_at": dlq.now_iso(),
+            "last_failed_at": store.now_iso(),
         }
         defaults.update(fields)
         if "order_id" not in fields:
             defaults["order_id"] = str(defaults["args"][0]) if defaults["args"] else ""
-        entry = dlq.Envelope(**defaults)
-        dlq.push(entry)
+        entry = store.Envelope(**defaults)
+        store.push(entry)
         return entry
 
     return make

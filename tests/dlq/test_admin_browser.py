@@ -4,9 +4,9 @@ against the live server. Log in, filter, replay, discard."""
 import pytest
 from django.contrib.auth.models import Permission
 
+from deadletters import store
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 
 from .. import broker
 from ..broker import TEST_BROKER_URL
@@ -57,7 +57,7 @@ def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_
     page.click("#dlq-discard input[type=submit]")
     expect(page.locator(".messagelist")).to_contain_text("Discarded 1 dead letter(s).")
 
-    assert dlq.dead_letter_count() == 1
+    assert store.dead_letter_count() == 1
     assert Order.objects.get(pk=to_replay.pk).events.filter(kind=EventKind.DEAD_LETTER_REPLAYED).exists()
     event = Order.objects.get(pk=to_discard.pk).events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
     assert (event.actor, event.data["reason"]) == ("reviewer", "customer asked by phone")

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
+from deadletters import store
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 
 from ..factories import OrderFactory, StaffFactory
 
@@ -43,4 +43,4 @@ def test_dlq_api_lists_filters_shows_and_discards(reviewer_api, redis_client, ma
     assert Order.objects.get(pk=order.pk).events.filter(kind=EventKind.DEAD_LETTER_DISCARDED).exists()
     gone = reviewer_api.get(f"/api/v1/dlq/{entry.id}/")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "dead_letter_not_found")
-    assert dlq.dead_letter_count() == 1
+    assert store.dead_letter_count() == 1

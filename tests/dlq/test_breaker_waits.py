@@ -11,11 +11,11 @@ import pytest
 from celery import signature
 from django.db import transaction
 
+from deadletters import store
 from orders import services as order_services
 from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 from ordersite.breakers import Breaker
 from payments import services as payment_services
 from payments.models import Payment, PaymentStatus
@@ -73,7 +73,7 @@ def test_waiting_on_an_open_breaker_does_not_spend_the_steps_retries(
     waits = [r for r in _retries(order) if "CircuitOpenError" in r["error"]]
     assert all(r["breaker_wait"] for r in waits)
     assert [r["attempt"] for r in _retries(order) if "processing_error" in r["error"]] == [1, 2]
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
 
 
 def test_an_outage_that_never_ends_still_ends_in_the_dlq(redis_client, faults, isolated_broker, isolated_worker):
@@ -81,7 +81,7 @@ def test_an_outage_that_never_ends_still_ends_in_the_dlq(redis_client, faults, i
     order = _order("tok_visa")
     with payment_breaker_held_open(redis_client, seconds=30):
         pipeline_chain(str(order.public_id)).apply_async(connection=isolated_broker)
-        entry = wait_for(lambda: dlq.entries() and dlq.entries()[0], timeout=20)
+        entry = wait_for(lambda: store.entries() and store.entries()[0], timeout=20)
     assert (entry.task, entry.exc_type, entry.reason) == (
         "payments.authorize_payment",
         "CircuitOpenError",
@@ -104,6 +104,6 @@ def test_a_compensation_waits_out_an_outage_longer_than_the_bound(
     with payment_breaker_held_open(redis_client, seconds=6):
         signature("payments.void_payment", args=(str(order.public_id),)).apply_async(connection=isolated_broker)
         wait_for(lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 3, timeout=20)
-        assert dlq.dead_letter_count() == 0
+        assert store.dead_letter_count() == 0
     wait_for(lambda: Payment.objects.get(order=order).status == PaymentStatus.VOIDED, timeout=30)
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0

@@ -5,11 +5,11 @@ already left is resolved at once instead of flagging it for review."""
 import pytest
 from django.db import transaction
 
+from deadletters import capture, store
 from inventory import services as inventory_services
-from orders import dead_letters, services
+from orders import services
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 from payments import services as payment_services
 from shipping import services as shipping_services
 
@@ -18,18 +18,18 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db
 
 
-def _park(order: Order, task: str) -> dlq.Envelope:
+def _park(order: Order, task: str) -> store.Envelope:
     """What StepTask.on_failure does when a step of `order` gives up for good."""
     order_id = str(order.public_id)
-    envelope = dlq.Envelope(
+    envelope = store.Envelope(
         task=task, args=[order_id], order_id=order_id, exc_type="GatewayUnavailableError", exc_message="down"
     )
-    dead_letters.dead_letter(envelope)
+    capture.park(envelope)
     return envelope
 
 
 def _live_ids(order: Order) -> list[str]:
-    return [e.id for e in dlq.matching(dlq.Filters(order_id=str(order.public_id)))]
+    return [e.id for e in store.matching(store.Filters(order_id=str(order.public_id)))]
 
 
 def test_an_order_that_completes_resolves_its_parked_step(redis_client, faults, django_capture_on_commit_callbacks):
@@ -63,7 +63,7 @@ def test_a_cancelled_order_resolves_its_parked_step(redis_client, django_capture
         services.cancel_order(order=Order.objects.get(pk=order.pk), actor="cust")
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.CANCELLED, False)
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
     kinds = list(order.events.values_list("kind", flat=True))
     assert kinds[-2:] == [EventKind.ORDER_CANCELLED, EventKind.DEAD_LETTER_RESOLVED]
     assert order.events.get(kind=EventKind.DEAD_LETTER_RESOLVED).data["entry_ids"] == [entry.id]
@@ -102,7 +102,7 @@ def test_a_dead_letter_for_a_step_the_order_already_left_is_resolved_at_once(
         entry = _park(order, "payments.authorize_payment")
     order.refresh_from_db()
     assert not order.needs_review
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
     kinds = list(order.events.values_list("kind", flat=True))
     assert kinds == [EventKind.DEAD_LETTERED, EventKind.DEAD_LETTER_RESOLVED]
     assert order.events.get(kind=EventKind.DEAD_LETTER_RESOLVED).data["entry_ids"] == [entry.id]

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
-from orders import dlq_services
+from deadletters import services as dlq_services
+from deadletters import store
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 
 from .. import broker
 from ..broker import TEST_BROKER_URL
@@ -27,46 +27,46 @@ PARKED = "dlq-test-parked"
 def test_push_lists_newest_first_and_gets_by_id(redis_client, make_entry):
     first = make_entry(task="payments.authorize_payment")
     second = make_entry(task="inventory.reserve_stock", queue="inventory")
-    assert [e.id for e in dlq.entries()] == [second.id, first.id]
-    assert [e.id for e in dlq.page(offset=1, limit=5)] == [first.id]
-    assert dlq.get(first.id).task == "payments.authorize_payment"
-    assert [e.id for e in dlq.matching(dlq.Filters(queue="inventory"))] == [second.id]
-    with pytest.raises(dlq.DeadLetterNotFoundError):
-        dlq.get("nope")
+    assert [e.id for e in store.entries()] == [second.id, first.id]
+    assert [e.id for e in store.page(offset=1, limit=5)] == [first.id]
+    assert store.get(first.id).task == "payments.authorize_payment"
+    assert [e.id for e in store.matching(store.Filters(queue="inventory"))] == [second.id]
+    with pytest.raises(store.DeadLetterNotFoundError):
+        store.get("nope")
 
 
 def test_malformed_entry_is_listed_as_such_and_can_be_discarded(redis_client, make_entry, db):
     make_entry()
     redis_client.lpush("ordersite:dlq", "garbage that is not JSON", json.dumps([1, 2]))
-    malformed = [e for e in dlq.entries() if e.malformed]
+    malformed = [e for e in store.entries() if e.malformed]
     assert len(malformed) == 2
     assert malformed[1].raw == "garbage that is not JSON"
-    with pytest.raises(dlq.DeadLetterNotReplayableError):
+    with pytest.raises(store.DeadLetterNotReplayableError):
         dlq_services.replay_dead_letter(entry_id=malformed[1].id, actor="ops")
     dlq_services.discard_dead_letter(entry_id=malformed[1].id, actor="ops", reason="junk")
-    assert dlq.dead_letter_count() == 2
+    assert store.dead_letter_count() == 2
 
 
 def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(redis_client, settings, make_entry, db):
     settings.DLQ_MAX_ARGS_BYTES = 100
-    args, cut = dlq.bounded(["x" * 500])
+    args, cut = store.bounded(["x" * 500])
     assert cut
-    assert args[dlq.TRUNCATED] is True
+    assert args[store.TRUNCATED] is True
     assert args["original_bytes"] > 500
     assert len(args["preview"]) <= 100
-    assert dlq.bounded(["small"]) == (["small"], False)
+    assert store.bounded(["small"]) == (["small"], False)
     entry = make_entry(args=args, truncated=True, order_id="")
-    with pytest.raises(dlq.DeadLetterNotReplayableError):
+    with pytest.raises(store.DeadLetterNotReplayableError):
         dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
 
 
 def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(redis_client, settings, make_entry, caplog):
     settings.DLQ_MAX_LENGTH = 2
-    with caplog.at_level(logging.ERROR, logger="ordersite.dlq"):
+    with caplog.at_level(logging.ERROR, logger="deadletters.store"):
         for n in range(4):
             make_entry(args=[f"order-{n}"])
-    assert dlq.dead_letter_count() == 4
-    stats = dlq.stats()
+    assert store.dead_letter_count() == 4
+    stats = store.stats()
     assert (stats["over_limit"], stats["overflow_pushes"]) == (True, 2)
     assert sum("over DLQ_MAX_LENGTH" in r.message for r in caplog.records) == 2
 
@@ -83,7 +83,7 @@ def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
         try:
             dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
             outcomes.append("sent")
-        except dlq.DeadLetterNotFoundError:
+        except store.DeadLetterNotFoundError:
             outcomes.append("gone")
         finally:
             connection.close()
@@ -95,7 +95,7 @@ def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
         thread.join(timeout=30)
     assert sorted(outcomes) == ["gone"] * 7 + ["sent"]
     assert broker.backlog(TEST_BROKER_URL, (PARKED,)) == 1
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
     assert redis_client.llen("{ordersite:dlq}:processing") == 0
 
 
@@ -104,9 +104,9 @@ def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
     parked = json.dumps({"claimed_at": 0, "raw": entry.to_json()})
     redis_client.lrem("ordersite:dlq", 1, entry.to_json())
     redis_client.lpush("{ordersite:dlq}:processing", parked)
-    assert dlq.stats()["in_replay"] == 1
-    assert dlq.recover_stalled() == 1
-    assert dlq.get(entry.id).id == entry.id
+    assert store.stats()["in_replay"] == 1
+    assert store.recover_stalled() == 1
+    assert store.get(entry.id).id == entry.id
 
 
 @pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(re
     assert order.events.order_by("-seq").first().kind == EventKind.ORDER_FAILED
     log = LogEntry.objects.get(object_id=entry.id)
     assert (log.user_id, log.change_message) == (staff.pk, "Discarded: duplicate order")
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
 
 
 @pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_discard_without_a_reason_is_refused(redis_client, make_entry):
     entry = make_entry()
     with pytest.raises(ValidationError):
         dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="  ")
-    assert dlq.dead_letter_count() == 1
+    assert store.dead_letter_count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -162,18 +162,18 @@ def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_cl
     """Finding 1: a step that fails again (a redelivery, a re-send) while its entry waits adds no
     second entry; another step of the order, or an entry naming no order, is its own entry."""
     first = make_entry(args=["order-a"], task="payments.authorize_payment")
-    again = dlq.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X")
-    assert dlq.push(again) == 1
+    again = store.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X")
+    assert store.push(again) == 1
     assert again.id == first.id, "the push answers with the entry that is already waiting"
-    assert [e.id for e in dlq.entries()] == [first.id]
+    assert [e.id for e in store.entries()] == [first.id]
     make_entry(args=["order-a"], task="payments.capture_payment", queue="orders")
     make_entry(args=["order-b"], task="payments.authorize_payment")
     make_entry(task="orders.parked_task", args=[], order_id="")
     make_entry(task="orders.parked_task", args=[], order_id="")
-    assert dlq.dead_letter_count() == 5
+    assert store.dead_letter_count() == 5
     # Once the waiting entry is gone (replayed, discarded), a new failure is a new entry.
-    dlq.discard(first.id)
-    third = dlq.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a")
-    dlq.push(third)
-    assert dlq.get(third.id).id == third.id
-    assert dlq.dead_letter_count() == 5
+    store.discard(first.id)
+    third = store.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a")
+    store.push(third)
+    assert store.get(third.id).id == third.id
+    assert store.dead_letter_count() == 5

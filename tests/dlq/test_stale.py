@@ -7,12 +7,12 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from deadletters import services as dlq_services
+from deadletters import store
+from deadletters.store import DeadLetterStaleError
 from inventory.models import Reservation, ReservationStatus
-from orders import dlq_services
-from orders.exceptions import DeadLetterStaleError
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 from payments.models import Payment, PaymentStatus
 
 from ..conftest import without_live_publish
@@ -63,7 +63,7 @@ def test_discarding_a_stale_entry_only_removes_it(redis_client, make_entry, djan
     event = order.events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
     assert (event.data["stale"], event.data["reason"], event.status) == (True, "looks old", OrderStatus.RESERVED)
     assert not order.events.filter(kind=EventKind.ORDER_FAILED).exists()
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
 
 
 def test_discarding_a_current_entry_fails_the_order_and_compensates(
@@ -92,7 +92,7 @@ def test_replaying_a_stale_entry_is_refused_and_keeps_it(redis_client, make_entr
     }
     answer = reviewer.post(f"/api/v1/dlq/{entry.id}/replay/")
     assert (answer.status_code, answer.json()["error"]["code"]) == (409, "dead_letter_stale")
-    assert dlq.get(entry.id).id == entry.id, "still there, to be discarded"
+    assert store.get(entry.id).id == entry.id, "still there, to be discarded"
     assert not order.events.filter(kind=EventKind.DEAD_LETTER_REPLAYED).exists()
 
 

@@ -5,11 +5,11 @@ from datetime import datetime
 
 import pytest
 
-from orders import dlq_services
+from deadletters import services as dlq_services
+from deadletters import store
 from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq
 from ordersite.celery import app
 
 from ..conftest import wait_for
@@ -18,8 +18,8 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _one_entry() -> dlq.Envelope | None:
-    entries = dlq.entries()
+def _one_entry() -> store.Envelope | None:
+    entries = store.entries()
     return entries[0] if len(entries) == 1 else None
 
 
@@ -72,7 +72,7 @@ def test_poison_step_is_dead_lettered_after_max_retries_then_replay_completes_th
     # The provider is back: the session's ordinary worker takes the replayed step and the rest.
     request.getfixturevalue("live_worker")
     dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
-    assert dlq.dead_letter_count() == 0
+    assert store.dead_letter_count() == 0
     wait_for(lambda: Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED, timeout=60)
     order.refresh_from_db()
     assert not order.needs_review
@@ -115,7 +115,7 @@ def test_unknown_task_and_undecodable_message_land_in_the_dlq(redis_client, isol
             content_encoding="utf-8",
             headers={"task": "payments.authorize_payment", "id": "garbage-1", "lang": "py"},
         )
-    entries = wait_for(lambda: len(dlq.entries()) == 2 and dlq.entries(), timeout=30)
+    entries = wait_for(lambda: len(store.entries()) == 2 and store.entries(), timeout=30)
     by_reason = {entry.reason: entry for entry in entries}
     assert by_reason["unknown_task"].task == "orders.no_such_task"
     assert by_reason["unknown_task"].args == ["abc"]

@@ -13,12 +13,13 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from deadletters import services as dlq_services
+from deadletters import store
 from inventory.models import Product
-from orders import dlq_services, recovery
+from orders import recovery
 from orders.invariants import check_invariants
 from orders.models import Order, ReturnRequest
 from orders.states import EventKind, OrderStatus, ReturnStatus
-from ordersite import dlq
 from ordersite.errors import DomainError
 from payments import services_refunds
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
@@ -200,7 +201,7 @@ def test_a_refund_the_issuer_refuses_is_retried_dead_lettered_and_replayed(api, 
     assert response.status_code == 202, response.content
     refund_id = response.json()["refund_id"]
 
-    entry = wait_for(lambda: next(iter(dlq.entries()), None), timeout=60)
+    entry = wait_for(lambda: next(iter(store.entries()), None), timeout=60)
     assert (entry.task, entry.args, entry.exc_type, entry.reason) == (
         "payments.refund_payment",
         [order_id, refund_id],
@@ -299,7 +300,7 @@ def test_discarding_a_refused_refund_gives_it_up_and_frees_its_cents(api, staff_
     refund_id = staff_api.post(
         f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 3000, "reason": "Wobbly."}, format="json"
     ).json()["refund_id"]
-    entry = wait_for(lambda: next(iter(dlq.entries()), None), timeout=60)
+    entry = wait_for(lambda: next(iter(store.entries()), None), timeout=60)
     wait_for(lambda: _order(order_id).needs_review, timeout=10)
 
     dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="Card closed; refunding by bank transfer.")

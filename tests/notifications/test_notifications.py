@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
+from deadletters import services as dlq_services
+from deadletters import store
 from notifications.models import Notification
 from notifications.services import notification_id
-from orders import dlq_services
 from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from orders.visibility import public_event
-from ordersite import dlq
 from ordersite.celery import app
 
 from ..conftest import MAIL_DIR, _free_ports, task_result, wait_for
@@ -158,7 +158,7 @@ def test_a_mail_server_that_is_down_dead_letters_the_mails_and_never_the_order(
     order = _order()
     _run(order, isolated_broker)
     wait_for(lambda: _status(order) == OrderStatus.COMPLETED, timeout=60)
-    entries = wait_for(lambda: len(e := dlq.entries()) == 2 and e, timeout=60)
+    entries = wait_for(lambda: len(e := store.entries()) == 2 and e, timeout=60)
 
     assert {(e.task, e.queue, e.reason, e.attempts, e.exc_type) for e in entries} == {
         (SEND, "notifications", "retries_exhausted", 2, "GatewayUnavailableError")

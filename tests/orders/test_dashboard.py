@@ -8,9 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from deadletters import store
 from orders.models import Order, OrderEvent
 from orders.states import EventKind, OrderStatus
-from ordersite import dlq, worker_heartbeat
+from ordersite import worker_heartbeat
 from ordersite.breakers import Breaker
 from ordersite.celery import app as celery_app
 
@@ -150,7 +151,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
     broker.empty_queue(TEST_BROKER_URL, "dashboard-test-queue")
     for _ in range(3):
         celery_app.send_task("orders.no_such_task", queue="dashboard-test-queue")
-    dlq.push(dlq.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="x"))
+    store.push(store.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="x"))
     payment = Breaker("payment")
     for _ in range(settings.BREAKER_CONSECUTIVE_FAILURES):
         payment.record(ok=False)

@@ -13,13 +13,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from deadletters import store
 from inventory.models import Product, Reservation
 from orders.invariants import check_invariants, customer_timeline
 from orders.models import Order, OrderEvent
 from orders.pipeline import AUTHORIZE, CAPTURE, SHIP, step_key
 from orders.states import EventKind, OrderStatus
 from orders.timeline import record_event
-from ordersite import dlq
 from payments.gateways import HttpPaymentGateway
 from payments.models import Payment
 from shipping.gateways import HttpCarrier
@@ -111,9 +111,9 @@ def _parked(product: Product, task: str = AUTHORIZE) -> Order:
     return order
 
 
-def _dead_letter(order: Order, task: str = AUTHORIZE) -> dlq.Envelope:
-    entry = dlq.Envelope(task=task, args=[str(order.public_id)], order_id=str(order.public_id))
-    dlq.push(entry)
+def _dead_letter(order: Order, task: str = AUTHORIZE) -> store.Envelope:
+    entry = store.Envelope(task=task, args=[str(order.public_id)], order_id=str(order.public_id))
+    store.push(entry)
     return entry
 
 
@@ -163,9 +163,9 @@ def test_check_invariants_reports_an_order_marked_dead_lettered_without_a_live_e
 
 def test_check_invariants_counts_an_entry_being_replayed_as_live():
     order = _parked(ProductFactory())
-    client = dlq.redis_client()
-    raw = client.lpop(dlq.settings.DLQ_KEY)
-    client.lpush(dlq.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": raw}))
+    client = store.redis_client()
+    raw = client.lpop(store.settings.DLQ_KEY)
+    client.lpush(store.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": raw}))
     assert check_invariants(window_s=0).ok, f"{order} is parked while its replay is in flight"
 
 
@@ -310,8 +310,8 @@ def test_check_invariants_reports_a_shipped_parcel_the_carrier_does_not_have():
 # --- dead letters -------------------------------------------------------------------------------
 def test_check_invariants_reports_two_live_entries_for_one_step():
     order = _parked(ProductFactory())
-    second = dlq.Envelope(task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id))
-    dlq.redis_client().lpush(dlq.settings.DLQ_KEY, second.to_json())  # as a push that raced past the check
+    second = store.Envelope(task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id))
+    store.redis_client().lpush(store.settings.DLQ_KEY, second.to_json())  # as a push that raced past the check
     assert _found(check_invariants(window_s=0)) == [("dlq.duplicate_entry", str(order.public_id))]
 
 

@@ -14,9 +14,10 @@ from datetime import datetime
 import pytest
 from structlog.contextvars import bind_contextvars
 
-from orders import dlq_services
+from deadletters import services as dlq_services
+from deadletters import store
 from orders.states import OrderStatus
-from ordersite import dlq, logs
+from ordersite import logs
 from ordersite.celery import app as celery_app
 
 from .. import broker
@@ -159,14 +160,14 @@ def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lin
     broker.empty_queue(TEST_BROKER_URL, PROBE_QUEUE)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
-    entry = dlq.Envelope(task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id)
-    dlq.push(entry)
+    entry = store.Envelope(task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id)
+    store.push(entry)
     dlq_services.replay_many(entry_ids=[entry.id], actor="ops")
 
     ids = {"order_id": str(order.public_id), "correlation_id": str(order.correlation_id)}
     (sent,) = broker.take_headers(TEST_BROKER_URL, PROBE_QUEUE)
     assert sent[logs.CONTEXT_HEADER] == ids
-    replayed = [r for r in json_lines() if r["logger"] == "ordersite.dlq" and "replayed" in r["event"]]
+    replayed = [r for r in json_lines() if r["logger"] == "deadletters.store" and "replayed" in r["event"]]
     assert replayed
     assert {key: replayed[0][key] for key in ids} == ids
     assert logs.current("order_id") is None, "a bulk action leaves no order bound after each entry"

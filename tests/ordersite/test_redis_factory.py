@@ -16,7 +16,8 @@ import redis
 from redis.crc import key_slot
 from redis.sentinel import SentinelConnectionPool
 
-from ordersite import breakers, dlq, worker_heartbeat
+from deadletters import store
+from ordersite import breakers, worker_heartbeat
 from ordersite import redis as redis_factory
 
 from ..conftest import ROOT, TEST_REDIS_URL, _free_ports, wait_for
@@ -26,7 +27,7 @@ def test_one_client_and_pool_per_url_and_options(settings):
     settings.REDIS_URL = TEST_REDIS_URL
     shared = redis_factory.client()
     assert redis_factory.client(TEST_REDIS_URL) is shared
-    assert dlq.redis_client() is shared
+    assert store.redis_client() is shared
     assert breakers.Breaker("payment").redis is shared
     assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is not shared  # other socket options
     assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is worker_heartbeat.client(1.0)
@@ -135,7 +136,7 @@ def test_sentinel_settings_reach_the_broker_and_the_cache():
 
 # --- Redis Cluster: a script's keys must share one hash slot ---------------------------------
 
-_SCRIPT_MODULES = ("ordersite.breakers", "ordersite.dlq", "ordersite.throttling", "ordersite.worker_heartbeat")
+_SCRIPT_MODULES = ("ordersite.breakers", "deadletters.store", "ordersite.throttling", "ordersite.worker_heartbeat")
 
 
 def _scripts() -> dict[str, str]:
@@ -179,16 +180,16 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
     breaker = breakers.Breaker("payment")
     breaker.before_call()
     breaker.record(ok=False)
-    entry = dlq.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="o-1")
-    dlq.push(entry)
-    dlq.push(entry)  # the live-entry check
-    dlq.replay(entry.id)  # claim into the processing list, then out
-    second = dlq.Envelope(task="payments.void_payment", queue="payments", args=["y"], order_id="o-2")
-    dlq.push(second)
+    entry = store.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="o-1")
+    store.push(entry)
+    store.push(entry)  # the live-entry check
+    store.replay(entry.id)  # claim into the processing list, then out
+    second = store.Envelope(task="payments.void_payment", queue="payments", args=["y"], order_id="o-2")
+    store.push(second)
     redis_client.lrem(settings.DLQ_KEY, 1, second.to_json())
-    redis_client.lpush(dlq.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
-    assert dlq.recover_stalled() == 1  # back into the list: the re-index
-    assert dlq.remove(second.id)
+    redis_client.lpush(store.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
+    assert store.recover_stalled() == 1  # back into the list: the re-index
+    assert store.remove(second.id)
     conn = worker_heartbeat.client()
     worker_heartbeat.beat(conn, node="slots@test", queues=["orders", "payments"], ttl=5)
     assert worker_heartbeat.live_nodes(conn, ["orders", "payments"])["payments"] == ["slots@test"]
