@@ -10,7 +10,6 @@ a current one gives the step up: an order that can still fail moves to `failed`,
 Discarding a stale entry only removes it, with its event.
 """
 
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from ordersite.db import cas_update
 from . import pipeline
 from .models import Order
 from .parked import clear_flag_if_nothing_waits, resolve
+from .selectors import order_by_public_id
 from .services import transition_order
 from .states import EventKind, OrderStatus, can_transition
 from .steps import ABANDON_REFUND, REFUND_STEPS, step_is_current
@@ -28,12 +28,8 @@ from .timeline import record_event
 
 
 def _order(entry: Envelope) -> Order | None:
-    if not entry.order_id:
-        return None
-    try:
-        return Order.objects.filter(public_id=entry.order_id).first()
-    except ValidationError:  # an envelope whose first argument is no order id
-        return None
+    """The entry's order, read fresh; None if its first argument names none."""
+    return order_by_public_id(order_id=entry.order_id) if entry.order_id else None
 
 
 class OrderDeadLetterHooks:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("orders", "payments", "inventory", "shipping", "notifications", "sandboxes", "ordersite")
+APPS = ("orders", "payments", "inventory", "shipping", "notifications", "sandboxes", "ordersite", "deadletters")
 
 
 def _sources() -> Iterator[tuple[Path, str]]:
@@ -53,9 +53,7 @@ def test_guarded_updates_go_through_ordersite_db():
 
 
 _ORDER_BY_PUBLIC_ID = re.compile(r"\bOrder\.objects\b[^\n]*\bpublic_id=")
-# The dead-letter modules move to an app of their own (issue 17), which reaches orders through hooks
-# that call orders.selectors.order_by_public_id; until then they keep their own lookup.
-_LOOKUP_ALLOWED = {Path("orders/selectors.py"), Path("orders/dead_letters.py"), Path("orders/dlq_services.py")}
+_LOOKUP_ALLOWED = {Path("orders/selectors.py")}
 
 
 def test_an_order_is_looked_up_by_public_id_in_orders_selectors_only():
