@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class DeadlettersConfig(AppConfig):
     name = "deadletters"
-    verbose_name = "Dead letters"
+    verbose_name = "Dead-letter queue"
