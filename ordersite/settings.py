@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "shipping",
     "notifications",
     "sandboxes",
+    "ordersite",  # the plumbing's own commands (`manage.py breakers`) and admin templates
 ]
 
 MIDDLEWARE = [
