@@ -25,7 +25,8 @@ class OrdersiteAdminSite(AdminSite):
         if app_label is None and request.user.is_staff:
             operations = [("Pipeline dashboard", "admin-dashboard"), ("Circuit breakers", "admin-breakers")]
             app_list.insert(0, _pages_entry("Operations", "operations", operations))
-            app_list.append(_pages_entry("Sandboxes", "sandboxes", [("Sandbox faults", "admin-faults")]))
+            if settings.SANDBOXES_ENABLED:
+                app_list.append(_pages_entry("Sandboxes", "sandboxes", [("Sandbox faults", "admin-faults")]))
         return app_list
 
 
