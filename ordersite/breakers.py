@@ -166,7 +166,7 @@ class Breaker:
     def __init__(self, name: BreakerName) -> None:
         self.name = BreakerName(name)  # a misspelled name fails here, not as a silent new breaker
         # One hash tag, so _RECORD (both keys) runs on Redis Cluster too.
-        self.state_key, self.window_key = f"{{breaker:{name}}}:state", f"{{breaker:{name}}}:window"
+        self.state_key, self.window_key = f"{{breaker:{self.name}}}:state", f"{{breaker:{self.name}}}:window"
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
