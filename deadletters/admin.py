@@ -19,6 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from . import hooks, services, store
+from .exceptions import DeadLetterNotFoundError
 from .models import PERMISSION, DeadLetter
 
 FILTERS = (("task", "task"), ("queue", "queue"), ("exc_type", "exception"))
@@ -149,7 +150,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse(LIST))
         try:
             entry = store.get(entry_id)
-        except store.DeadLetterNotFoundError as exc:
+        except DeadLetterNotFoundError as exc:
             self.message_user(request, exc.message, level=messages.WARNING)
             return HttpResponseRedirect(reverse(LIST))
         context = self._context(request, f"Dead letter {entry.id}", entry=entry, subject=hooks.subject(entry))

@@ -41,9 +41,29 @@ def _order_id(args: Any, kwargs: Any) -> str:
     return str((kwargs or {}).get("order_id", ""))
 
 
-def _first_failure(task_id: str) -> str:
+def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
+    """Count one delivery of a message (same task id, retry number and eta) and return the count.
+    The eta tells apart the messages of one retry number (a wait on an open breaker keeps the
+    number, not the eta); a redelivery of one message repeats all three.
+    Kept a day: long enough to catch a loop, short enough to clean itself."""
+    key = store.dlq_key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
+    pipe = store.redis_client().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 86400)
+    return int(pipe.execute()[0])
+
+
+def first_failure(task_id: str) -> str:
+    """The first failure time of a task id (across its retries), set once."""
+    client = store.redis_client()
+    key = store.dlq_key(f"first-failure:{task_id}")
+    client.set(key, store.now_iso(), nx=True, ex=86400)
+    return client.get(key) or store.now_iso()
+
+
+def _first_failed_at(task_id: str) -> str:
     try:
-        return store.first_failure(task_id)
+        return first_failure(task_id)
     except redis.RedisError:
         return ""  # Redis down: the push will fail too and log the envelope instead
 
@@ -67,7 +87,7 @@ def envelope_for_task(
         exc_message=str(exc),
         traceback=traceback,
         attempts=int(request.retries or 0) + 1,
-        first_failed_at=_first_failure(task_id),
+        first_failed_at=_first_failed_at(task_id),
         hostname=str(request.hostname or socket.gethostname()),
         reason=reason,
     )
@@ -149,7 +169,7 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
         return False  # a first delivery killed nothing yet: no Redis round trip on the hot path
     try:
         # The broker flags every delivery after the first (kombu's Redis restore, AMQP itself).
-        count = store.count_delivery(str(request.id), int(request.retries or 0), str(request.eta or "")) + 1
+        count = count_delivery(str(request.id), int(request.retries or 0), str(request.eta or "")) + 1
     except redis.RedisError:
         logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
         return False  # fail open: running a step beats stalling the pipeline on a counter
@@ -172,7 +192,7 @@ def failure_clock(task: "Task") -> Iterator[None]:
     except BaseException:
         if not task.request.called_directly:
             try:
-                store.first_failure(str(task.request.id))
+                first_failure(str(task.request.id))
             except redis.RedisError:
                 # Redis down: the envelope gets the last failure's time; the task's own error,
                 # not this one, must decide whether it is retried.

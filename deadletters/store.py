@@ -24,12 +24,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from rest_framework import status
 
 from ordersite.celery import app as celery_app
-from ordersite.errors import DomainError
 from ordersite.redis import client as shared_redis
 from ordersite.redis import slot_sibling
+
+from .exceptions import DeadLetterNotFoundError, DeadLetterNotReplayableError
 
 logger = logging.getLogger(__name__)
 
@@ -80,25 +80,6 @@ class Reason(StrEnum):
     UNKNOWN_TASK = "unknown_task"
     INVALID_TASK = "invalid_task"
     UNDECODABLE = "undecodable"  # the body could not be decoded: it cannot be replayed
-
-
-class DeadLetterNotFoundError(DomainError):
-    code = "dead_letter_not_found"
-    http_status = status.HTTP_404_NOT_FOUND
-
-
-class DeadLetterNotReplayableError(DomainError):
-    code = "dead_letter_not_replayable"
-    http_status = status.HTTP_409_CONFLICT
-
-
-class DeadLetterStaleError(DomainError):
-    """A replay of a dead letter whose order no longer waits at its step (it moved on, or ended):
-    sending the step again could only do harm or nothing. Discard the entry instead. Raised by
-    the reacting app's `ensure_current` hook (deadletters/hooks.py), which alone can judge."""
-
-    code = "dead_letter_stale"
-    http_status = status.HTTP_409_CONFLICT
 
 
 @dataclass
@@ -449,23 +430,3 @@ def stats() -> dict[str, Any]:
 def overflow_count() -> int:
     """Pushes made while the list was past DLQ_MAX_LENGTH (never reset: a counter for metrics)."""
     return int(redis_client().get(dlq_key("overflow")) or 0)
-
-
-def count_delivery(task_id: str, retries: int, eta: str = "") -> int:
-    """Count one delivery of a message (same task id, retry number and eta) and return the count.
-    The eta tells apart the messages of one retry number (a wait on an open breaker keeps the
-    number, not the eta); a redelivery of one message repeats all three.
-    Kept a day: long enough to catch a loop, short enough to clean itself."""
-    key = dlq_key(f"deliveries:{task_id}:{retries}" + (f":{eta}" if eta else ""))
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, 86400)
-    return int(pipe.execute()[0])
-
-
-def first_failure(task_id: str) -> str:
-    """The first failure time of a task id (across its retries), set once."""
-    client = redis_client()
-    key = dlq_key(f"first-failure:{task_id}")
-    client.set(key, now_iso(), nx=True, ex=86400)
-    return client.get(key) or now_iso()

@@ -42,14 +42,6 @@ class UnknownCustomerError(DomainError):
     http_status = status.HTTP_400_BAD_REQUEST
 
 
-class DeadLetterStaleError(DomainError):
-    """A replay of a dead letter whose order no longer waits at its step (it moved on, or ended):
-    sending the step again could only do harm or nothing. Discard the entry instead."""
-
-    code = "dead_letter_stale"
-    http_status = status.HTTP_409_CONFLICT
-
-
 # --- after the parcel leaves (issue 18) -----------------------------------------------------
 class OrderNotDeliverableError(DomainError):
     """Only an order whose payment was captured (completed, or refunded since) is delivered:

@@ -13,6 +13,7 @@ from django.db import connection
 
 from deadletters import services as dlq_services
 from deadletters import store
+from deadletters.exceptions import DeadLetterNotFoundError, DeadLetterNotReplayableError
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
 
@@ -31,7 +32,7 @@ def test_push_lists_newest_first_and_gets_by_id(redis_client, make_entry):
     assert [e.id for e in store.page(offset=1, limit=5)] == [first.id]
     assert store.get(first.id).task == "payments.authorize_payment"
     assert [e.id for e in store.matching(store.Filters(queue="inventory"))] == [second.id]
-    with pytest.raises(store.DeadLetterNotFoundError):
+    with pytest.raises(DeadLetterNotFoundError):
         store.get("nope")
 
 
@@ -41,7 +42,7 @@ def test_malformed_entry_is_listed_as_such_and_can_be_discarded(redis_client, ma
     malformed = [e for e in store.entries() if e.malformed]
     assert len(malformed) == 2
     assert malformed[1].raw == "garbage that is not JSON"
-    with pytest.raises(store.DeadLetterNotReplayableError):
+    with pytest.raises(DeadLetterNotReplayableError):
         dlq_services.replay_dead_letter(entry_id=malformed[1].id, actor="ops")
     dlq_services.discard_dead_letter(entry_id=malformed[1].id, actor="ops", reason="junk")
     assert store.dead_letter_count() == 2
@@ -56,7 +57,7 @@ def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(redis_cli
     assert len(args["preview"]) <= 100
     assert store.bounded(["small"]) == (["small"], False)
     entry = make_entry(args=args, truncated=True, order_id="")
-    with pytest.raises(store.DeadLetterNotReplayableError):
+    with pytest.raises(DeadLetterNotReplayableError):
         dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
 
 
@@ -83,7 +84,7 @@ def test_concurrent_replays_of_one_entry_send_it_once(redis_client, make_entry):
         try:
             dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
             outcomes.append("sent")
-        except store.DeadLetterNotFoundError:
+        except DeadLetterNotFoundError:
             outcomes.append("gone")
         finally:
             connection.close()

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from deadletters import services as dlq_services
 from deadletters import store
-from deadletters.store import DeadLetterStaleError
+from deadletters.exceptions import DeadLetterStaleError
 from inventory.models import Reservation, ReservationStatus
 from orders.models import Order
 from orders.states import EventKind, OrderStatus

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from deadletters import services, store
+from deadletters.exceptions import DeadLetterNotFoundError
 
 
 class Command(BaseCommand):
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         elif action == "show":
             try:
                 self.stdout.write(store.get(options["entry_id"]).pretty)
-            except store.DeadLetterNotFoundError as exc:
+            except DeadLetterNotFoundError as exc:
                 raise CommandError(exc.message) from exc
         elif action == "list":
             self._list(options)
