@@ -140,6 +140,8 @@ def park(envelope: Envelope) -> None:
     except redis.RedisError:
         # Redis down: the log is the last place the envelope can go; the order still gets flagged.
         logger.critical("dead letter not stored in Redis: %s", envelope.to_json(), extra={"task": envelope.task})
+    if not envelope.order_id:
+        return  # it names no subject: no app has anything to flag
     try:
         hooks.parked(envelope)
     except DatabaseError:
