@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from . import services, services_recovery
+from . import recovery, services
 
 
 @shared_task(name="orders.purge_idempotency_keys")
@@ -18,7 +18,7 @@ def purge_idempotency_keys() -> int:
 def resend_stuck_orders() -> int:
     """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS: stuck steps, lost compensations and refunds."""
     return (
-        services_recovery.resend_stuck_orders()
-        + services_recovery.resend_lost_compensations()
-        + services_recovery.resend_lost_refunds()
+        recovery.resend_stuck_orders()
+        + recovery.resend_lost_compensations()
+        + recovery.resend_lost_refunds()
     )
