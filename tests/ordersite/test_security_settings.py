@@ -64,3 +64,10 @@ def test_debug_serves_plain_http_without_hsts(settings):
     assert not settings.SESSION_COOKIE_SECURE
     assert not settings.CSRF_COOKIE_SECURE
     assert settings.SECURE_HSTS_SECONDS == 0
+
+
+def test_a_tls_proxy_header_is_trusted_only_when_named():
+    probe = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    named = _manage("shell", "--no-imports", "-c", probe, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    assert named.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')", named.stderr
+    assert _manage("shell", "--no-imports", "-c", probe).stdout.strip() == "None"
