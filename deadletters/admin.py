@@ -128,9 +128,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
         if action != "replay":
             self.message_user(request, "Unknown action.", level=messages.ERROR)
             return HttpResponseRedirect(back)
-        sent, problems = services.replay_many(
-            entry_ids=entry_ids, actor=request.user.get_username(), user=request.user
-        )
+        sent, problems = services.replay_many(entry_ids=entry_ids, actor=request.user.get_username(), user=request.user)
         self._report(request, f"Replayed {sent} dead letter(s).", sent, problems)
         return HttpResponseRedirect(back)
 

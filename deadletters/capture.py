@@ -13,7 +13,7 @@ import socket
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from celery.worker.consumer import Consumer
@@ -58,7 +58,7 @@ def first_failure(task_id: str) -> str:
     client = store.redis_client()
     key = store.dlq_key(f"first-failure:{task_id}")
     client.set(key, store.now_iso(), nx=True, ex=86400)
-    return client.get(key) or store.now_iso()
+    return cast(str | None, client.get(key)) or store.now_iso()  # a decoding client
 
 
 def _first_failed_at(task_id: str) -> str:
@@ -217,14 +217,14 @@ class DeadLetteringConsumer(Consumer):
         _push_message(message, None, Reason.UNKNOWN_MESSAGE)
         super().on_unknown_message(body, message)
 
-    def on_unknown_task(self, body: Any, message: Any, exc: BaseException) -> None:
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         _push_message(message, exc, Reason.UNKNOWN_TASK)
         super().on_unknown_task(body, message, exc)
 
-    def on_invalid_task(self, body: Any, message: Any, exc: BaseException) -> None:
+    def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
         _push_message(message, exc, Reason.INVALID_TASK)
         super().on_invalid_task(body, message, exc)
 
-    def on_decode_error(self, message: Any, exc: BaseException) -> None:
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
         _push_message(message, exc, Reason.UNDECODABLE)
         super().on_decode_error(message, exc)
