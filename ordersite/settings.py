@@ -178,26 +178,26 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # the channel of a worker holding a message unacknowledged past RABBITMQ_CONSUMER_TIMEOUT seconds
 # (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
 # servers, 1800 s by default), so it must cover a task's time limit (ordersite.E002).
-# Every queue a worker consumes (the Procfile names the same).
-WORKER_QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
+# Every queue a worker consumes: the Queue enum (the Procfile names the same, checked by a test).
+WORKER_QUEUES = tuple(queues.Queue)
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
 CELERY_TASK_QUEUES = queues.declare(
     WORKER_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
 )
-CELERY_TASK_DEFAULT_QUEUE = "orders"
+CELERY_TASK_DEFAULT_QUEUE = queues.Queue.ORDERS
 CELERY_TASK_ROUTES = {
-    "payments.authorize_payment": {"queue": "payments"},
-    "payments.void_payment": {"queue": "payments"},
-    "payments.refund_payment": {"queue": "payments"},
-    "payments.refund_return": {"queue": "payments"},
-    "payments.abandon_refund": {"queue": "payments"},
-    "payments.capture_payment": {"queue": "orders"},
-    "inventory.*": {"queue": "inventory"},
-    "shipping.*": {"queue": "shipping"},
-    "orders.*": {"queue": "orders"},
+    "payments.authorize_payment": {"queue": queues.Queue.PAYMENTS},
+    "payments.void_payment": {"queue": queues.Queue.PAYMENTS},
+    "payments.refund_payment": {"queue": queues.Queue.PAYMENTS},
+    "payments.refund_return": {"queue": queues.Queue.PAYMENTS},
+    "payments.abandon_refund": {"queue": queues.Queue.PAYMENTS},
+    "payments.capture_payment": {"queue": queues.Queue.ORDERS},
+    "inventory.*": {"queue": queues.Queue.INVENTORY},
+    "shipping.*": {"queue": queues.Queue.SHIPPING},
+    "orders.*": {"queue": queues.Queue.ORDERS},
     # Mail to customers: a queue of its own, so a slow mail server never holds back a step.
-    "notifications.*": {"queue": "notifications"},
+    "notifications.*": {"queue": queues.Queue.NOTIFICATIONS},
 }
 # On Redis, a message still unacknowledged after this many seconds is delivered again. It must
 # exceed the longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
