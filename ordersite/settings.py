@@ -179,13 +179,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
 # servers, 1800 s by default), so it must cover a task's time limit (ordersite.E002).
 # Every queue a worker consumes: the Queue enum (the Procfile names the same, checked by a test).
-WORKER_QUEUES = tuple(queues.Queue)
+WORKER_QUEUES = tuple(queue.value for queue in queues.Queue)
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
 CELERY_TASK_QUEUES = queues.declare(
     WORKER_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
 )
-CELERY_TASK_DEFAULT_QUEUE = queues.Queue.ORDERS
+CELERY_TASK_DEFAULT_QUEUE = queues.Queue.ORDERS.value
 # Each task's queue is declared with the task (orders/pipeline.py: step_task, beat_task); this
 # router reads it from there.
 CELERY_TASK_ROUTES = ("orders.pipeline.route_task",)
