@@ -96,12 +96,12 @@ def _token(run: Run, scenario: Scenario) -> str:
 def run_scenario(stack: Stack, profile: Profile, name: str, seed: int) -> Result:
     from django.utils import timezone
 
-    from ordersite.breakers import NAMES, Breaker
+    from ordersite.breakers import Breaker, BreakerName
     from sandboxes.faults import reset_faults
 
     scenario = SCENARIOS[name]
     reset_faults()  # a run starts from a healthy world, whatever the one before left
-    for breaker in NAMES:
+    for breaker in BreakerName:
         Breaker(breaker).reset()
     prefix = f"chaos{seed}-{name}"  # a catalog of this run's own: the audit's stock rules see only it
     catalog = _catalog(prefix)
@@ -195,7 +195,7 @@ def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | No
 
     from orders.models import Order
     from orders.states import TERMINAL, OrderStatus
-    from ordersite.breakers import NAMES, Breaker
+    from ordersite.breakers import Breaker, BreakerName
 
     tally = run.customers.tally
     placed: list[Placed] = tally.placed
@@ -215,7 +215,7 @@ def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | No
     waiting = sum(n for s, n in statuses.items() if s not in TERMINAL) - counts.get("state.stuck", 0)
     if not scenario.parked_ok:
         extra["parked.without_outage"] = waiting  # nothing was down long enough to park an order
-    opened = {name: Breaker(name).snapshot().times_opened for name in NAMES}
+    opened = {name: Breaker(name).snapshot().times_opened for name in BreakerName}
     run.notes.append("breakers opened: " + ", ".join(f"{name} {n}x" for name, n in opened.items()))
     if scenario.breakers_closed:
         extra["breaker.opened_without_outage"] = sum(opened.values())

@@ -19,7 +19,7 @@ django.setup()
 
 import logging  # noqa: E402
 
-from ordersite.breakers import Breaker  # noqa: E402
+from ordersite.breakers import Breaker, BreakerName  # noqa: E402
 from payments.gateways import HttpPaymentGateway, get_payment_gateway  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def timed(gateway: object, calls: int) -> list[float]:
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    Breaker("payment").reset()
+    Breaker(BreakerName.PAYMENT).reset()
     for label, gateway in (("raw adapter", HttpPaymentGateway()), ("with breaker", get_payment_gateway())):
         samples = sorted(timed(gateway, calls))
         p95 = samples[int(len(samples) * 0.95) - 1]

@@ -184,7 +184,7 @@ def _seed(*, stock: int) -> None:
     """The demo catalog (prod-1 … prod-50), each with stock for every order of the run."""
     from inventory.models import Product
     from inventory.services import create_product, update_product
-    from orders.services_demo import demo_catalog
+    from sandboxes.demo import demo_catalog
 
     for item in demo_catalog(50):
         if not Product.objects.filter(sku=item["sku"]).exists():

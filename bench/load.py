@@ -60,7 +60,7 @@ class Bench:
         from bench.floor import create_table
         from inventory.models import Product
         from inventory.services import create_product, update_product
-        from orders.services_demo import demo_catalog
+        from sandboxes.demo import demo_catalog
 
         create_table()
         for item in demo_catalog(PRODUCTS):

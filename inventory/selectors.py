@@ -27,13 +27,9 @@ def stock_level(*, sku: str) -> Product:
         raise Http404(f"No product {sku}.") from exc
 
 
-def held_reservations(*, order_id: int) -> list[Reservation]:
+def held_reservations(*, order_pk: int) -> list[Reservation]:
     """An order's held reservations in product-id order (the order row locks are taken in)."""
-    return list(Reservation.objects.filter(order_id=order_id, status=ReservationStatus.HELD).order_by("product_id"))
-
-
-def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
-    return Reservation.objects.filter(order_id=order_id).select_related("product").order_by("product_id")
+    return list(Reservation.objects.filter(order_id=order_pk, status=ReservationStatus.HELD).order_by("product_id"))
 
 
 def held_stock() -> QuerySet[Reservation]:
@@ -49,7 +45,7 @@ def stock_audit_rows(*, product_ids: QuerySet | None = None) -> list[dict[str, A
     return list(products.order_by().values("id", "sku", "on_hand", "reserved").annotate(held=held))
 
 
-def reservation_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+def reservation_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Reserved units per order, product and reservation status (one grouped query)."""
-    rows = Reservation.objects.all() if order_ids is None else Reservation.objects.filter(order_id__in=order_ids)
+    rows = Reservation.objects.all() if order_pks is None else Reservation.objects.filter(order_id__in=order_pks)
     return list(rows.order_by().values("order_id", "product_id", "status").annotate(quantity=Sum("quantity")))

@@ -87,9 +87,12 @@ def release_stock(*, order_id: str) -> str:
         order = order_selectors.order_for_step(order_id=order_id)
         if order.status not in COMPENSABLE:
             return f"skipped: order is {order.status}"
-        held = held_reservations(order_id=order.pk)
+        held = held_reservations(order_pk=order.pk)
         for reservation in held:
-            _release_reservation(reservation, to=ReservationStatus.RELEASED)
+            # Once: a concurrent release of the same row makes this one a conflict.
+            cas_update(
+                Reservation, reservation.pk, when=Q(status=ReservationStatus.HELD), status=ReservationStatus.RELEASED
+            )
             cas_update(
                 Product,
                 reservation.product_id,
@@ -105,13 +108,13 @@ def release_stock(*, order_id: str) -> str:
     return f"released {len(held)}"
 
 
-def commit_stock(*, order_id: int) -> None:
+def commit_stock(*, order_pk: int) -> None:
     """The parcel left: held units leave the shelf (on hand and reserved both drop). Call inside
     a transaction, with the shipment it accounts for. One UPDATE turns the held reservations
     committed and says what they held; products then change in product-id order (no deadlock)."""
     require_transaction("commit_stock")
     committed = update_returning(
-        Reservation.objects.filter(order_id=order_id, status=ReservationStatus.HELD),
+        Reservation.objects.filter(order_id=order_pk, status=ReservationStatus.HELD),
         ("product_id", "quantity"),
         status=ReservationStatus.COMMITTED,
     )
@@ -123,13 +126,6 @@ def commit_stock(*, order_id: int) -> None:
             reserved=F("reserved") - quantity,
             on_hand=F("on_hand") - quantity,
         )
-
-
-def _release_reservation(reservation: Reservation, *, to: ReservationStatus) -> None:
-    """Move a held reservation on, once: a concurrent release makes this one a conflict."""
-    rows = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.HELD).update(status=to)
-    if rows != 1:
-        raise ConflictError("inventory.Reservation", pk=reservation.pk)
 
 
 def create_product(*, sku: str, name: str, price_cents: int, on_hand: int, currency: str = "USD") -> Product:

@@ -30,6 +30,7 @@ from orders.pipeline import send_on_commit
 from orders.services import record_event
 from orders.states import EventKind, OrderStatus
 from ordersite import logs, mail
+from ordersite.db import guarded_update
 from ordersite.money import format_money
 
 from .models import Notification, NotificationKind, NotificationStatus
@@ -162,8 +163,12 @@ def send_notification(*, notification_id: str, order_id: str, seq: int) -> str:
         )
     except Exception as exc:
         with transaction.atomic(durable=True):
-            Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-                status=NotificationStatus.FAILED, last_error=f"{type(exc).__name__}: {exc}"[:500]
+            guarded_update(
+                Notification,
+                notification.pk,
+                when=Q(status=NotificationStatus.SENDING),
+                status=NotificationStatus.FAILED,
+                last_error=f"{type(exc).__name__}: {exc}"[:500],
             )
         raise
     _finish(notification, event, kind=EventKind.NOTIFICATION_SENT, to=notification.recipient, subject=subject)

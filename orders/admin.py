@@ -117,7 +117,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Payment")
     def payment_summary(self, order: Order) -> str:
-        payment = payment_selectors.payment_for_order(order_id=order.pk)
+        payment = payment_selectors.payment_for_order(order_pk=order.pk)
         if payment is None:
             return "-"
         money = functools.partial(format_money, currency=payment.currency)
@@ -134,7 +134,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Shipment")
     def shipment_summary(self, order: Order) -> str:
-        shipment = shipping_selectors.shipment_for_order(order_id=order.pk)
+        shipment = shipping_selectors.shipment_for_order(order_pk=order.pk)
         if shipment is None:
             return "-"
         rows = [("carrier", shipment.carrier), ("tracking", shipment.tracking_number), ("status", shipment.status)]

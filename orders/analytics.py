@@ -154,8 +154,8 @@ def orders_per_minute_by_status(*, since: datetime, minutes: list[datetime]) -> 
     return _series(orders_per_minute_queryset(since=since), minutes)
 
 
-def first_order_id(*, since: datetime) -> int | None:
-    """The id from which the window's events are read (None: no recent order, so no events)."""
+def first_order_pk(*, since: datetime) -> int | None:
+    """The pk from which the window's events are read (None: no recent order, so no events)."""
     return Order.objects.filter(created_at__gte=since - EVENT_LOOKBACK).aggregate(first=Min("id"))["first"]
 
 
@@ -222,7 +222,7 @@ def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(second=0, microsecond=0)
     minutes = _minutes(since, now)
-    first_order = first_order_id(since=since)
+    first_order = first_order_pk(since=since)
     unavailable: list[str] = []
 
     def attempt(part: str, read: Callable[[], Any], empty: Any) -> Any:

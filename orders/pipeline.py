@@ -104,7 +104,7 @@ def compensate_on_commit(*, order_id: str, names: tuple[str, ...] = COMPENSATION
 def send_on_commit(name: str, *args: str) -> None:
     """Send one task by name once the transaction commits. A broker that cannot take it is
     logged, not raised into the request that already committed: the reconciler sends again
-    what is still owed (orders/services_recovery.py)."""
+    what is still owed (orders/recovery.py)."""
     transaction.on_commit(lambda: signature(name, args=args).apply_async(), robust=True)
 
 

@@ -41,6 +41,15 @@ def order_for_step(*, order_id: str) -> Order:
     return Order.objects.get(public_id=order_id)
 
 
+def order_by_public_id(*, order_id: str) -> Order | None:
+    """order_for_step for an id that may name nothing: None if no order has it, or if it is no
+    UUID at all (a dead letter's first argument, a command line's --order)."""
+    try:
+        return order_for_step(order_id=order_id)
+    except (Order.DoesNotExist, ValidationError):
+        return None
+
+
 def order_items(*, order: Order) -> list[OrderItem]:
     """Lines in product-id order: reservations take row locks in this order, so none deadlock."""
     return list(order.items.order_by("product_id"))
@@ -196,14 +205,6 @@ def return_state_rows(*, first: int, last: int) -> list[tuple]:
     (pks): what verify_events compares, a batch per query."""
     returns = ReturnRequest.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "id")
     return list(returns.values_list("order_id", "public_id", "status", "amount_cents"))
-
-
-def order_pk_for(*, order_id: str) -> int | None:
-    """The pk of the order with this public id; None if there is none (or it is no UUID)."""
-    try:
-        return Order.objects.filter(public_id=order_id).values_list("pk", flat=True).first()
-    except ValidationError:
-        return None
 
 
 def order_event(*, order_id: str, seq: int) -> OrderEvent | None:

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from ordersite.queues import Queue
 
-from . import services, services_recovery
+from . import recovery, services
 from .pipeline import beat_task
 
 
@@ -20,7 +20,7 @@ def purge_idempotency_keys() -> int:
 def resend_stuck_orders() -> int:
     """Beat, every PIPELINE_RECONCILE_EVERY_SECONDS: stuck steps, lost compensations and refunds."""
     return (
-        services_recovery.resend_stuck_orders()
-        + services_recovery.resend_lost_compensations()
-        + services_recovery.resend_lost_refunds()
+        recovery.resend_stuck_orders()
+        + recovery.resend_lost_compensations()
+        + recovery.resend_lost_refunds()
     )

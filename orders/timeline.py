@@ -10,6 +10,7 @@ from ordersite.db import increment_returning, require_transaction
 
 from .live.publish import publish_on_commit
 from .models import Order, OrderEvent
+from .selectors import order_by_public_id
 from .states import EventKind
 
 # Called with every event as it is written, inside its transaction: other apps act on events
@@ -51,6 +52,6 @@ def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | N
 def record_step_event(*, order_id: str, kind: EventKind, **data: Any) -> None:
     """Write a timeline event that changes no status (a retry, a re-sent step)."""
     with transaction.atomic(durable=True):
-        order = Order.objects.filter(public_id=order_id).first()
+        order = order_by_public_id(order_id=order_id)
         if order is not None:
             record_event(order, kind, **data)

@@ -1,5 +1,5 @@
 """The admin site: Django's, with the dead-letter count on the index (red past DLQ_MAX_LENGTH)
-and links to the pages without a model (the dashboard, faults and breakers)."""
+and links to the pages without a model (the dashboard, the breakers, the sandboxes' faults)."""
 
 from typing import Any
 
@@ -23,24 +23,34 @@ class OrdersiteAdminSite(AdminSite):
                 if model["object_name"] == "DeadLetter":
                     model["name"] = dead_letter_badge(model["name"])
         if app_label is None and request.user.is_staff:
-            app_list.insert(0, _page_entry("Operations", "operations", "Pipeline dashboard", "admin-dashboard"))
-            app_list.append(_page_entry("Sandboxes", "sandboxes", "Faults and circuit breakers", "admin-faults"))
+            operations = [("Pipeline dashboard", "admin-dashboard"), ("Circuit breakers", "admin-breakers")]
+            app_list.insert(0, _pages_entry("Operations", "operations", operations))
+            if settings.SANDBOXES_ENABLED:
+                app_list.append(_pages_entry("Sandboxes", "sandboxes", [("Sandbox faults", "admin-faults")]))
         return app_list
 
 
-def _page_entry(app_name: str, app_label: str, page_name: str, url_name: str) -> dict[str, Any]:
-    """A page without a model (the dashboard, the sandboxes' faults and the breakers), listed on
-    the index like an app so staff find it."""
-    url = reverse(url_name)
-    page = {
-        "name": page_name,
-        "object_name": page_name.title().replace(" ", ""),
-        "admin_url": url,
-        "add_url": None,
-        "view_only": True,
-        "perms": {"view": True},
+def _pages_entry(app_name: str, app_label: str, pages: list[tuple[str, str]]) -> dict[str, Any]:
+    """Pages without a model, given as (name, URL name), listed on the index like an app's models
+    so staff find them; the app's own link goes to the first."""
+    models = [
+        {
+            "name": name,
+            "object_name": name.title().replace(" ", ""),
+            "admin_url": reverse(url_name),
+            "add_url": None,
+            "view_only": True,
+            "perms": {"view": True},
+        }
+        for name, url_name in pages
+    ]
+    return {
+        "name": app_name,
+        "app_label": app_label,
+        "app_url": models[0]["admin_url"],
+        "has_module_perms": True,
+        "models": models,
     }
-    return {"name": app_name, "app_label": app_label, "app_url": url, "has_module_perms": True, "models": [page]}
 
 
 def dead_letter_badge(label: str) -> str:

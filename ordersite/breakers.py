@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import redis
@@ -30,7 +31,23 @@ from .redis import client as shared_redis
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-NAMES: tuple[str, ...] = ("payment", "carrier_primary", "carrier_fallback", "email")
+
+
+class BreakerName(StrEnum):
+    """Every breaker, one per external dependency: the only place a breaker is named. A value is
+    part of its Redis keys (`{breaker:payment}:state`) and of the metrics' `breaker` label, so it
+    never changes; dependencies are singular here, unlike the `payments` queue and sandbox."""
+
+    PAYMENT = "payment"
+    CARRIER_PRIMARY = "carrier_primary"
+    CARRIER_FALLBACK = "carrier_fallback"
+    EMAIL = "email"
+
+    @classmethod
+    def carrier(cls, role: str) -> "BreakerName":
+        """The breaker of the carrier configured for `role` (CARRIER_CLASSES: primary, fallback)."""
+        return cls(f"carrier_{role}")
+
 
 # KEYS: state hash. ARGV: open_ms, half_open_calls. Returns {allowed, wait_ms, state}.
 _ALLOW = """
@@ -134,7 +151,7 @@ class CircuitOpenError(TransientError):
 class BreakerState:
     """What the admin and `manage.py breakers` show."""
 
-    name: str
+    name: BreakerName
     state: str
     calls: int
     errors: int
@@ -146,10 +163,10 @@ class BreakerState:
 class Breaker:
     """One dependency's breaker. Cheap to build: all state lives in Redis."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: BreakerName) -> None:
+        self.name = BreakerName(name)  # a misspelled name fails here, not as a silent new breaker
         # One hash tag, so _RECORD (both keys) runs on Redis Cluster too.
-        self.state_key, self.window_key = f"{{breaker:{name}}}:state", f"{{breaker:{name}}}:window"
+        self.state_key, self.window_key = f"{{breaker:{self.name}}}:state", f"{{breaker:{self.name}}}:window"
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -231,7 +248,7 @@ class Breaker:
 
 
 def all_breakers() -> list[BreakerState]:
-    return [Breaker(name).snapshot() for name in NAMES]
+    return [Breaker(name).snapshot() for name in BreakerName]
 
 
 class _Guarded:
@@ -247,7 +264,7 @@ class _Guarded:
         return lambda *args, **kwargs: self._breaker.call(value, *args, **kwargs)
 
 
-def guarded(target: object, *, breaker: str) -> Any:
+def guarded(target: object, *, breaker: BreakerName) -> Any:
     """`target` with each of its method calls behind the breaker named `breaker`."""
     return _Guarded(target, Breaker(breaker))
 

@@ -1,7 +1,8 @@
-"""Compare-and-swap updates and transaction guards: the one way rows of Order and Product change."""
+"""Compare-and-swap updates and transaction guards: the one way a row changes only if still as read."""
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import F, Model, Q, QuerySet, sql
 
@@ -35,20 +36,35 @@ def cas_update(
     `returning` names columns whose new values come back from the same statement (a counter
     bumped with the change, e.g. the order's event sequence), saving a round trip.
     """
-    match = Q(pk=pk) & (when or Q())
+    when = when or Q()
     if version is not None:
-        match &= Q(version=version)
-    queryset = model._default_manager.filter(match)
-    values = {"version": F("version") + 1, **changes}
+        when &= Q(version=version)
     if not returning:
-        rows = queryset.update(**values)
-        if rows != 1:
+        if not guarded_update(model, pk, when=when, **changes):
             raise ConflictError(model._meta.label, pk=pk, expected_version=version)
         return None
-    row = next(iter(update_returning(queryset, returning, **values)), None)
+    queryset = model._default_manager.filter(Q(pk=pk) & when)
+    row = next(iter(update_returning(queryset, returning, **_bump_version(model, changes))), None)
     if row is None:
         raise ConflictError(model._meta.label, pk=pk, expected_version=version)
     return row
+
+
+def guarded_update(model: type[Model], pk: Any, *, when: Q, **changes: Any) -> bool:
+    """cas_update for a change that may lose its race as a matter of course (a void finding the
+    authorization captured, a second copy of a step): apply `changes` to row `pk` only while
+    `when` holds, in one UPDATE, and say whether it did instead of raising ConflictError."""
+    return model._default_manager.filter(Q(pk=pk) & when).update(**_bump_version(model, changes)) == 1
+
+
+def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes`, plus one on the row's version where the model keeps one: a versioned row never
+    changes without its version moving, so a stale form or read always loses."""
+    try:
+        model._meta.get_field("version")
+    except FieldDoesNotExist:
+        return changes
+    return {"version": F("version") + 1, **changes}
 
 
 def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:

@@ -13,10 +13,8 @@ from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from .breakers import Breaker
+from .breakers import Breaker, BreakerName
 from .gateways import GatewayRejectedError, GatewayUnavailableError
-
-BREAKER = "email"
 
 
 def _refused_for_good(exc: smtplib.SMTPException) -> bool:
@@ -48,4 +46,4 @@ def send_message(*, subject: str, text: str, html: str, to: str, from_email: str
     the `email` breaker. Returns how many messages the backend took (1)."""
     message = EmailMultiAlternatives(subject=subject, body=text, from_email=from_email, to=[to], headers=headers)
     message.attach_alternative(html, "text/html")
-    return Breaker(BREAKER).call(_send, message)
+    return Breaker(BreakerName.EMAIL).call(_send, message)

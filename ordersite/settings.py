@@ -44,8 +44,13 @@ INSTALLED_APPS = [
     "inventory",
     "shipping",
     "notifications",
-    "sandboxes",
+    "ordersite",  # the plumbing's own commands (`manage.py breakers`) and admin templates
 ]
+# The test doubles (sandboxes/: payment and carrier sandboxes, fault injection at /admin/faults/,
+# the demo data): installed only when asked, on by default only with DEBUG (make run, the tests).
+SANDBOXES_ENABLED = env.bool("SANDBOXES_ENABLED", default=DEBUG)
+if SANDBOXES_ENABLED:
+    INSTALLED_APPS.append("sandboxes")
 
 MIDDLEWARE = [
     "ordersite.logs.RequestLogContextMiddleware",  # first: every later line has the request id

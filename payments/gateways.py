@@ -12,7 +12,7 @@ from typing import Protocol, cast
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ordersite.breakers import guarded
+from ordersite.breakers import BreakerName, guarded
 from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError, get_json, post_json
 
 __all__ = [
@@ -24,8 +24,6 @@ __all__ = [
     "PaymentGateway",
     "PaymentResult",
 ]
-
-BREAKER = "payment"
 
 
 @dataclass(frozen=True)
@@ -130,4 +128,4 @@ def payment_ledger() -> list[LedgerEntry] | None:
 
 def get_payment_gateway() -> PaymentGateway:
     """The configured provider (PAYMENT_GATEWAY_CLASS), every call behind the payment breaker."""
-    return cast(PaymentGateway, guarded(import_string(settings.PAYMENT_GATEWAY_CLASS)(), breaker=BREAKER))
+    return cast(PaymentGateway, guarded(import_string(settings.PAYMENT_GATEWAY_CLASS)(), breaker=BreakerName.PAYMENT))

@@ -9,8 +9,8 @@ from .gateways import LedgerEntry, payment_ledger
 from .models import Payment, PaymentStatus, Refund, RefundStatus
 
 
-def payment_for_order(*, order_id: int) -> Payment | None:
-    return Payment.objects.filter(order_id=order_id).first()
+def payment_for_order(*, order_pk: int) -> Payment | None:
+    return Payment.objects.filter(order_id=order_pk).first()
 
 
 def open_authorizations() -> QuerySet[Payment]:
@@ -18,10 +18,10 @@ def open_authorizations() -> QuerySet[Payment]:
     return Payment.objects.filter(status=PaymentStatus.AUTHORIZED)
 
 
-def payment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
-    """Every payment of the orders in `order_ids` (a subquery of order pks; None: all), as plain
+def payment_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Every payment of the orders in `order_pks` (a subquery of order pks; None: all), as plain
     rows for the invariant audit: one query, however many orders."""
-    payments = Payment.objects.all() if order_ids is None else Payment.objects.filter(order_id__in=order_ids)
+    payments = Payment.objects.all() if order_pks is None else Payment.objects.filter(order_id__in=order_pks)
     return list(
         payments.values(
             "order_id",
@@ -48,10 +48,10 @@ def gateway_ledger() -> list[LedgerEntry] | None:
     return payment_ledger()
 
 
-def order_refunds(*, order_id: int) -> QuerySet[Refund]:
+def order_refunds(*, order_pk: int) -> QuerySet[Refund]:
     """An order's refunds, oldest first (the caller already may see the order)."""
     return (
-        Refund.objects.filter(payment__order_id=order_id).select_related("return_request").order_by("created_at", "id")
+        Refund.objects.filter(payment__order_id=order_pk).select_related("return_request").order_by("created_at", "id")
     )
 
 
@@ -59,9 +59,9 @@ def refund_detail(*, refund_id: str) -> Refund:
     return Refund.objects.select_related("return_request").get(public_id=refund_id)
 
 
-def refund_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
+def refund_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Succeeded and pending refunds per order, as sums (one grouped query), for the audit."""
-    refunds = Refund.objects.all() if order_ids is None else Refund.objects.filter(payment__order_id__in=order_ids)
+    refunds = Refund.objects.all() if order_pks is None else Refund.objects.filter(payment__order_id__in=order_pks)
     return list(
         refunds.order_by()
         .values(order_id=F("payment__order_id"))
@@ -83,8 +83,8 @@ def payments_owing_refunds() -> QuerySet[Payment]:
     return Payment.objects.filter(refunding_cents__gt=0)
 
 
-def pending_refund_ids(*, order_id: int) -> list[str]:
-    rows = Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.PENDING).order_by("created_at", "id")
+def pending_refund_ids(*, order_pk: int) -> list[str]:
+    rows = Refund.objects.filter(payment__order_id=order_pk, status=RefundStatus.PENDING).order_by("created_at", "id")
     return [str(pk) for pk in rows.values_list("public_id", flat=True)]
 
 

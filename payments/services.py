@@ -6,12 +6,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
+from ordersite.db import guarded_update
 
 from .exceptions import CaptureRefusedError, PaymentNotCapturableError
 from .gateways import get_payment_gateway
@@ -105,7 +106,7 @@ def _outcome_unknown(order: "Order") -> bool:
     charge, and the branch below voids whatever was held."""
     return (
         order.status == OrderStatus.CANCELLED
-        and payment_for_order(order_id=order.pk) is None
+        and payment_for_order(order_pk=order.pk) is None
         and order_selectors.order_events(order=order).filter(kind=EventKind.PAYMENT_STARTED).exists()
     )
 
@@ -115,7 +116,7 @@ def capture_payment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status != OrderStatus.SHIPPED:
         return f"skipped: order is {order.status}"
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if payment is None or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):
         raise PaymentNotCapturableError(
             f"Shipped order {order_id} has no authorization left to capture.",
@@ -139,8 +140,12 @@ def capture_payment(*, order_id: str) -> str:
             # Another copy of this step (a re-send by the reconciler, a redelivery) captured and
             # completed it while this one asked the gateway (same key: one capture there).
             return f"skipped: order is {order.status} (another copy of the step got there first)"
-        captured = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
-            status=PaymentStatus.CAPTURED, captured_cents=F("amount_cents"), version=F("version") + 1
+        captured = guarded_update(
+            Payment,
+            payment.pk,
+            when=Q(status=PaymentStatus.AUTHORIZED),
+            status=PaymentStatus.CAPTURED,
+            captured_cents=F("amount_cents"),
         )
         if not captured and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
             # Voided between our read and this transaction: roll back, complete nothing.
@@ -158,18 +163,20 @@ def void_payment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status not in COMPENSABLE:
         return f"skipped: order is {order.status}"
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
         get_payment_gateway().void(reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void"))
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        voided = 0
-        if payment is not None:
-            voided = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
-                status=PaymentStatus.VOIDED, voided_cents=F("amount_cents"), version=F("version") + 1
-            )
-            if voided:
-                order_services.record_event(order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents)
+        voided = payment is not None and guarded_update(
+            Payment,
+            payment.pk,
+            when=Q(status=PaymentStatus.AUTHORIZED),
+            status=PaymentStatus.VOIDED,
+            voided_cents=F("amount_cents"),
+        )
+        if voided:
+            order_services.record_event(order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents)
         if order.status == OrderStatus.OUT_OF_STOCK:
             order_services.transition_order(
                 order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, reason="Out of stock."

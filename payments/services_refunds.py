@@ -19,7 +19,7 @@ from orders.pipeline import REFUND_PAYMENT, send_on_commit, step_key
 from orders.services import record_event
 from orders.states import REFUNDABLE, EventKind, ReturnStatus
 from orders.steps import REFUND_RETURN
-from ordersite.db import cas_update, require_transaction
+from ordersite.db import cas_update, guarded_update, require_transaction
 from ordersite.errors import ConflictError
 
 from .exceptions import NotRefundableError, RefundExceedsCapturedError, RefundRefusedError
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HOLDS_CAPTURED = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)
+# A refund's outcome is recorded once: only while it is still pending.
+STILL_PENDING = Q(status=RefundStatus.PENDING)
 
 
 def _reserve_refund(
@@ -41,7 +43,7 @@ def _reserve_refund(
     """Promise `amount_cents` of the order's captured money to a new pending refund. Call inside a
     transaction. The guard is in the UPDATE itself: captured >= already promised + this."""
     require_transaction("_reserve_refund")
-    payment = payment_for_order(order_id=order.pk)
+    payment = payment_for_order(order_pk=order.pk)
     if order.status not in REFUNDABLE or payment is None or payment.status not in HOLDS_CAPTURED:
         raise NotRefundableError(
             f"Order {order.public_id} is {order.status}; it keeps no captured money to refund.",
@@ -136,15 +138,16 @@ def refund_payment(*, order_id: str, refund_id: str) -> str:
     )
     if not result.approved:
         with transaction.atomic(durable=True):  # staff see why on the refund, while it retries
-            Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(failure_code=result.decline_code)
+            guarded_update(Refund, refund.pk, when=STILL_PENDING, failure_code=result.decline_code)
         raise RefundRefusedError(
             f"The processor refused refund {refund_id} of {amount} cents: {result.decline_code}.",
             decline_code=result.decline_code,
         )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        changes = {"status": RefundStatus.SUCCEEDED, "gateway_reference": result.reference}
-        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(**changes):
+        if not guarded_update(
+            Refund, refund.pk, when=STILL_PENDING, status=RefundStatus.SUCCEEDED, gateway_reference=result.reference
+        ):
             return "skipped: another copy recorded it"
         (kept,) = cas_update(
             Payment,
@@ -184,7 +187,7 @@ def abandon_refund(*, order_id: str, refund_task: str, target_id: str) -> str:
         return "nothing pending"
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(status=RefundStatus.ABANDONED):
+        if not guarded_update(Refund, refund.pk, when=STILL_PENDING, status=RefundStatus.ABANDONED):
             return "nothing pending"
         amount = refund.amount_cents
         cas_update(

@@ -36,7 +36,7 @@ class OrderRefundListCreateView(APIView):
     )
     def get(self, request: Request, order_id: str) -> Response:
         order = order_selectors.order_detail(user=request.user, order_id=order_id)
-        return Response(RefundOutput(selectors.order_refunds(order_id=order.pk), many=True).data)
+        return Response(RefundOutput(selectors.order_refunds(order_pk=order.pk), many=True).data)
 
     @extend_schema(
         operation_id="orders_refunds_create",

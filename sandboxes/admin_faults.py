@@ -1,6 +1,5 @@
-"""The admin page for faults: every breaker's state and counts with a reset button, and each
-sandbox's fault settings with a form. It calls the same functions as `manage.py breakers` and
-`manage.py sandbox_faults`; there is no model, all of it lives in Redis."""
+"""The admin page for faults: each sandbox's fault settings with a form. It calls the same
+functions as `manage.py sandbox_faults`; there is no model, all of it lives in Redis."""
 
 from dataclasses import asdict
 
@@ -9,8 +8,6 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-
-from ordersite.breakers import NAMES, Breaker, all_breakers
 
 from .faults import SANDBOXES, all_faults, reset_faults, set_faults
 
@@ -25,13 +22,10 @@ class FaultsForm(forms.Form):
 
 
 def faults_view(request: HttpRequest) -> HttpResponse:
-    """GET shows; POST `reset_breaker`, `set_faults` or `reset_faults` for one name, then back."""
+    """GET shows; POST `set_faults` or `reset_faults` for one sandbox, then back."""
     if request.method == "POST":
         action, name = request.POST.get("action"), request.POST.get("name", "")
-        if action == "reset_breaker" and name in NAMES:
-            Breaker(name).reset()
-            messages.success(request, f"Breaker {name} reset (closed).")
-        elif action == "reset_faults" and name in SANDBOXES:
+        if action == "reset_faults" and name in SANDBOXES:
             reset_faults(name)
             messages.success(request, f"Sandbox {name}: no faults.")
         elif action == "set_faults" and name in SANDBOXES:
@@ -44,8 +38,7 @@ def faults_view(request: HttpRequest) -> HttpResponse:
         return redirect(request.path)
     context = {
         **admin.site.each_context(request),
-        "title": "Faults and circuit breakers",
-        "breakers": all_breakers(),
+        "title": "Sandbox faults",
         "sandboxes": [(name, FaultsForm(initial=asdict(f), auto_id=f"{name}_%s")) for name, f in all_faults().items()],
     }
     return TemplateResponse(request, "admin/faults.html", context)

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class SandboxesConfig(AppConfig):
-    """Our own payment and carrier sandboxes (HTTP services with injectable faults)."""
+    """Test doubles: our payment and carrier sandboxes (HTTP services with injectable faults) and
+    the demo data. Installed only when SANDBOXES_ENABLED (ordersite/settings.py)."""
 
     name = "sandboxes"

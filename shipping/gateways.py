@@ -13,7 +13,7 @@ from typing import Protocol, cast
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ordersite.breakers import guarded
+from ordersite.breakers import BreakerName, guarded
 from ordersite.gateways import GatewayRejectedError, GatewayUnavailableError, get_json, post_json
 
 __all__ = [
@@ -135,4 +135,5 @@ def carrier_bookings(role: str) -> list[Booking] | None:
 
 def get_carrier(role: str = "primary") -> Carrier:
     """The configured carrier for `role`, every call behind that carrier's own breaker."""
-    return cast(Carrier, guarded(import_string(settings.CARRIER_CLASSES[role])(name=role), breaker=f"carrier_{role}"))
+    carrier = import_string(settings.CARRIER_CLASSES[role])(name=role)
+    return cast(Carrier, guarded(carrier, breaker=BreakerName.carrier(role)))

@@ -11,8 +11,8 @@ from .gateways import ROLES, Booking, carrier_bookings
 from .models import Shipment, ShipmentStatus
 
 
-def shipment_for_order(*, order_id: int) -> Shipment | None:
-    return Shipment.objects.filter(order_id=order_id).first()
+def shipment_for_order(*, order_pk: int) -> Shipment | None:
+    return Shipment.objects.filter(order_id=order_pk).first()
 
 
 def live_bookings() -> QuerySet[Shipment]:
@@ -20,10 +20,10 @@ def live_bookings() -> QuerySet[Shipment]:
     return Shipment.objects.filter(status=ShipmentStatus.CREATED)
 
 
-def shipment_audit_rows(*, order_ids: QuerySet | None = None) -> list[dict[str, Any]]:
-    """Every shipment of the orders in `order_ids` (a subquery of order pks; None: all), as plain
+def shipment_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
+    """Every shipment of the orders in `order_pks` (a subquery of order pks; None: all), as plain
     rows for the invariant audit: one query."""
-    shipments = Shipment.objects.all() if order_ids is None else Shipment.objects.filter(order_id__in=order_ids)
+    shipments = Shipment.objects.all() if order_pks is None else Shipment.objects.filter(order_id__in=order_pks)
     return list(shipments.values("order_id", "carrier", "tracking_number", "status"))
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import signature
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory import services as inventory_services
@@ -19,6 +20,7 @@ from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain,
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
+from ordersite.db import guarded_update
 from ordersite.errors import ConflictError, TransientError
 
 from .exceptions import OrderNotShippableError
@@ -96,7 +98,7 @@ def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
             return f"booked after {order.status}; compensating"
         duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
         if order.status in SHIPPABLE:
-            inventory_services.commit_stock(order_id=order.pk)
+            inventory_services.commit_stock(order_pk=order.pk)
             order_services.transition_order(
                 order,
                 OrderStatus.SHIPPED,
@@ -184,7 +186,7 @@ def cancel_stray_booking(*, order_id: str, carrier: str) -> str:
     a booking that lands after this is refused too. Idempotent; never touches the order's real
     parcel (the one recorded with this carrier, which cancel_shipment looks after)."""
     order = order_selectors.order_for_step(order_id=order_id)
-    shipment = shipment_for_order(order_id=order.pk)
+    shipment = shipment_for_order(order_pk=order.pk)
     if shipment is not None and shipment.carrier == carrier:
         return f"skipped: the order's parcel is with {carrier}"
     found = get_carrier(carrier).cancel_booking(
@@ -228,7 +230,7 @@ def cancel_shipment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status not in COMPENSABLE:
         return f"skipped: order is {order.status}"
-    shipment = shipment_for_order(order_id=order.pk)
+    shipment = shipment_for_order(order_pk=order.pk)
     # Bookings whose answer was lost are called back too (each by its key; idempotent).
     for carrier in _stray_carriers(order, shipped_with=shipment.carrier if shipment else ""):
         cancel_stray_booking(order_id=order_id, carrier=carrier)
@@ -239,8 +241,8 @@ def cancel_shipment(*, order_id: str) -> str:
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        if Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.CREATED).update(
-            status=ShipmentStatus.CANCELLED
+        if guarded_update(
+            Shipment, shipment.pk, when=Q(status=ShipmentStatus.CREATED), status=ShipmentStatus.CANCELLED
         ):
             order_services.record_event(
                 order,
@@ -276,7 +278,7 @@ def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "
         # A carrier's earlier, cancelled booking may hold the order's one shipment row.
         if not Shipment.objects.filter(order=order).update(label_reference="", **booked):
             Shipment.objects.create(order=order, **booked)
-        inventory_services.commit_stock(order_id=order.pk)
+        inventory_services.commit_stock(order_pk=order.pk)
         _call_back_strays_on_commit(order, shipped_with=MANUAL_CARRIER)
         order_id = str(order.public_id)
         transaction.on_commit(lambda: pipeline_chain(order_id, start=CAPTURE).apply_async())

@@ -244,7 +244,7 @@ class SandboxProcess:
         self.log = ROOT / "var" / f"sandboxes-{os.getpid()}.log"
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
-        env = dict(os.environ, REDIS_URL=TEST_REDIS_URL, PYTHONUNBUFFERED="1", **self.env)
+        env = dict(os.environ, REDIS_URL=TEST_REDIS_URL, PYTHONUNBUFFERED="1", SANDBOXES_ENABLED="true", **self.env)
         env["SANDBOX_HANG_SECONDS"] = FAULT_TIMINGS["SANDBOX_HANG_SECONDS"]
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "run_sandboxes"],

@@ -1,5 +1,6 @@
 """Promises about the repository itself: every setting documented, Procfile and compose agree."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -79,3 +80,46 @@ def test_no_session_state_survives_a_transaction():
             if _SESSION_STATE.search(line):
                 offenders.append(f"{relative}:{number}: {line.strip()}")
     assert not offenders, "session state under a transaction-mode pooler:\n" + "\n".join(offenders)
+
+
+# What takes a breaker's name: the breaker itself, the proxy that puts an adapter behind one, and
+# the errors naming the breaker that refused a call.
+_NAMED_BY_FIRST_ARGUMENT = {"Breaker", "CircuitOpenError", "BreakerUnavailableError"}
+
+
+def _breaker_name_given(call: ast.Call) -> ast.expr | None:
+    func = call.func
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if called in _NAMED_BY_FIRST_ARGUMENT and call.args:
+        return call.args[0]
+    if called == "guarded":
+        return next((keyword.value for keyword in call.keywords if keyword.arg == "breaker"), None)
+    return None
+
+
+def test_every_breaker_is_named_through_the_breaker_name_enum():
+    """`payment` or `payments`? BreakerName (ordersite/breakers.py) is the one spelling: a breaker
+    named by a string literal or an f-string anywhere else (tests and benches too) is refused."""
+    offenders = []
+    for path in sorted(ROOT.glob("**/*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in (".venv", "var") or relative == Path("ordersite/breakers.py"):
+            continue
+        module = ast.parse(path.read_text())
+        # A module's own string constant (`BREAKER = "payment"`) is a literal under another name.
+        constants = {
+            target.id
+            for statement in module.body
+            if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
+            for target in statement.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(module):
+            name = _breaker_name_given(node) if isinstance(node, ast.Call) else None
+            if name is None:
+                continue
+            parts = list(ast.walk(name))
+            literal = any(isinstance(part, ast.Constant | ast.JoinedStr) for part in parts)
+            if literal or any(isinstance(part, ast.Name) and part.id in constants for part in parts):
+                offenders.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
+    assert not offenders, "name breakers with BreakerName members:\n" + "\n".join(offenders)

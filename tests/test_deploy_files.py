@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .deploy import ROOT, compose_services
+from .deploy import ROOT, compose_services, interpolate
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 APP_SERVICES = (
@@ -147,6 +147,16 @@ def test_compose_keeps_var_in_a_named_volume_with_the_logins():
     volume = services["web"]["volumes"][0].split(":")[0]
     assert volume in re.search(r"^volumes:\n((?:  .*\n?)+)", compose, re.M)[1]
     assert "seed_demo > var/demo-logins.txt" in services["migrate"]["command"]
+
+
+def test_compose_asks_for_the_sandboxes_its_demo_runs_on():
+    """DEBUG is false under compose, which leaves the test doubles out unless asked: the demo asks,
+    for the `sandbox` service (run_sandboxes) and `migrate` (seed_demo), unless the shell says no."""
+    services = compose_services()
+    for name in ("sandbox", "migrate", *APP_SERVICES):
+        value = services[name]["environment"]["SANDBOXES_ENABLED"]
+        assert interpolate(value, {}) == "true", name
+        assert interpolate(value, {"SANDBOXES_ENABLED": "false"}) == "false", name
 
 
 def test_compose_keeps_state_in_a_durable_redis_apart_from_the_cache():

@@ -20,11 +20,9 @@ ALLOWED = {
 
 _NAME = "|".join(queue.value for queue in Queue)
 _QUOTED = rf"""["'](?:{_NAME})["']"""
-# A queue spelled as a string: given to a `queue…` keyword or key, listed beside another queue, or
-# in a worker's `-Q`. (An app label or a sandbox that shares a queue's name is none of these.)
-_QUEUE_LITERAL = re.compile(
-    rf"""queue\w*["']?\s*[=:]\s*[\[({{]?\s*{_QUOTED}|{_QUOTED}\s*,\s*{_QUOTED}|-Q[\s="',]+(?:{_NAME})\b"""
-)
+# A queue spelled as a string: given to a name, keyword or key that says queue (alone or first in
+# a list), or in a worker's `-Q`. An app label or a sandbox that shares a queue's name is neither.
+_QUEUE_LITERAL = re.compile(rf"""(?i:queue)\w*["']?\s*[=:]\s*[\[({{]?\s*{_QUOTED}|-Q[\s="',]+(?:{_NAME})\b""")
 
 
 @pytest.mark.parametrize(
@@ -34,6 +32,7 @@ _QUEUE_LITERAL = re.compile(
         '{"queue": "orders", "args": []}',
         'heartbeat(queues=["payments"])',
         'QUEUES = ("orders", "payments")',
+        'STEP_OF_QUEUE = {"payments": AUTHORIZE}',
         '["-Q", "inventory", "-n", node]',
         'command = "celery -A ordersite worker -Q shipping"',
     ],
@@ -48,6 +47,7 @@ def test_the_scan_finds_a_queue_spelled_as_a_string(line):
         "send_task(name, queue=Queue.PAYMENTS)",
         'set_faults("payments", error_rate=1.0)',
         'INSTALLED_APPS = ["orders",',
+        'APPS = ("orders", "payments", "inventory")',
         'Report(checked={"orders": 6})',
         'worker_argv([queue], node=f"chaos-{queue}@%h")',
     ],

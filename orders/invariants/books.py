@@ -30,7 +30,7 @@ LIVE = "created"  # our own Shipment rows: a delivery sets delivered_at, not the
 
 
 def check_books(audit: Audit, *, ledgers: bool) -> None:
-    payments = {row["order_id"]: row for row in payment_selectors.payment_audit_rows(order_ids=audit.scope_pks)}
+    payments = {row["order_id"]: row for row in payment_selectors.payment_audit_rows(order_pks=audit.scope_pks)}
     ledger = _payment_ledger(audit) if ledgers else None
     by_order = _ledger_by_order(audit, ledger, payments) if ledger is not None else {}
     if ledger is not None:
@@ -171,7 +171,7 @@ CAPTURED_ONCE = frozenset({"captured", "partially_refunded", "refunded"})
 def _check_refunds(audit: Audit, payments: dict[int, dict], by_order: dict[int, list["LedgerEntry"]]) -> None:
     """captured = refunded + kept, per order: the order's refunded amount is its payment's and its
     succeeded refunds' (and the gateway's, when it was read); the status follows the money."""
-    refunds = {row["order_id"]: row for row in payment_selectors.refund_audit_rows(order_ids=audit.scope_pks)}
+    refunds = {row["order_id"]: row for row in payment_selectors.refund_audit_rows(order_pks=audit.scope_pks)}
     for pk, order in audit.orders.items():
         row, sums = payments.get(pk), refunds.get(pk, {"succeeded": 0, "pending": 0})
         refunded = row["refunded_cents"] if row else 0
@@ -233,14 +233,14 @@ def _check_stock(audit: Audit) -> None:
             audit.flag("stock.oversold", detail, product=product["sku"])
     held: dict[int, dict[int, int]] = defaultdict(dict)
     committed: dict[int, dict[int, int]] = defaultdict(dict)
-    for row in inventory_selectors.reservation_audit_rows(order_ids=audit.scope_pks):
+    for row in inventory_selectors.reservation_audit_rows(order_pks=audit.scope_pks):
         target = held if row["status"] == "held" else committed if row["status"] == "committed" else None
         if target is not None:
             target[row["order_id"]][row["product_id"]] = row["quantity"]
     shipped_items: dict[int, dict[int, int]] = defaultdict(dict)
     lines = OrderItem.objects.filter(order__in=audit.scope.filter(status__in=SHIPPED)).order_by()
-    for order_id, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
-        shipped_items[order_id][product_id] = quantity
+    for order_pk, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
+        shipped_items[order_pk][product_id] = quantity
     for pk in held.keys() | committed.keys() | shipped_items.keys():
         _check_order_stock(audit, audit.orders[pk], held.get(pk, {}), committed.get(pk, {}), shipped_items.get(pk, {}))
 
@@ -277,7 +277,7 @@ def _carrier_ledgers(audit: Audit) -> dict[str, list["Booking"]]:
 
 
 def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
-    shipments = {row["order_id"]: row for row in shipping_selectors.shipment_audit_rows(order_ids=audit.scope_pks)}
+    shipments = {row["order_id"]: row for row in shipping_selectors.shipment_audit_rows(order_pks=audit.scope_pks)}
     live_at: dict[str, set[str]] = {role: set() for role in ledgers}
     for role, bookings in ledgers.items():
         for booking in (b for b in bookings if b.status in LIVE_STATUSES):

@@ -67,7 +67,7 @@ def check_customer_timelines(audit: Audit) -> None:
 
 def _gateway_references(audit: Audit) -> dict[int, set[str]]:
     refs: dict[int, set[str]] = defaultdict(set)
-    for row in payment_selectors.payment_audit_rows(order_ids=audit.scope_pks):
+    for row in payment_selectors.payment_audit_rows(order_pks=audit.scope_pks):
         if row["gateway_reference"]:
             refs[row["order_id"]].add(row["gateway_reference"])
     return refs

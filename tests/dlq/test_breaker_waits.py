@@ -16,7 +16,7 @@ from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq
-from ordersite.breakers import Breaker
+from ordersite.breakers import Breaker, BreakerName
 from payments import services as payment_services
 from payments.models import Payment, PaymentStatus
 
@@ -31,7 +31,7 @@ def payment_breaker_held_open(redis_client, *, seconds: float) -> Iterator[threa
     """Keep the payment breaker open (at most a second ahead, as a short BREAKER_OPEN_SECONDS
     would) for `seconds`, or until the event is set; then reset it."""
     done = threading.Event()
-    key = Breaker("payment").state_key
+    key = Breaker(BreakerName.PAYMENT).state_key
 
     def hold() -> None:
         deadline = time.monotonic() + seconds
@@ -40,7 +40,7 @@ def payment_breaker_held_open(redis_client, *, seconds: float) -> Iterator[threa
             now_ms = now_s * 1000 + now_us // 1000
             redis_client.hset(key, mapping={"state": "open", "open_until": now_ms + 1000, "opened_at": now_ms})
             done.wait(0.2)
-        Breaker("payment").reset()
+        Breaker(BreakerName.PAYMENT).reset()
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from inventory.models import Product, Reservation, ReservationStatus
 from orders import pipeline
 from orders.models import Order
-from orders.services_recovery import resend_lost_compensations
+from orders.recovery import resend_lost_compensations
 from orders.states import EventKind, OrderStatus
 from payments.gateways import HttpPaymentGateway
 from payments.models import Payment, PaymentStatus

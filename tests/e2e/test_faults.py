@@ -11,7 +11,7 @@ from django.db.models import Sum
 from inventory.models import Product, Reservation, ReservationStatus
 from orders.models import Order
 from orders.states import TERMINAL, EventKind, OrderStatus
-from ordersite.breakers import Breaker
+from ordersite.breakers import Breaker, BreakerName
 from ordersite.celery import app as celery_app
 from payments.models import Payment, PaymentStatus
 from sandboxes.faults import request_count, set_faults
@@ -80,7 +80,8 @@ def test_declined_cards_end_payment_failed_never_retried_nor_tripping_the_breake
     assert Order.objects.get(public_id=broke).status_reason == "The card has insufficient funds."
     assert _events(declined, EventKind.STEP_RETRY) == _events(broke, EventKind.STEP_RETRY) == []
     assert not Reservation.objects.exists()
-    assert (Breaker("payment").snapshot().state, Breaker("payment").snapshot().errors) == ("closed", 0)
+    payment_breaker = Breaker(BreakerName.PAYMENT).snapshot()
+    assert (payment_breaker.state, payment_breaker.errors) == ("closed", 0)
     _assert_invariants(faults)
 
 
@@ -117,11 +118,11 @@ def test_breaker_opens_under_a_burst_of_errors_and_closes_after_recovery(api, fa
     ProductFactory(sku="p")
     set_faults("payments", error_rate=1.0)
     order_ids = [_place(api, "p") for _ in range(3)]
-    wait_for(lambda: Breaker("payment").snapshot().state == "open")
+    wait_for(lambda: Breaker(BreakerName.PAYMENT).snapshot().state == "open")
     wait_for(lambda: any("CircuitOpenError" in r["error"] for o in order_ids for r in _events(o, EventKind.STEP_RETRY)))
     set_faults("payments", error_rate=0.0)
     wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in order_ids), timeout=60)
-    breaker = Breaker("payment").snapshot()
+    breaker = Breaker(BreakerName.PAYMENT).snapshot()
     assert breaker.state == "closed"
     assert breaker.times_opened >= 1
     _assert_invariants(faults)
@@ -227,7 +228,7 @@ def test_customers_with_a_flaky_card_cannot_open_the_shared_payment_breaker(api,
     normal = _place(api, "p")
     wait_for(lambda: _reached(normal, OrderStatus.COMPLETED), timeout=20)
     wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in flaky), timeout=60)
-    breaker = Breaker("payment").snapshot()
+    breaker = Breaker(BreakerName.PAYMENT).snapshot()
     assert (breaker.times_opened, breaker.errors) == (0, 0)
     assert not any("CircuitOpenError" in r["error"] for o in [*flaky, normal] for r in _events(o, EventKind.STEP_RETRY))
     _assert_invariants(faults)

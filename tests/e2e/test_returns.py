@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import Product
-from orders import dlq_services, services_recovery
+from orders import dlq_services, recovery
 from orders.invariants import check_invariants
 from orders.models import Order, ReturnRequest
 from orders.states import EventKind, OrderStatus, ReturnStatus
@@ -320,7 +320,7 @@ def test_the_reconciler_sends_again_a_refund_whose_message_was_lost(api, faults,
             _order(order_id), amount_cents=2200, key=f"{order_id}:refund-lost", actor="ann", reason="Lost."
         )
     settings.PIPELINE_STUCK_AFTER_SECONDS = 0
-    assert services_recovery.resend_lost_refunds() == 1
+    assert recovery.resend_lost_refunds() == 1
     wait_for(lambda: _order(order_id).status == OrderStatus.REFUNDED, timeout=30)
     assert Refund.objects.get(pk=refund.pk).status == RefundStatus.SUCCEEDED
     assert EventKind.COMPENSATION_RESENT in _kinds(order_id)

@@ -65,7 +65,7 @@ def test_commit_stock_takes_units_off_the_shelf():
     order = OrderFactory(status=OrderStatus.PAID, lines=[(product, 3)])
     services.reserve_stock(order_id=str(order.public_id))
     with transaction.atomic():
-        services.commit_stock(order_id=order.pk)
+        services.commit_stock(order_pk=order.pk)
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (2, 0)
     assert Reservation.objects.get().status == ReservationStatus.COMMITTED

@@ -91,9 +91,11 @@ def test_product_edit_with_the_current_version_saves(admin_browser):
     assert (product.name, product.on_hand, product.version) == ("Renamed", 12, 2)
 
 
-def test_admin_index_links_the_faults_and_breakers_page(admin_browser):
+def test_admin_index_links_the_breakers_and_faults_pages(admin_browser):
     html = admin_browser.get("/admin/").content.decode()
+    assert 'href="/admin/breakers/"' in html
     assert 'href="/admin/faults/"' in html
+    assert admin_browser.get("/admin/breakers/").status_code == 200
     assert admin_browser.get("/admin/faults/").status_code == 200
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 from orders.states import EventKind, OrderStatus
 from ordersite import dlq, worker_heartbeat
-from ordersite.breakers import Breaker
+from ordersite.breakers import Breaker, BreakerName
 from ordersite.celery import app as celery_app
 from ordersite.queues import Queue
 
@@ -152,7 +152,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
     for _ in range(3):
         celery_app.send_task("orders.no_such_task", queue="dashboard-test-queue")
     dlq.push(dlq.Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="x"))
-    payment = Breaker("payment")
+    payment = Breaker(BreakerName.PAYMENT)
     for _ in range(settings.BREAKER_CONSECUTIVE_FAILURES):
         payment.record(ok=False)
 

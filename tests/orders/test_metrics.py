@@ -4,7 +4,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orders.states import OrderStatus
-from ordersite.breakers import Breaker
+from ordersite.breakers import Breaker, BreakerName
 
 from ..factories import OrderFactory
 
@@ -39,7 +39,7 @@ def test_metrics_are_for_staff_only(api):
 def test_metrics_show_an_open_breaker(staff_api, settings):
     settings.BREAKER_CONSECUTIVE_FAILURES = 2
     settings.BREAKER_OPEN_SECONDS = 30
-    breaker = Breaker("payment")
+    breaker = Breaker(BreakerName.PAYMENT)
     for _ in range(2):
         breaker.record(ok=False)
     try:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from inventory.models import Reservation
 from orders.models import Order
-from orders.services_recovery import resend_lost_compensations, resend_stuck_orders
+from orders.recovery import resend_lost_compensations, resend_stuck_orders
 from orders.states import EventKind, OrderStatus
 from orders.timeline import record_step_event
 from payments.models import Payment, PaymentStatus

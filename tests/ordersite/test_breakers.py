@@ -2,7 +2,7 @@
 
 import pytest
 
-from ordersite.breakers import Breaker, CircuitOpenError, all_breakers
+from ordersite.breakers import Breaker, BreakerName, CircuitOpenError, all_breakers
 from ordersite.errors import DomainError, TransientError
 
 from ..conftest import wait_for
@@ -16,7 +16,7 @@ def breaker(settings, redis_client):
     settings.BREAKER_ERROR_RATE = 50
     settings.BREAKER_HALF_OPEN_CALLS = 2
     settings.BREAKER_CLOSE_AFTER = 2
-    return Breaker("payment")
+    return Breaker(BreakerName.PAYMENT)
 
 
 def _fail() -> None:
@@ -102,3 +102,15 @@ def test_reset_closes_a_breaker_and_all_breakers_are_listed(breaker):
     breaker.reset()
     assert _call(breaker, _ok) == "ok"
     assert [b.name for b in all_breakers()] == ["payment", "carrier_primary", "carrier_fallback", "email"]
+
+
+def test_breaker_names_keep_their_redis_keys_and_refuse_a_misspelling(settings):
+    """The names are part of Redis keys and metric labels: renaming one would orphan the state of
+    every running breaker. A name outside BreakerName (`payments`, the queue's) is refused."""
+    assert Breaker(BreakerName.PAYMENT).state_key == "{breaker:payment}:state"
+    assert Breaker(BreakerName.CARRIER_PRIMARY).window_key == "{breaker:carrier_primary}:window"
+    misspelled = "payments"  # built at run time: the convention test refuses a literal
+    with pytest.raises(ValueError, match="payments"):
+        Breaker(misspelled)
+    carriers = {BreakerName.carrier(role) for role in settings.CARRIER_CLASSES}
+    assert carriers == {BreakerName.CARRIER_PRIMARY, BreakerName.CARRIER_FALLBACK}

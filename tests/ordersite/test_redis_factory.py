@@ -28,7 +28,7 @@ def test_one_client_and_pool_per_url_and_options(settings):
     shared = redis_factory.client()
     assert redis_factory.client(TEST_REDIS_URL) is shared
     assert dlq.redis_client() is shared
-    assert breakers.Breaker("payment").redis is shared
+    assert breakers.Breaker(breakers.BreakerName.PAYMENT).redis is shared
     assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is not shared  # other socket options
     assert redis_factory.client(TEST_REDIS_URL, timeout=1.0) is worker_heartbeat.client(1.0)
     shared.ping()
@@ -177,7 +177,7 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
 
     monkeypatch.setattr(redis.Redis, "execute_command", recording)
 
-    breaker = breakers.Breaker("payment")
+    breaker = breakers.Breaker(breakers.BreakerName.PAYMENT)
     breaker.before_call()
     breaker.record(ok=False)
     entry = dlq.Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="o-1")

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from ordersite.breakers import Breaker, CircuitOpenError
+from ordersite.breakers import Breaker, BreakerName, CircuitOpenError
 from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError
 from payments.gateways import HttpPaymentGateway, get_payment_gateway
 from sandboxes.faults import request_count, set_faults
@@ -163,7 +163,7 @@ def test_a_card_specific_processing_error_does_not_count_against_the_breaker(fau
         for _ in range(2):
             with pytest.raises(GatewayRequestError, match="processing_error"):
                 _authorize(gateway, token="tok_processing_error", key=f"flaky-{n}")
-    breaker = Breaker("payment").snapshot()
+    breaker = Breaker(BreakerName.PAYMENT).snapshot()
     assert (breaker.state, breaker.errors, breaker.times_opened) == ("closed", 0, 0)
     assert all(_authorize(gateway, token="tok_processing_error", key=f"flaky-{n}").approved for n in range(6))
 
@@ -175,4 +175,4 @@ def test_a_gateway_wide_503_still_counts_against_the_breaker(faults, settings):
     for n in range(3):
         with pytest.raises(GatewayUnavailableError):
             _authorize(gateway, key=f"k{n}")
-    assert Breaker("payment").snapshot().state == "open"
+    assert Breaker(BreakerName.PAYMENT).snapshot().state == "open"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from orders.selectors import order_pk_for
+from orders.selectors import order_by_public_id
 from orders.verify import Mismatch, verify_events
 
 
@@ -23,11 +23,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         order_pk = None
         if options["order"] is not None:
-            order_pk = order_pk_for(order_id=options["order"])
-            if order_pk is None:
+            order = order_by_public_id(order_id=options["order"])
+            if order is None:
                 raise CommandError(
                     f"--order: no order with id {options['order']!r} (an order_id is a UUID)", returncode=2
                 )
+            order_pk = order.pk
         started, differing, verified = time.monotonic(), 0, 0
         for result in verify_events(order_pk=order_pk):
             if isinstance(result, Mismatch):

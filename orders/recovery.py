@@ -120,7 +120,7 @@ def resend_lost_refunds() -> int:
     resent = 0
     for order in _one_by_one(ended_orders_still_holding(statuses=REFUNDABLE, unchanged_since=cutoff, holding=holding)):
         order_id = str(order.public_id)
-        sends = [(REFUND_PAYMENT, rid) for rid in payment_selectors.pending_refund_ids(order_id=order.pk)]
+        sends = [(REFUND_PAYMENT, rid) for rid in payment_selectors.pending_refund_ids(order_pk=order.pk)]
         sends += [(REFUND_RETURN, rid) for rid in received_return_ids(order=order)]
 
         def send(order_id: str = order_id, sends: list[tuple[str, str]] = sends) -> None:

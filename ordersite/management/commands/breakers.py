@@ -4,18 +4,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ordersite.breakers import NAMES, Breaker, all_breakers
+from ordersite.breakers import Breaker, BreakerName, all_breakers
 
 
 class Command(BaseCommand):
     help = "Show the circuit breakers' state and counts; --reset NAME closes one."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--reset", choices=NAMES)
+        parser.add_argument("--reset", choices=[name.value for name in BreakerName])
 
     def handle(self, *args: Any, reset: str | None = None, **options: Any) -> None:
         if reset:
-            Breaker(reset).reset()
+            Breaker(BreakerName(reset)).reset()
         for b in all_breakers():
             self.stdout.write(
                 f"{b.name:17} {b.state:9} calls={b.calls} errors={b.errors} in_a_row={b.consecutive_failures} "

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from orders.services_demo import seed_demo
+from sandboxes.demo import seed_demo
 
 
 class Command(BaseCommand):
