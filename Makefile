@@ -59,12 +59,18 @@ test-rabbitmq: $(BIN)/.installed services
 	@export TEST_BROKER_URL=$(RABBITMQ_TEST_URL); bin/ensure-rabbitmq $$($(BIN)/python -m tests.broker) && \
 	  $(BIN)/pytest tests/e2e tests/dlq tests/ordersite/test_queues.py $(PYTEST_ARGS)
 
+# The same commands as .pre-commit-config.yaml's hooks (tests/test_lint_config.py keeps them
+# equal). The last line checks production's defaults (DEBUG off) with a throwaway key.
+DEPLOY_CHECK_ENV := DEBUG=false SECRET_KEY=make-lint-deploy-check-only-not-a-secret-0123456789abcdef
 lint: $(BIN)/.installed
 	$(BIN)/python bin/check-lock
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	env $(DEPLOY_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Open-loop load beside the floors, make run's processes and defaults, medians of 3 runs (~8 min).
 bench: $(BIN)/.installed services

@@ -186,6 +186,7 @@ class Stack:
             "CARRIER_PRIMARY_URL": f"http://127.0.0.1:{self.port['carrier_primary']}",
             "CARRIER_FALLBACK_URL": f"http://127.0.0.1:{self.port['carrier_fallback']}",
             "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP
             "SANDBOXES_ENABLED": "true",  # run_sandboxes plays the gateways
             "SECRET_KEY": "chaos-run-only",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -179,7 +179,12 @@ def main() -> int:
     stack = Stack(
         db_name="ordersite_bench_live",
         roles=("live",),
-        extra_env={"LIVE_PORT": str(port), "LIVE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS), "DEBUG": "false"},
+        extra_env={
+            "LIVE_PORT": str(port),
+            "LIVE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP
+        },
     )
     stack.env.setdefault("SECRET_KEY", "bench-only")
     try:

@@ -15,7 +15,7 @@ worker killed between the mail server's acceptance and the commit that records i
 import logging
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import signature
 from django.conf import settings
@@ -91,7 +91,7 @@ def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notif
     return Notification.objects.get(event=event) if taken else None
 
 
-def _finish(notification: Notification, event: "OrderEvent", *, kind: EventKind, **data: object) -> None:
+def _finish(notification: Notification, event: "OrderEvent", *, kind: EventKind, **data: Any) -> None:
     """Record the outcome (sent, or skipped with its reason) on the row and in the order's
     timeline, in one transaction: staff read in the timeline what went out."""
     if kind == EventKind.NOTIFICATION_SENT:

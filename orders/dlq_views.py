@@ -73,6 +73,7 @@ class DeadLetterListView(APIView):
     permission_classes = [CanReviewDeadLetters]
 
     @extend_schema(
+        operation_id="api_v1_dlq_list",  # a list, not a second "api_v1_dlq_retrieve"
         parameters=[DeadLetterListInput],
         responses={
             200: inline_serializer(

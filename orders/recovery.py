@@ -7,6 +7,7 @@ that still holds stock, an authorization or a carrier booking after the same per
 compensation message, and gets the compensations it needs sent again; and an order that still
 owes a refund gets its refund steps sent again."""
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -56,7 +57,9 @@ def resend_stuck_orders() -> int:
                 record_event(
                     order, EventKind.STEP_RESENT, task=step, unchanged_s=int((now - order.updated_at).total_seconds())
                 )
-                transaction.on_commit(lambda o=order: pipeline.resume(order_id=str(o.public_id), status=o.status))
+                transaction.on_commit(
+                    functools.partial(pipeline.resume, order_id=str(order.public_id), status=order.status)
+                )
         except ConflictError:
             continue  # it moved: not stuck after all
         logger.warning("re-sent %s for stuck order %s", step, order.public_id)

@@ -33,7 +33,7 @@ from .timeline import record_event
 from .timeline import record_step_event as record_step_event  # for the apps' steps
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _existing_for_key(customer: "AbstractBaseUser", key: str, fingerprint: str) -> Order | None:
+def _existing_for_key(customer: "User", key: str, fingerprint: str) -> Order | None:
     existing = IdempotencyKey.objects.select_related("order").filter(customer=customer, key=key).first()
     if existing is None:
         return None
@@ -97,7 +97,7 @@ def _existing_for_key(customer: "AbstractBaseUser", key: str, fingerprint: str) 
     return existing.order
 
 
-def resolve_customer(*, requester: "AbstractBaseUser", customer_id: str | None) -> "AbstractBaseUser":
+def resolve_customer(*, requester: "User", customer_id: str | None) -> "User":
     """Whom an order is for: the requester, or (staff only) the customer named by username."""
     if customer_id in (None, "", requester.get_username()):
         return requester
@@ -113,7 +113,7 @@ def resolve_customer(*, requester: "AbstractBaseUser", customer_id: str | None) 
 
 def place_order(
     *,
-    customer: "AbstractBaseUser",
+    customer: "User",
     items: list[dict[str, Any]],
     shipping_address: dict[str, Any] | None = None,
     payment_token: str = "tok_visa",  # noqa: S107  (a test card token, not a secret)

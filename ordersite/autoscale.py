@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from celery.utils.sysinfo import cpu_budget
+from celery.utils.sysinfo import cpu_budget  # type: ignore[attr-defined]  # Celery 5.7, absent from the stubs
 from celery.worker import state
 from celery.worker.autoscale import Autoscaler
 from django.conf import settings
@@ -190,7 +190,7 @@ class BacklogAutoscaler(Autoscaler):
         if target > current:
             self.scale_up(target - current)
         else:
-            self._shrink(current - target)
+            self._shrink(current - target)  # type: ignore[attr-defined]  # Autoscaler's, absent from the stubs
         return True
 
     # --- sampling (a thread of its own) -------------------------------------------------------
@@ -217,8 +217,9 @@ class BacklogAutoscaler(Autoscaler):
                     logger.warning("autoscaler cannot read the backlog; sizing by reserved tasks only", exc_info=True)
                 failing = True
                 self.backlog = 0
-                with contextlib.suppress(Exception):
-                    connection.release()
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.release()
                 connection = channel = None
             self.host_cap = host_capacity(
                 cpus=cpu_budget().count,

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from django.conf import settings
@@ -226,8 +226,9 @@ class Breaker:
         ]
 
     def snapshot(self) -> BreakerState:
-        state = self.redis.hgetall(self.state_key)
-        members = self.redis.zrange(self.window_key, 0, -1)
+        # The factory's clients decode replies to str (redis-py types them bytes | str).
+        state = cast(dict[str, str], self.redis.hgetall(self.state_key))
+        members = cast(list[str], self.redis.zrange(self.window_key, 0, -1))
         open_for = 0.0
         if state.get("state") == "open":
             now_s, now_us = self.redis.time()

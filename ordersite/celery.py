@@ -17,7 +17,7 @@ kombu_fixes.apply()
 # `--pool=threads` is our thread pool, which --autoscale and `celery control pool_grow` can resize
 # (Celery's cannot). `--pool` accepts only Celery's pool names, not a dotted path, and resolves the
 # name after the app is loaded, so the alias is the one way to select it on the command line.
-concurrency.ALIASES["threads"] = "ordersite.thread_pool:ResizableThreadPool"
+concurrency.ALIASES["threads"] = "ordersite.thread_pool:ResizableThreadPool"  # type: ignore[attr-defined]
 
 app = Celery("ordersite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

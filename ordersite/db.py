@@ -1,6 +1,6 @@
 """Compare-and-swap updates and transaction guards: the one way a row changes only if still as read."""
 
-from typing import Any
+from typing import Any, cast, overload
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
@@ -20,6 +20,20 @@ def require_transaction(what: str) -> None:
         raise AssertionError(f"{what} must run inside a transaction")
 
 
+@overload
+def cas_update(
+    model: type[Model],
+    pk: Any,
+    *,
+    version: int | None = None,
+    when: Q | None = None,
+    returning: tuple[str, ...],
+    **changes: Any,
+) -> tuple[Any, ...]: ...
+@overload
+def cas_update(
+    model: type[Model], pk: Any, *, version: int | None = None, when: Q | None = None, **changes: Any
+) -> None: ...
 def cas_update(
     model: type[Model],
     pk: Any,
@@ -28,7 +42,7 @@ def cas_update(
     when: Q | None = None,
     returning: tuple[str, ...] = (),
     **changes: Any,
-) -> tuple | None:
+) -> tuple[Any, ...] | None:
     """Apply `changes` only if the row is still as the caller saw it.
 
     Why: the database decides who wins a race; Python never reads, modifies, writes.
@@ -70,7 +84,7 @@ def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]
 def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:
     """`queryset.update(**changes)` that also returns `returning` of every row it changed, in
     one statement (Django's update() returns only a count)."""
-    query = queryset.query.chain(sql.UpdateQuery)
+    query = cast(sql.UpdateQuery, queryset.query.chain(sql.UpdateQuery))  # chain(klass) returns a klass
     query.add_update_values(changes)
     compiler = query.get_compiler(queryset.db)
     compiler.pre_sql_setup()

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -200,7 +200,7 @@ def push(envelope: Envelope) -> int:
 def _raw_entries(client: redis.Redis, key: str) -> Iterator[str]:
     start = 0
     while True:
-        chunk = client.lrange(key, start, start + SCAN_CHUNK - 1)
+        chunk = cast(list[str], client.lrange(key, start, start + SCAN_CHUNK - 1))  # a decoding client
         yield from chunk
         if len(chunk) < SCAN_CHUNK:
             return
@@ -245,7 +245,7 @@ def matching(filters: Filters) -> list[Envelope]:
 
 def page(*, offset: int, limit: int) -> list[Envelope]:
     """One unfiltered page straight from the list (one LRANGE)."""
-    raws = redis_client().lrange(settings.DLQ_KEY, offset, offset + limit - 1)
+    raws = cast(list[str], redis_client().lrange(settings.DLQ_KEY, offset, offset + limit - 1))  # decoded
     return [Envelope.from_raw(raw) for raw in raws]
 
 
@@ -335,7 +335,7 @@ def recover_stalled(*, older_than_s: float | None = None) -> int:
     client = redis_client()
     limit = time.time() - (settings.DLQ_REPLAY_TIMEOUT if older_than_s is None else older_than_s)
     moved = 0
-    for parked in client.lrange(dlq_key("processing"), 0, -1):
+    for parked in cast(list[str], client.lrange(dlq_key("processing"), 0, -1)):  # a decoding client
         data = json.loads(parked)
         if data["claimed_at"] <= limit and _claim(client, parked, dlq_key("processing"), settings.DLQ_KEY, data["raw"]):
             moved += 1
@@ -387,4 +387,4 @@ def first_failure(task_id: str) -> str:
     client = redis_client()
     key = dlq_key(f"first-failure:{task_id}")
     client.set(key, now_iso(), nx=True, ex=86400)
-    return client.get(key) or now_iso()
+    return cast(str | None, client.get(key)) or now_iso()  # a decoding client

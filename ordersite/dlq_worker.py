@@ -80,14 +80,14 @@ class DeadLetteringConsumer(Consumer):
         _dead_letter(message, None, "unknown_message")
         super().on_unknown_message(body, message)
 
-    def on_unknown_task(self, body: Any, message: Any, exc: BaseException) -> None:
+    def on_unknown_task(self, body: Any, message: Any, exc: Exception) -> None:
         _dead_letter(message, exc, "unknown_task")
         super().on_unknown_task(body, message, exc)
 
-    def on_invalid_task(self, body: Any, message: Any, exc: BaseException) -> None:
+    def on_invalid_task(self, body: Any, message: Any, exc: Exception) -> None:
         _dead_letter(message, exc, "invalid_task")
         super().on_invalid_task(body, message, exc)
 
-    def on_decode_error(self, message: Any, exc: BaseException) -> None:
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
         _dead_letter(message, exc, "undecodable")
         super().on_decode_error(message, exc)

@@ -89,7 +89,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = drf_exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
-    if response is None:
+    if response is None or not isinstance(exc, drf_exceptions.APIException):
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
         return Response(
             error_body("server_error", "An unexpected error occurred; it has been logged."),
@@ -101,7 +101,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         data = {"codes": _as_fields(exc.get_codes()), **getattr(exc, "data", {})}
         body = error_body("invalid", "The request is invalid; see fields.", fields=_as_fields(exc.detail), data=data)
     else:
-        data = {"wait": exc.wait} if isinstance(exc, drf_exceptions.Throttled) else {}
+        # Throttled.wait is set in its __init__ but missing from the stubs.
+        data = {"wait": exc.wait} if isinstance(exc, drf_exceptions.Throttled) else {}  # type: ignore[attr-defined]
         body = error_body(_drf_code(exc), str(exc.detail), data=data)
     response.data = body
     return response

@@ -25,7 +25,7 @@ from kombu.transport import redis as kombu_redis
 
 logger = logging.getLogger(__name__)
 
-_connparams = kombu_redis.Channel._connparams
+_connparams = kombu_redis.Channel._connparams  # type: ignore[attr-defined]  # private, absent from the stubs
 _restore_unacked = kombu_redis.QoS.restore_unacked
 
 
@@ -40,18 +40,19 @@ def _connparams_of_a_live_channel(self: kombu_redis.Channel, asynchronous: bool 
 
 
 def _restore_unacked_unless_detached(self: kombu_redis.QoS, client: Any = None) -> None:
-    if client is None and _detached(self.channel):
+    delivered = self._delivered
+    if client is None and delivered is not None and _detached(self.channel):
         logger.warning(
             "%d unacknowledged message(s) not handed back: the broker connection is gone; "
             "the broker delivers them again after the visibility timeout",
-            len(self._delivered),
+            len(delivered),
         )
-        self._delivered.clear()
+        delivered.clear()
         return
     _restore_unacked(self, client)
 
 
 def apply() -> None:
     """Idempotent: patch kombu's Redis transport once per process."""
-    kombu_redis.Channel._connparams = _connparams_of_a_live_channel
-    kombu_redis.QoS.restore_unacked = _restore_unacked_unless_detached
+    kombu_redis.Channel._connparams = _connparams_of_a_live_channel  # type: ignore[attr-defined]
+    kombu_redis.QoS.restore_unacked = _restore_unacked_unless_detached  # type: ignore[method-assign]

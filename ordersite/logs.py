@@ -45,10 +45,10 @@ _PRE_CHAIN: list[structlog.types.Processor] = [
 ]
 
 
-def _lead_with_when_and_what(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _lead_with_when_and_what(_: Any, __: str, event: structlog.typing.EventDict) -> dict[str, Any]:
     """JSON keys in reading order: when, how bad, who said it, what; then the context."""
     lead = {key: event.pop(key) for key in ("timestamp", "level", "logger", "event") if key in event}
-    return lead | event
+    return {**lead, **event}
 
 
 def formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
@@ -56,7 +56,11 @@ def formatter(log_format: str = "json") -> structlog.stdlib.ProcessorFormatter:
     per line for a log shipper, or `console`, aligned `key=value` lines for a person."""
     if log_format == "json":
         renderer: structlog.types.Processor = structlog.processors.JSONRenderer()
-        processors = [structlog.processors.format_exc_info, _lead_with_when_and_what, renderer]
+        processors: list[structlog.types.Processor] = [
+            structlog.processors.format_exc_info,
+            _lead_with_when_and_what,
+            renderer,
+        ]
     elif log_format == "console":
         # Plain tracebacks: rich's would print every frame's locals (a card token among them).
         renderer = structlog.dev.ConsoleRenderer(
@@ -108,7 +112,7 @@ def _user_id(request: HttpRequest) -> int | None:
     it; a lazy user nobody touched stays unloaded: reading it would cost a query)."""
     user = request.__dict__.get("user")
     if isinstance(user, SimpleLazyObject):
-        user = None if user._wrapped is empty else user._wrapped
+        user = None if user._wrapped is empty else user._wrapped  # type: ignore[attr-defined]  # private
     return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
 
 

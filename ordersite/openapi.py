@@ -25,8 +25,11 @@ class AutoSchema(SpectacularAutoSchema):
 class ErrorDetailOutput(serializers.Serializer):
     code = serializers.CharField(read_only=True, help_text="snake_case, stable: part of the API.")
     message = serializers.CharField(read_only=True)
-    fields = serializers.DictField(read_only=True, help_text="Field name -> messages (nested for lists).")
-    data = serializers.DictField(read_only=True, help_text="Machine-readable details of the error.")
+    # DRF's metaclass pops declared fields off the class, so these shadow nothing at run time.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        read_only=True, help_text="Field name -> messages (nested for lists)."
+    )
+    data = serializers.DictField(read_only=True, help_text="Machine-readable details of the error.")  # type: ignore[assignment]
 
 
 class ErrorOutput(serializers.Serializer):

@@ -1,16 +1,19 @@
 """Pagination of list endpoints and admin lists: page sizes come from settings, and a client may ask for fewer
 or more rows per page but never more than API_MAX_PAGE_SIZE."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 
 
 class _SettingsPageSize:
-    page_size_query_param = "page_size"
+    page_size_query_param: str | None = "page_size"
 
     def get_page_size(self, request: Request) -> int:
         self.page_size = settings.API_PAGE_SIZE
@@ -32,6 +35,8 @@ class CappedCountPaginator(Paginator):
     """The admin's paginator for tables that grow without end. Django counts every matching row
     on each list page (COUNT(*) over a million orders is most of a second); this counts at most
     ADMIN_COUNT_CAP of them, and takes PostgreSQL's estimate for the unfiltered table."""
+
+    object_list: QuerySet[Any]  # the admin pages querysets
 
     @cached_property
     def count(self) -> int:

@@ -2,6 +2,7 @@
 nested deeper than API_MAX_JSON_DEPTH."""
 
 import io
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +36,7 @@ def json_depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):
@@ -50,7 +52,7 @@ class BoundedJSONParser(JSONParser):
     """JSONParser that reads at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and refuses a document
     nested deeper than API_MAX_JSON_DEPTH levels."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and stream is not None:
             body = stream.read(limit + 1)

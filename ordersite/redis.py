@@ -98,7 +98,9 @@ def slot_sibling(key: str, suffix: str) -> str:
 class _CacheClient(RedisCacheClient):
     def get_client(self, key: object = None, *, write: bool = False) -> redis.Redis:
         # Django pickles values itself and wants bytes back.
-        return client(self._servers[self._get_connection_pool_index(write)], decode_responses=False)
+        # Django's private attributes, absent from its stubs.
+        servers, index = self._servers, self._get_connection_pool_index(write)  # type: ignore[attr-defined]
+        return client(servers[index], decode_responses=False)
 
 
 class FactoryRedisCache(RedisCache):
@@ -106,7 +108,7 @@ class FactoryRedisCache(RedisCache):
 
     @cached_property
     def _cache(self) -> RedisCacheClient:
-        return _CacheClient(self._servers, **self._options)
+        return _CacheClient(self._servers, **self._options)  # type: ignore[attr-defined]  # private, unstubbed
 
 
 def sandbox_client() -> redis.Redis:

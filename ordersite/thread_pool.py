@@ -21,7 +21,7 @@ from typing import Any
 
 from billiard.einfo import ExceptionInfo
 from celery.concurrency.base import BasePool, apply_target
-from celery.concurrency.thread import ApplyResult
+from celery.concurrency.thread import ApplyResult  # type: ignore[attr-defined]  # absent from the stubs
 from django.db import connections
 
 _RETIRE = None  # the work item that tells one thread to exit
@@ -125,7 +125,8 @@ class ResizableThreadPool(BasePool):
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    future.set_result(apply_target(target, args, kwargs, callback, accept_callback))
+                    apply_target(target, args, kwargs, callback, accept_callback)
+                    future.set_result(None)
                 except Exception as exc:  # noqa: BLE001 - any failure of the trace must still answer
                     _answer_a_failed_trace(callback, exc)
                     future.set_exception(exc)
@@ -139,7 +140,7 @@ class ResizableThreadPool(BasePool):
                 self._threads.discard(threading.current_thread())
 
     def _get_info(self) -> dict[str, Any]:
-        info = super()._get_info()
+        info = super()._get_info()  # type: ignore[misc]  # BasePool's, absent from the stubs
         with self._lock:
             info.update({"max-concurrency": self.size, "threads": len(self._threads)})
         return info

@@ -4,6 +4,7 @@ per request, so every web process and thread shares one exact budget."""
 import functools
 import logging
 import uuid
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -65,7 +66,8 @@ class OrderCreateThrottle(UserRateThrottle):
         self.rate = self.get_rate()
         if self.rate is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        # Two ints: parse_rate answers (None, None) only for a rate of None.
+        self.num_requests, self.duration = cast(tuple[int, int], self.parse_rate(self.rate))
         key = self.get_cache_key(request, view)
         if key is None:
             return True

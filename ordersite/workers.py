@@ -31,7 +31,9 @@ def queue_backlogs(queues: list[str]) -> dict[str, int | None]:
             # A fresh channel per queue: RabbitMQ closes the channel on an unknown queue.
             with conn.channel() as channel:
                 try:
-                    backlogs[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                    # Every transport's channel has it; the stubs' StdChannel lacks it.
+                    declared = channel.queue_declare(queue=queue, passive=True)  # type: ignore[attr-defined]
+                    backlogs[queue] = declared.message_count
                 except conn.channel_errors:
                     backlogs[queue] = None
     return backlogs
@@ -84,7 +86,8 @@ def worker_pools(*, queues: list[str], timeout: float) -> list[WorkerPool]:
     if not queues_of:
         return []
     nodes = sorted(queues_of)
-    replies = app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
+    # Each reply is the worker's JSON; "autoscaler" is missing from the stubs' _StatInfo.
+    replies: dict[str, Any] = app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
     return [_pool_from_stats(node, tuple(queues_of[node]), replies.get(node)) for node in nodes]
 
 

@@ -175,7 +175,7 @@ def void_payment(*, order_id: str) -> str:
             status=PaymentStatus.VOIDED,
             voided_cents=F("amount_cents"),
         )
-        if voided:
+        if voided and payment is not None:
             order_services.record_event(order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents)
         if order.status == OrderStatus.OUT_OF_STOCK:
             order_services.transition_order(

@@ -8,7 +8,7 @@ the outcome is recorded in one transaction with the order's refunded amount and 
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
@@ -73,6 +73,7 @@ def _reserve_refund(
         requested_by=actor,
         idempotency_key=key,
     )
+    of_return: dict[str, Any] = {"return_id": str(order_selectors.return_public_id(pk=return_id))} if return_id else {}
     record_event(
         order,
         EventKind.REFUND_REQUESTED,
@@ -80,7 +81,7 @@ def _reserve_refund(
         refund_id=str(refund.public_id),
         amount_cents=amount_cents,
         reason=reason[:500],
-        **({"return_id": str(order_selectors.return_public_id(pk=return_id))} if return_id else {}),
+        **of_return,
     )
     return refund
 

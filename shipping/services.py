@@ -203,13 +203,13 @@ def _hold_for_shipment(*, order_id: str, error: Exception) -> str:
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         reason = "No carrier could take the parcel; it will be retried."
-        detail = {"error": f"{type(error).__name__}: {error}"[:300]}
+        failure = f"{type(error).__name__}: {error}"[:300]
         if order.status == OrderStatus.RESERVED:
             order_services.transition_order(
-                order, OrderStatus.PENDING_SHIPMENT, kind=EventKind.SHIPMENT_FAILED, reason=reason, **detail
+                order, OrderStatus.PENDING_SHIPMENT, kind=EventKind.SHIPMENT_FAILED, reason=reason, error=failure
             )
         elif order.status == OrderStatus.PENDING_SHIPMENT:
-            order_services.record_event(order, EventKind.SHIPMENT_FAILED, **detail)
+            order_services.record_event(order, EventKind.SHIPMENT_FAILED, error=failure)
         else:
             return f"skipped: order is {order.status}"
     return "pending_shipment"

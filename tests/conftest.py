@@ -127,6 +127,11 @@ def worker_env(**extra: str) -> dict[str, str]:
         NOTIFICATIONS_ENABLED="false",  # see _use_test_redis
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(MAIL_DIR),
+        # The tests' servers speak plain HTTP, with DEBUG off too (no redirect to https, cookies
+        # sent without TLS).
+        SECURE_SSL_REDIRECT="false",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
     )
     env.update(SANDBOX_ENV, **FAULT_TIMINGS)
     env.update(extra)

@@ -128,7 +128,8 @@ def test_gunicorn_serves_with_the_environment_over_dotenv_over_defaults(tmp_path
     # .env asks for DEBUG and names the only allowed host; the environment turns DEBUG off.
     app = _project_copy(tmp_path, "DEBUG=true\nALLOWED_HOSTS=precedence.test\n")
     port = _free_ports(1)[0]
-    env = _environment(DEBUG="false", SECRET_KEY="tests-only", PYTHONPATH=str(ROOT))
+    # Plain HTTP: without DEBUG every other request would be redirected to https.
+    env = _environment(DEBUG="false", SECRET_KEY="tests-only", SECURE_SSL_REDIRECT="false", PYTHONPATH=str(ROOT))
     log = (tmp_path / "gunicorn.log").open("w")
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
