@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import Stack, procfile  # noqa: E402
+from ordersite.queues import Queue, worker_argv  # noqa: E402
 from ordersite.redis import client as redis_client  # noqa: E402
 
 DONE_KEY = "bench:autoscale:done:{queue}"
@@ -66,7 +68,10 @@ class Worker:
         self.queue = f"autoscale-{pool}-{scaler}"
         self.node = f"{self.queue}@{os.uname().nodename}"
         self.max, self.min = bounds
-        command = procfile()["worker_payments"].replace("-Q payments -n payments@%h", f"-Q {self.queue} -n {self.node}")
+        # The Procfile's payments worker, consuming a queue of its own under a node name of its own.
+        procfile_worker = shlex.join(worker_argv([Queue.PAYMENTS], node=f"{Queue.PAYMENTS}@%h"))
+        own_worker = shlex.join(worker_argv([self.queue], node=self.node))
+        command = procfile()["worker_payments"].replace(procfile_worker, own_worker)
         env = dict(stack.env, CELERY_WORKER_AUTOSCALER=AUTOSCALERS[scaler])
         if POOLS[pool]:
             env["WORKER_PAYMENTS_POOL"] = POOLS[pool].format(max=self.max, min=self.min)

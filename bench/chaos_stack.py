@@ -26,10 +26,11 @@ import httpx
 import psycopg
 import redis
 
+from ordersite.queues import Queue, worker_argv
 from ordersite.redis import client as redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
+QUEUES = tuple(Queue)
 
 # Short timings, so a run settles in seconds: the reconciler re-sends after 3 s (beat runs it every
 # second), retries back off at most 2 s, breakers stay open 2 s and a step waits on one at most
@@ -277,8 +278,8 @@ class Stack:
         else:
             queue = name.removeprefix("worker-")
             # As the Procfile runs them: a thread pool (kill-workers then kills the whole worker).
-            args = ["-m", "celery", "-A", "ordersite", "worker", "-Q", queue, "-n", f"chaos-{queue}@%h"]
-            args += ["--pool=threads", "--concurrency=4", "-l", "warning", "--without-mingle", "--without-gossip"]
+            options = ("--pool=threads", "--concurrency=4", "-l", "warning", "--without-mingle", "--without-gossip")
+            args = ["-m", *worker_argv([queue], node=f"chaos-{queue}@%h", options=options)]
         self.processes[name] = self._python(name, args)
         self.processes[name].start()
 

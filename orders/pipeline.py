@@ -1,17 +1,22 @@
-"""The order pipeline: StepTask (retry policy), TRANSIENT_ERRORS, the chain and compensation.
+"""The order pipeline: every task's declaration (name, queue, retry policy) and its route,
+StepTask, TRANSIENT_ERRORS, the chain and compensation.
 
 Steps are sent by name, so orders never imports another app's tasks; each step is idempotent,
 because Celery with acks_late delivers at least once.
 """
 
+import functools
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
-from celery import Task, chain, group, signature
+from celery import Task, chain, current_app, group, shared_task, signature
 from celery.canvas import Signature
 from celery.exceptions import Ignore
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from deadletters import capture
@@ -19,6 +24,7 @@ from ordersite import breakers, logs, queues
 from ordersite.breakers import CircuitOpenError
 from ordersite.db_connections import close_broken_connections, database_unreachable
 from ordersite.errors import ConflictError, TransientError
+from ordersite.queues import Queue
 
 from .pipeline_start import deferred_starts
 from .states import EventKind
@@ -124,12 +130,6 @@ class StepTask(Task):
     retry_backoff_max = settings.PIPELINE_RETRY_BACKOFF_MAX
     retry_jitter = settings.PIPELINE_RETRY_JITTER
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Each step's own retry options from settings.PIPELINE_RETRY_POLICY (the one place)."""
-        super().__init_subclass__(**kwargs)
-        for option, value in settings.PIPELINE_RETRY_POLICY.get(getattr(cls, "name", None), {}).items():
-            setattr(cls, option, value)
-
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
         """An error that knows when to come back (an open breaker) sets the countdown itself.
 
@@ -203,3 +203,73 @@ class StepTask(Task):
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         capture.fail_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)
+
+
+# --- Declaring tasks: name, queue and retry policy in one place per task (Sentry's
+# instrumented_task), the route derived from it.
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times a task retries TRANSIENT_ERRORS before it is dead-lettered: data, declared
+    with the task. The backoff (PIPELINE_RETRY_BACKOFF, _MAX, _JITTER) is the same for every
+    step, so ordersite/checks.py holds its cap below the broker's visibility timeout once."""
+
+    max_retries: int
+
+
+# A forward step (authorize, reserve), and a refund's abandonment.
+FORWARD_RETRY = RetryPolicy(max_retries=settings.PIPELINE_MAX_RETRIES)
+# Money and stock must eventually settle: the capture and the compensations keep trying longer.
+SETTLE_RETRY = RetryPolicy(max_retries=settings.PIPELINE_COMPENSATION_MAX_RETRIES)
+# Refunds are owed to a customer too; past their retries they wait in the DLQ for staff.
+REFUND_RETRY = RetryPolicy(max_retries=settings.PIPELINE_REFUND_MAX_RETRIES)
+# A beat task is never retried: its next run is its retry.
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+@dataclass(frozen=True)
+class TaskDeclaration:
+    """One task as declared: what routes it and how it retries."""
+
+    name: str
+    queue: Queue
+    retry: RetryPolicy
+
+
+# Every task of the apps by name, filled as each tasks.py is imported (step_task, beat_task).
+TASKS: dict[str, TaskDeclaration] = {}
+
+
+def _declare(name: str, queue: Queue, retry: RetryPolicy) -> None:
+    declaration = TaskDeclaration(name, Queue(queue), retry)
+    if TASKS.setdefault(name, declaration) != declaration:
+        raise ImproperlyConfigured(f"Task {name} is declared twice, differently: {TASKS[name]} and {declaration}.")
+
+
+def step_task(*, name: str, queue: Queue, retry: RetryPolicy, bind: bool = False) -> Callable[[Callable], Any]:
+    """Declare a pipeline step or compensation (a StepTask) where it is written: its name, the
+    queue it runs on and its retry policy together; its route comes from here."""
+    _declare(name, queue, retry)
+    return shared_task(name=name, base=StepTask, bind=bind, max_retries=retry.max_retries)
+
+
+def beat_task(*, name: str, queue: Queue) -> Callable[[Callable], Any]:
+    """Declare a task celery beat sends on a schedule (CELERY_BEAT_SCHEDULE): a plain task, not a
+    step, never retried."""
+    _declare(name, queue, NO_RETRY)
+    return shared_task(name=name, max_retries=NO_RETRY.max_retries)
+
+
+@functools.cache
+def _import_tasks_modules() -> None:
+    """Every app's tasks.py, imported (Celery's autodiscovery, at once): their declarations fill TASKS."""
+    current_app.autodiscover_tasks(force=True)
+
+
+def route_task(name: str, *args: Any, **kwargs: Any) -> dict[str, str] | None:
+    """Celery's router (CELERY_TASK_ROUTES): the queue the task was declared with. A process that
+    sends by name before it imported the tasks modules (web, beat) imports them on its first miss.
+    An undeclared name gets no route (CELERY_TASK_DEFAULT_QUEUE)."""
+    if name not in TASKS:
+        _import_tasks_modules()
+    declared = TASKS.get(name)
+    return {"queue": declared.queue.value} if declared else None

@@ -30,11 +30,6 @@ def countdowns_below_visibility_timeout(app_configs: Any = None, **kwargs: Any) 
     countdowns = {
         "PIPELINE_RETRY_BACKOFF_MAX": settings.PIPELINE_RETRY_BACKOFF_MAX,
         "BREAKER_OPEN_SECONDS": settings.BREAKER_OPEN_SECONDS,
-        **{
-            f"PIPELINE_RETRY_POLICY[{step!r}]['retry_backoff_max']": options["retry_backoff_max"]
-            for step, options in settings.PIPELINE_RETRY_POLICY.items()
-            if "retry_backoff_max" in options
-        },
     }
     return [
         Error(

@@ -36,7 +36,10 @@ class ErrorOutput(serializers.Serializer):
     error = ErrorDetailOutput(read_only=True)
 
 
-# code -> (HTTP status, example message, example fields, example data)
+# code -> (HTTP status, example message, example fields, example data). Every error code: those of
+# DRF's exceptions the handler answers, and every DomainError's, including those only a pipeline
+# step raises (seen in the DLQ and the timeline); tests/ordersite/test_error_codes.py holds the
+# table to the DomainError subclasses both ways.
 ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
     "invalid": (
         400,
@@ -62,6 +65,12 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
     "not_authenticated": (401, "Authentication credentials were not provided.", {}, {}),
     "permission_denied": (403, "You do not have permission to perform this action.", {}, {}),
     "not_found": (404, "Not found.", {}, {}),
+    "live_server_only": (
+        421,
+        "Streams and the WebSocket are served by the live server: http://127.0.0.1:8001/api/v1/orders/stream/",
+        {},
+        {"url": "http://127.0.0.1:8001/api/v1/orders/stream/"},
+    ),
     "stale_price": (
         409,
         "The price of prod-1 is now 1200 cents, not 1000.",
@@ -138,6 +147,30 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "requested_cents": 2000, "refundable_cents": 500},
     ),
+    "out_of_stock": (
+        409,
+        "Only 3 of prod-1 left.",
+        {},
+        {"sku": "prod-1", "available": 3, "requested": 5},
+    ),
+    "payment_not_capturable": (
+        409,
+        "Shipped order 2b1e… has no authorization left to capture.",
+        {},
+        {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "payment_status": "voided"},
+    ),
+    "capture_refused": (
+        409,
+        "capture refused for order 2b1e…: do_not_honor",
+        {},
+        {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "decline_code": "do_not_honor"},
+    ),
+    "gateway_rejected": (
+        400,
+        "http://127.0.0.1:8071/v1/authorizations refused the request (422).",
+        {},
+        {"status": 422},
+    ),
     "dead_letter_not_found": (404, "No dead letter 7f3a…; it may have been replayed or discarded just now.", {}, {}),
     "dead_letter_not_replayable": (
         409,
@@ -154,6 +187,16 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
             "task": "payments.authorize_payment",
             "order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11",
             "current_status": "reserved",
+        },
+    ),
+    "invalid_transition": (
+        409,
+        "Order 2b1e… cannot go from completed to cancelled.",
+        {},
+        {
+            "order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11",
+            "current_status": "completed",
+            "requested_status": "cancelled",
         },
     ),
     "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),

@@ -1,5 +1,6 @@
-"""The pipeline's queues, declared once for both brokers, and what a delivered message says about
-the queue it came from.
+"""The pipeline's queues: their names (the one `Queue` enum), their declaration for both brokers,
+the worker command that consumes them, and what a delivered message says about the queue it came
+from.
 
 Each queue is bound to one topic exchange under a routing key of its own (`ordersite.<queue>`),
 never assumed to be the queue's name. On RabbitMQ the queues are quorum queues (replicated,
@@ -13,10 +14,11 @@ countdown is held by a worker, bounded by the visibility timeout: ordersite/chec
 import math
 import re
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from kombu import Exchange, Queue
+import kombu
 from kombu.transport.native_delayed_delivery import MAX_NUMBER_OF_BITS_TO_USE
 
 EXCHANGE = "ordersite"
@@ -25,15 +27,36 @@ AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp", "librabbitmq"})
 _DELAY_PREFIX = re.compile(rf"^(?:[01]\.){{{MAX_NUMBER_OF_BITS_TO_USE}}}")
 
 
+class Queue(StrEnum):
+    """Every queue a worker consumes, split by kind of work (PostHog's one enum) so each can be
+    scaled on its own. The only place a queue is spelled in Python: settings, routes, readiness and
+    the tests derive from it, and tests/test_queue_registry.py holds the Procfile and
+    docker-compose.yml (which cannot import it) to it."""
+
+    ORDERS = "orders"
+    PAYMENTS = "payments"
+    INVENTORY = "inventory"
+    SHIPPING = "shipping"
+    # Mail to customers: a queue of its own, so a slow mail server never holds back a step.
+    NOTIFICATIONS = "notifications"
+
+
+def worker_argv(queues: Iterable[str], *, node: str, options: Iterable[str] = ()) -> list[str]:
+    """`celery worker` consuming `queues` as node `node`: how the Procfile starts each queue's
+    worker (`-Q <queue> -n <queue>@%h`, held to this by a test), and how tests and benchmarks
+    start theirs."""
+    return ["celery", "-A", "ordersite", "worker", "-Q", ",".join(queues), "-n", node, *options]
+
+
 def routing_key(queue: str) -> str:
     return f"{EXCHANGE}.{queue}"
 
 
-def declare(names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: int) -> list[Queue]:
+def declare(names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: int) -> list[kombu.Queue]:
     """The queues as Celery's `task_queues`. RabbitMQ fixes a queue's arguments when it is first
     declared, and refuses a later declaration with other ones (PRECONDITION_FAILED): changing
     `delivery_limit` means deleting the (drained) queue; see README, "Scaling out"."""
-    exchange = Exchange(EXCHANGE, type="topic")
+    exchange = kombu.Exchange(EXCHANGE, type="topic")
     arguments = {
         "x-queue-type": "quorum",
         # A message returned this many times (its worker died, its channel closed) is dropped by
@@ -43,7 +66,7 @@ def declare(names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: in
         # apply their own `consumer_timeout`, which the setting must then match).
         "x-consumer-timeout": consumer_timeout_s * 1000,
     }
-    return [Queue(name, exchange, routing_key=routing_key(name), queue_arguments=arguments) for name in names]
+    return [kombu.Queue(name, exchange, routing_key=routing_key(name), queue_arguments=arguments) for name in names]
 
 
 def is_amqp(broker_url: str) -> bool:
@@ -51,7 +74,7 @@ def is_amqp(broker_url: str) -> bool:
     return urlsplit(broker_url).scheme.partition("+")[0] in AMQP_SCHEMES
 
 
-def queue_of(delivery_info: Mapping[str, Any] | None, queues: Iterable[Queue]) -> str:
+def queue_of(delivery_info: Mapping[str, Any] | None, queues: Iterable[kombu.Queue]) -> str:
     """The queue a message was delivered from: the declared queue bound under its routing key (with
     any delayed-delivery prefix taken off). A key no declared queue has names the queue itself (a
     message sent to the default exchange, or to a queue Celery created on the fly)."""

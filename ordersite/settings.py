@@ -198,27 +198,17 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # the channel of a worker holding a message unacknowledged past RABBITMQ_CONSUMER_TIMEOUT seconds
 # (declared per queue, honoured by RabbitMQ 3.12+; match the server's `consumer_timeout` on older
 # servers, 1800 s by default), so it must cover a task's time limit (ordersite.E002).
-# Every queue a worker consumes (the Procfile names the same).
-WORKER_QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
+# Every queue a worker consumes: the Queue enum (the Procfile names the same, checked by a test).
+WORKER_QUEUES = tuple(queue.value for queue in queues.Queue)
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
 CELERY_TASK_QUEUES = queues.declare(
     WORKER_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
 )
-CELERY_TASK_DEFAULT_QUEUE = "orders"
-CELERY_TASK_ROUTES = {
-    "payments.authorize_payment": {"queue": "payments"},
-    "payments.void_payment": {"queue": "payments"},
-    "payments.refund_payment": {"queue": "payments"},
-    "payments.refund_return": {"queue": "payments"},
-    "payments.abandon_refund": {"queue": "payments"},
-    "payments.capture_payment": {"queue": "orders"},
-    "inventory.*": {"queue": "inventory"},
-    "shipping.*": {"queue": "shipping"},
-    "orders.*": {"queue": "orders"},
-    # Mail to customers: a queue of its own, so a slow mail server never holds back a step.
-    "notifications.*": {"queue": "notifications"},
-}
+CELERY_TASK_DEFAULT_QUEUE = queues.Queue.ORDERS.value
+# Each task's queue is declared with the task (orders/pipeline.py: step_task, beat_task); this
+# router reads it from there.
+CELERY_TASK_ROUTES = ("orders.pipeline.route_task",)
 # On Redis, a message still unacknowledged after this many seconds is delivered again. It must
 # exceed the longest retry countdown (PIPELINE_RETRY_BACKOFF_MAX), or a waiting retry runs twice.
 # (RabbitMQ ignores it: countdowns wait in the broker there, see RABBITMQ_CONSUMER_TIMEOUT.)
@@ -410,28 +400,13 @@ SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=15.0)
 # world, whose state survives a restart of ours.
 SANDBOX_REDIS_URL = env.str("SANDBOX_REDIS_URL", default="")
 
-# Per-step retry options (Celery's max_retries, retry_backoff, retry_backoff_max, retry_jitter),
-# applied by orders.pipeline.StepTask; a step not named here uses the PIPELINE_* values above.
-# Shipping gives up on the primary carrier sooner (a fallback exists); compensations and the
-# capture must eventually happen, so they keep trying longer.
-PIPELINE_RETRY_POLICY: dict[str, dict] = {
-    "shipping.create_shipment": {"max_retries": env.int("PIPELINE_SHIP_MAX_RETRIES", default=3)},
-    **{
-        name: {"max_retries": env.int("PIPELINE_COMPENSATION_MAX_RETRIES", default=10)}
-        for name in (
-            "payments.capture_payment",
-            "payments.void_payment",
-            "inventory.release_stock",
-            "shipping.cancel_shipment",
-            "shipping.cancel_stray_booking",
-        )
-    },
-}
-# Refunds must eventually happen too; past their retries they wait in the DLQ for staff.
-PIPELINE_RETRY_POLICY |= {
-    name: {"max_retries": env.int("PIPELINE_REFUND_MAX_RETRIES", default=10)}
-    for name in ("payments.refund_payment", "payments.refund_return")
-}
+# Retries of the steps that differ from PIPELINE_MAX_RETRIES, read by the retry policy declared
+# with each task (orders/pipeline.py, the tasks.py files). Shipping gives up on the
+# primary carrier sooner (a fallback exists); compensations, the capture and refunds must
+# eventually happen, so they keep trying longer (refunds then wait in the DLQ for staff).
+PIPELINE_SHIP_MAX_RETRIES = env.int("PIPELINE_SHIP_MAX_RETRIES", default=3)
+PIPELINE_COMPENSATION_MAX_RETRIES = env.int("PIPELINE_COMPENSATION_MAX_RETRIES", default=10)
+PIPELINE_REFUND_MAX_RETRIES = env.int("PIPELINE_REFUND_MAX_RETRIES", default=10)
 PIPELINE_STUCK_AFTER_SECONDS = env.int("PIPELINE_STUCK_AFTER_SECONDS", default=300)
 PIPELINE_RECONCILE_EVERY_SECONDS = env.int("PIPELINE_RECONCILE_EVERY_SECONDS", default=60)
 CARRIER_PENDING_RETRY_SECONDS = env.int("CARRIER_PENDING_RETRY_SECONDS", default=300)
@@ -482,7 +457,6 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # Where "django.core.mail.backends.filebased.EmailBackend" writes (one file per connection).
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@example.com")
-PIPELINE_RETRY_POLICY["notifications.send_notification"] = {"max_retries": NOTIFICATION_MAX_RETRIES}
 # A mail whose task the broker could not take at commit is sent again by this sweep.
 CELERY_BEAT_SCHEDULE["resend-lost-notifications"] = {
     "task": "notifications.resend_lost_notifications",

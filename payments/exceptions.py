@@ -13,6 +13,15 @@ class PaymentNotCapturableError(DomainError):
     http_status = status.HTTP_409_CONFLICT
 
 
+class CaptureRefusedError(DomainError):
+    """The processor refused to capture a held authorization (`data.decline_code`). Permanent:
+    asking again with the same key gets the same answer, so the step is not retried; it is
+    dead-lettered for staff, the order parked at `shipped`."""
+
+    code = "capture_refused"
+    http_status = status.HTTP_409_CONFLICT
+
+
 class RefundExceedsCapturedError(DomainError):
     """More asked back than is captured and not already refunded or being refunded: the check is
     a compare-and-swap on the payment, so of two staff refunding at once only one can pass it."""

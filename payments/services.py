@@ -14,7 +14,7 @@ from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from ordersite.db import guarded_update
 
-from .exceptions import PaymentNotCapturableError
+from .exceptions import CaptureRefusedError, PaymentNotCapturableError
 from .gateways import get_payment_gateway
 from .models import Payment, PaymentStatus
 from .selectors import payment_for_order
@@ -129,7 +129,11 @@ def capture_payment(*, order_id: str) -> str:
             reference=payment.gateway_reference, amount_cents=payment.amount_cents, idempotency_key=key
         )
         if not result.approved:
-            raise RuntimeError(f"capture refused for order {order_id}: {result.decline_code}")
+            raise CaptureRefusedError(
+                f"capture refused for order {order_id}: {result.decline_code}",
+                order_id=order_id,
+                decline_code=result.decline_code,
+            )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         if order.status != OrderStatus.SHIPPED:

@@ -20,9 +20,10 @@ from kombu import Connection
 from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
 
 from ordersite import queues
+from ordersite.queues import Queue
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-QUEUES = ("orders", "payments", "inventory", "shipping", "notifications")
+QUEUES = tuple(Queue)
 # Where kombu's Redis transport keeps the messages workers hold (acks_late, countdowns).
 REDIS_UNACKED = ("unacked", "unacked_index", "unacked_mutex")
 

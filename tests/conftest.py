@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 
 from orders.live.publish import is_publish
 from ordersite.celery import app as celery_app
+from ordersite.queues import worker_argv
 
 from . import broker
 from .broker import TEST_BROKER_URL, TEST_REDIS_URL
@@ -158,19 +159,14 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "ordersite",
-                "worker",
-                "-Q",
-                queues,
-                *(pool_options or ("-c", str(concurrency))),
-                "-n",
-                self.nodename,
-                "-l",
-                "info",
-                "--without-mingle",
-                "--without-gossip",
+                *worker_argv(
+                    queues.split(","),
+                    node=self.nodename,
+                    options=(
+                        *(pool_options or ("-c", str(concurrency))),
+                        *("-l", "info", "--without-mingle", "--without-gossip"),
+                    ),
+                ),
             ],
             cwd=ROOT,
             env=env,

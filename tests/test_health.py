@@ -14,13 +14,14 @@ from rest_framework.test import APIClient
 
 from ordersite import worker_heartbeat
 from ordersite.health import readiness
+from ordersite.queues import Queue
 
 from .broker import ON_RABBITMQ, TEST_BROKER_URL
 from .conftest import TEST_REDIS_URL, WorkerProcess, wait_for, worker_env
 from .factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
-QUEUES = ["orders", "payments", "inventory", "shipping", "notifications"]
+QUEUES = list(Queue)
 
 
 @pytest.fixture(autouse=True)

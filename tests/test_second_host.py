@@ -18,9 +18,10 @@ from deadletters import store
 from orders.models import Order
 from orders.services import place_order
 from orders.states import OrderStatus
+from ordersite.queues import Queue, worker_argv
 
 from .beat import Beat
-from .conftest import QUEUES, ROOT, log_records, wait_for, worker_env
+from .conftest import ROOT, log_records, wait_for, worker_env
 from .factories import ProductFactory, UserFactory
 
 pytestmark = [
@@ -63,8 +64,8 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
         inside = env | {key: host.url(env[key]) for key in SERVICE_URLS}
         assert all("127.0.0.1" not in inside[key] for key in SERVICE_URLS)
         log = ROOT / "var" / f"worker-hostb-{os.getpid()}.log"
-        command = [sys.executable, "-m", "celery", "-A", "ordersite", "worker", "-Q", QUEUES, "-c", "2"]
-        command += ["-n", f"hostb-{os.getpid()}@%h", "-l", "info", "--without-mingle", "--without-gossip"]
+        options = ("-c", "2", "-l", "info", "--without-mingle", "--without-gossip")
+        command = [sys.executable, "-m", *worker_argv(Queue, node=f"hostb-{os.getpid()}@%h", options=options)]
         worker = host.start(command, inside, log)
         wait_for(lambda: "ready." in log.read_text() or worker.poll() is not None, timeout=60)
         assert worker.poll() is None, log.read_text()[-3000:]

@@ -6,6 +6,7 @@ import pytest
 from kombu import Connection
 
 from deadletters import store
+from ordersite.queues import Queue
 
 from .. import broker
 from ..broker import ISOLATED_BROKER_URL, QUEUES
@@ -21,7 +22,7 @@ def make_entry(redis_client) -> Callable[..., store.Envelope]:
     def make(**fields: object) -> store.Envelope:
         defaults: dict[str, object] = {
             "task": "payments.authorize_payment",
-            "queue": "payments",
+            "queue": Queue.PAYMENTS,
             "args": ["00000000-0000-0000-0000-000000000000"],
             "exc_type": "GatewayUnavailableError",
             "exc_message": "down",

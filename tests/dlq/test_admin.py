@@ -11,6 +11,7 @@ from django.urls import reverse
 from deadletters import store
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
+from ordersite.queues import Queue
 
 from .. import broker
 from ..broker import TEST_BROKER_URL
@@ -47,7 +48,7 @@ def test_index_shows_the_count_and_turns_red_past_the_maximum(client, reviewer, 
 def test_list_filters_searches_by_order_and_survives_garbage(client, reviewer, make_entry, redis_client):
     order = OrderFactory()
     mine = make_entry(args=[str(order.public_id)], exc_type="KeyError")
-    make_entry(task="inventory.reserve_stock", queue="inventory")
+    make_entry(task="inventory.reserve_stock", queue=Queue.INVENTORY)
     redis_client.lpush("ordersite:dlq", "{broken")
     page = client.get(reverse(LIST)).content.decode()
     assert "malformed entry" in page

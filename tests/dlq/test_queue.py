@@ -16,6 +16,7 @@ from deadletters import store
 from deadletters.exceptions import DeadLetterNotFoundError, DeadLetterNotReplayableError
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
+from ordersite.queues import Queue
 
 from .. import broker
 from ..broker import TEST_BROKER_URL
@@ -27,11 +28,11 @@ PARKED = "dlq-test-parked"
 
 def test_push_lists_newest_first_and_gets_by_id(redis_client, make_entry):
     first = make_entry(task="payments.authorize_payment")
-    second = make_entry(task="inventory.reserve_stock", queue="inventory")
+    second = make_entry(task="inventory.reserve_stock", queue=Queue.INVENTORY)
     assert [e.id for e in store.entries()] == [second.id, first.id]
     assert [e.id for e in store.page(offset=1, limit=5)] == [first.id]
     assert store.get(first.id).task == "payments.authorize_payment"
-    assert [e.id for e in store.matching(store.Filters(queue="inventory"))] == [second.id]
+    assert [e.id for e in store.matching(store.Filters(queue=Queue.INVENTORY))] == [second.id]
     with pytest.raises(DeadLetterNotFoundError):
         store.get("nope")
 
@@ -113,7 +114,7 @@ def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
 @pytest.mark.django_db
 def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(redis_client, make_entry):
     order = OrderFactory(status=OrderStatus.PAID, dead_lettered_at="2026-01-01T00:00:00Z")
-    entry = make_entry(args=[str(order.public_id)], task="inventory.reserve_stock", queue="inventory")
+    entry = make_entry(args=[str(order.public_id)], task="inventory.reserve_stock", queue=Queue.INVENTORY)
     staff = StaffFactory()
     dlq_services.discard_dead_letter(entry_id=entry.id, actor=staff.username, reason="duplicate order", user=staff)
 
@@ -167,7 +168,7 @@ def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_cl
     assert store.push(again) == 1
     assert again.id == first.id, "the push answers with the entry that is already waiting"
     assert [e.id for e in store.entries()] == [first.id]
-    make_entry(args=["order-a"], task="payments.capture_payment", queue="orders")
+    make_entry(args=["order-a"], task="payments.capture_payment", queue=Queue.ORDERS)
     make_entry(args=["order-b"], task="payments.authorize_payment")
     make_entry(task="orders.parked_task", args=[], order_id="")
     make_entry(task="orders.parked_task", args=[], order_id="")

@@ -13,6 +13,7 @@ from deadletters.exceptions import DeadLetterStaleError
 from inventory.models import Reservation, ReservationStatus
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
+from ordersite.queues import Queue
 from payments.models import Payment, PaymentStatus
 
 from ..conftest import without_live_publish
@@ -70,7 +71,7 @@ def test_discarding_a_current_entry_fails_the_order_and_compensates(
     redis_client, make_entry, django_capture_on_commit_callbacks
 ):
     order = _recovered_order()
-    entry = make_entry(args=[str(order.public_id)], task="shipping.create_shipment", queue="shipping")
+    entry = make_entry(args=[str(order.public_id)], task="shipping.create_shipment", queue=Queue.SHIPPING)
     with django_capture_on_commit_callbacks(execute=False) as sent:
         dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="carrier refuses it")
     assert len(without_live_publish(sent)) == 1, "the compensations are sent after commit"
@@ -109,7 +110,7 @@ def test_replaying_the_entry_of_an_order_cancelled_meanwhile_is_refused(redis_cl
 def test_discarding_one_of_two_parked_steps_keeps_the_order_flagged(redis_client, make_entry):
     """needs_review holds while any current entry of the order waits."""
     order = OrderFactory(status=OrderStatus.SHIPPED, dead_lettered_at=timezone.now())
-    make_entry(args=[str(order.public_id)], task="payments.capture_payment", queue="orders")
-    stray = make_entry(args=[str(order.public_id)], task="shipping.cancel_stray_booking", queue="shipping")
+    make_entry(args=[str(order.public_id)], task="payments.capture_payment", queue=Queue.ORDERS)
+    stray = make_entry(args=[str(order.public_id)], task="shipping.cancel_stray_booking", queue=Queue.SHIPPING)
     dlq_services.discard_dead_letter(entry_id=stray.id, actor="ops", reason="handled by phone")
     assert Order.objects.get(pk=order.pk).needs_review

@@ -11,6 +11,7 @@ from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from ordersite.celery import app
+from ordersite.queues import Queue
 
 from ..conftest import wait_for
 from ..factories import OrderFactory, ProductFactory
@@ -106,7 +107,7 @@ def test_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
 
 def test_unknown_task_and_undecodable_message_land_in_the_dlq(redis_client, isolated_broker, isolated_worker):
     isolated_worker()
-    app.send_task("orders.no_such_task", args=["abc"], queue="orders", connection=isolated_broker)
+    app.send_task("orders.no_such_task", args=["abc"], queue=Queue.ORDERS, connection=isolated_broker)
     with isolated_broker.Producer() as producer:
         producer.publish(
             b"\x00not json at all",

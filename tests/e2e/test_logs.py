@@ -15,6 +15,7 @@ from orders.models import Order
 from orders.pipeline import CAPTURE, RESERVE, SHIP
 from orders.states import OrderStatus
 from orders.steps import AUTHORIZE
+from ordersite.queues import Queue
 
 from .. import broker
 from ..conftest import WorkerProcess, log_records, wait_for, worker_env
@@ -23,7 +24,7 @@ from ..factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STEP_OF_QUEUE = {"payments": AUTHORIZE, "inventory": RESERVE, "shipping": SHIP, "orders": CAPTURE}
+STEP_OF_QUEUE = {Queue.PAYMENTS: AUTHORIZE, Queue.INVENTORY: RESERVE, Queue.SHIPPING: SHIP, Queue.ORDERS: CAPTURE}
 SEED_BODY = {"items": [{"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000}]}
 
 

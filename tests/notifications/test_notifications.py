@@ -17,6 +17,7 @@ from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
 from orders.visibility import public_event
 from ordersite.celery import app
+from ordersite.queues import Queue
 
 from ..conftest import MAIL_DIR, _free_ports, task_result, wait_for
 from ..factories import OrderFactory, ProductFactory, UserFactory
@@ -63,7 +64,7 @@ def _send_again(order: Order, kind: EventKind, broker) -> str:
     seq = order.events.get(kind=kind).seq
     order_id = str(order.public_id)
     args = (notification_id(order_id=order_id, seq=seq), order_id, str(seq))
-    return app.send_task(SEND, args=args, queue="notifications", connection=broker).id
+    return app.send_task(SEND, args=args, queue=Queue.NOTIFICATIONS, connection=broker).id
 
 
 def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(isolated_broker, isolated_worker, tmp_path):

@@ -14,6 +14,7 @@ from orders.states import EventKind, OrderStatus
 from ordersite import worker_heartbeat
 from ordersite.breakers import Breaker, BreakerName
 from ordersite.celery import app as celery_app
+from ordersite.queues import Queue
 
 from .. import broker
 from ..broker import TEST_BROKER_URL, closed_broker_url
@@ -151,7 +152,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
     broker.empty_queue(TEST_BROKER_URL, "dashboard-test-queue")
     for _ in range(3):
         celery_app.send_task("orders.no_such_task", queue="dashboard-test-queue")
-    store.push(store.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="x"))
+    store.push(store.Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="x"))
     payment = Breaker(BreakerName.PAYMENT)
     for _ in range(settings.BREAKER_CONSECUTIVE_FAILURES):
         payment.record(ok=False)
@@ -168,12 +169,12 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(staff_api,
 
 def test_dashboard_names_a_worker_that_does_not_answer_and_caches_pool_sizes(staff_api, redis_client, settings):
     settings.DASHBOARD_INSPECT_TIMEOUT = 0.3
-    worker_heartbeat.beat(worker_heartbeat.client(), node="ghost@nowhere", queues=["payments"], ttl=60)
+    worker_heartbeat.beat(worker_heartbeat.client(), node="ghost@nowhere", queues=[Queue.PAYMENTS], ttl=60)
 
     pools = {p["node"]: p for p in staff_api.get(URL).json()["pools"]}
     assert pools["ghost@nowhere"] == {
         "node": "ghost@nowhere",
-        "queues": ["payments"],
+        "queues": [Queue.PAYMENTS],
         "pool": "",
         "size": None,
         "max": None,
@@ -181,7 +182,7 @@ def test_dashboard_names_a_worker_that_does_not_answer_and_caches_pool_sizes(sta
         "replied": False,
     }
     # Within DASHBOARD_POOLS_CACHE_SECONDS nobody asks the workers again: a node gone since still shows.
-    worker_heartbeat.forget(worker_heartbeat.client(), node="ghost@nowhere", queues=["payments"])
+    worker_heartbeat.forget(worker_heartbeat.client(), node="ghost@nowhere", queues=[Queue.PAYMENTS])
     assert "ghost@nowhere" in {p["node"] for p in staff_api.get(URL).json()["pools"]}
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from orders.models import Order
 from orders.states import OrderStatus
+from ordersite.queues import Queue
 
 from ..browser import expect, log_in, needs_chromium
 from ..conftest import wait_for
@@ -68,10 +69,9 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     assert page.locator("#latency-table tbody tr").first.locator("td").nth(1).inner_text() == "3"
     expect(page.locator("#breaker-table tbody tr td.breaker-closed")).to_have_count(4)
     expect(page.locator("#dlq-count")).to_have_text("0")
-    queues = {"orders", "payments", "inventory", "shipping", "notifications"}
-    assert set(page.evaluate(CHART_TOTALS, "chart-backlog")) == queues
+    assert set(page.evaluate(CHART_TOTALS, "chart-backlog")) == set(Queue)
     pools = page.evaluate("() => Chart.getChart('chart-pools').data")
-    node = pools["labels"].index([live_worker.nodename, "orders, payments, inventory, shipping, notifications"])
+    node = pools["labels"].index([live_worker.nodename, ", ".join(Queue)])
     sizes = {dataset["label"]: dataset["data"][node] for dataset in pools["datasets"]}
     assert sizes == {"size": 2, "max": 2}  # the session's worker: prefork, -c 2
     for chart in ("chart-orders", "chart-latency", "chart-pools"):

@@ -19,6 +19,7 @@ from redis.sentinel import SentinelConnectionPool
 from deadletters import store
 from ordersite import breakers, worker_heartbeat
 from ordersite import redis as redis_factory
+from ordersite.queues import Queue
 
 from ..conftest import ROOT, TEST_REDIS_URL, _free_ports, wait_for
 
@@ -180,19 +181,19 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
     breaker = breakers.Breaker(breakers.BreakerName.PAYMENT)
     breaker.before_call()
     breaker.record(ok=False)
-    entry = store.Envelope(task="payments.authorize_payment", queue="payments", args=["x"], order_id="o-1")
+    entry = store.Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="o-1")
     store.push(entry)
     store.push(entry)  # the live-entry check
     store.replay(entry.id)  # claim into the processing list, then out
-    second = store.Envelope(task="payments.void_payment", queue="payments", args=["y"], order_id="o-2")
+    second = store.Envelope(task="payments.void_payment", queue=Queue.PAYMENTS, args=["y"], order_id="o-2")
     store.push(second)
     redis_client.lrem(settings.DLQ_KEY, 1, second.to_json())
     redis_client.lpush(store.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
     assert store.recover_stalled() == 1  # back into the list: the re-index
     assert store.remove(second.id)
     conn = worker_heartbeat.client()
-    worker_heartbeat.beat(conn, node="slots@test", queues=["orders", "payments"], ttl=5)
-    assert worker_heartbeat.live_nodes(conn, ["orders", "payments"])["payments"] == ["slots@test"]
+    worker_heartbeat.beat(conn, node="slots@test", queues=[Queue.ORDERS, Queue.PAYMENTS], ttl=5)
+    assert worker_heartbeat.live_nodes(conn, [Queue.ORDERS, Queue.PAYMENTS])[Queue.PAYMENTS] == ["slots@test"]
     api.post("/api/v1/orders/", {}, format="json")  # the throttle's script runs before validation
 
     scripts = _scripts()
