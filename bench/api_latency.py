@@ -55,11 +55,15 @@ def main() -> int:
             if client.get(f"/orders/{ids[-1]}/status/").json()["status"] == "completed":
                 break
             time.sleep(0.2)
-        dashboard = client.get("/analytics/dashboard/", headers={"Authorization": f"Token {args.staff_token}"})
+        dashboard = client.get(
+            "/analytics/dashboard/", headers={"Authorization": f"Token {args.staff_token}"}
+        )
         print("pipeline created->completed over the last hour:", dashboard.json()["latency"])
         started = time.perf_counter()
         ready = client.get("/health/ready")
-        print(f"GET /health/ready: {ready.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms")
+        print(
+            f"GET /health/ready: {ready.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms"
+        )
     return 0
 
 

@@ -48,9 +48,14 @@ POOLS = {  # name -> WORKER_PAYMENTS_POOL ("" keeps the Procfile's default)
     "prefork": "--pool=prefork --autoscale={max},{min}",
 }
 # Celery's Autoscaler logs every resize it makes, and ours inherits the line.
-SCALING_LINE = re.compile(r"^\[([\d-]+ [\d:]+,\d{3}): INFO/MainProcess\] Scaling (up|down) (\d+) processes\.", re.M)
+SCALING_LINE = re.compile(
+    r"^\[([\d-]+ [\d:]+,\d{3}): INFO/MainProcess\] Scaling (up|down) (\d+) processes\.", re.M
+)
 WIDTHS = (15, 7, 22, 11, 12)  # the printed table's columns
-AUTOSCALERS = {"celery": "celery.worker.autoscale:Autoscaler", "ordersite": "ordersite.autoscale:BacklogAutoscaler"}
+AUTOSCALERS = {
+    "celery": "celery.worker.autoscale:Autoscaler",
+    "ordersite": "ordersite.autoscale:BacklogAutoscaler",
+}
 
 
 @shared_task(name="bench.hold")
@@ -99,7 +104,11 @@ class Worker:
             log.seek(offset)
             text = log.read()
         return [
-            (datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").timestamp(), int(n) if way == "up" else -int(n))  # noqa: DTZ007 - the worker logs local time
+            (
+                # The worker logs local time, and so do we: naive on both sides.
+                datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").timestamp(),  # noqa: DTZ007
+                int(n) if way == "up" else -int(n),
+            )
             for at, way, n in SCALING_LINE.findall(text)
         ]
 
@@ -121,14 +130,18 @@ class Bench:
         self.app = app
         self.redis = redis_client(stack.env["REDIS_URL"], decode_responses=False)
         bounds = tuple(int(v) for v in args.bounds.split(","))
-        self.workers = [Worker(stack, pool, scaler, bounds) for pool in POOLS for scaler in AUTOSCALERS]
+        self.workers = [
+            Worker(stack, pool, scaler, bounds) for pool in POOLS for scaler in AUTOSCALERS
+        ]
         for worker in self.workers:
             worker.wait_ready()
 
     def poll_sizes(self) -> None:
         """One `inspect stats` round: each worker's pool size as the autoscaler reports it."""
         nodes = [w.node for w in self.workers]
-        replies = self.app.control.inspect(destination=nodes, timeout=1.0, limit=len(nodes)).stats() or {}
+        replies = (
+            self.app.control.inspect(destination=nodes, timeout=1.0, limit=len(nodes)).stats() or {}
+        )
         now = time.monotonic()
         for worker in self.workers:
             if worker.node in replies:
@@ -147,7 +160,9 @@ class Bench:
             worker.sizes.clear()
         offsets = {w.queue: w.log.stat().st_size for w in self.workers}
         sent, sent_wall = time.monotonic(), time.time()
-        sender = threading.Thread(target=self.send, args=(a.burst,))  # pool sizes are read meanwhile
+        sender = threading.Thread(
+            target=self.send, args=(a.burst,)
+        )  # pool sizes are read meanwhile
         sender.start()
         drained: dict[str, float] = {}
         last_trickle = time.monotonic()
@@ -155,7 +170,10 @@ class Bench:
             self.poll_sizes()
             now = time.monotonic()
             for worker in self.workers:
-                if worker.queue not in drained and int(self.redis.get(worker.done_key) or 0) >= a.burst:
+                if (
+                    worker.queue not in drained
+                    and int(self.redis.get(worker.done_key) or 0) >= a.burst
+                ):
                     drained[worker.queue] = now
             if now - sent > a.back_timeout + a.burst * a.task_seconds:  # a burst that never drains
                 break
@@ -172,13 +190,20 @@ class Bench:
         results = []
         for w in self.workers:
             result = self._result(w, sent, drained.get(w.queue))
-            result["min_to_max_logged_s"] = self._logged_min_to_max(w, w.resizes_since(offsets[w.queue]), sent_wall)
+            result["min_to_max_logged_s"] = self._logged_min_to_max(
+                w, w.resizes_since(offsets[w.queue]), sent_wall
+            )
             results.append(result)
         print(f"\n{label}")
         columns = zip(
-            ("MIN->MAX logged", "seen", "changes while backlog", "burst done", "back to MIN"), WIDTHS, strict=True
+            ("MIN->MAX logged", "seen", "changes while backlog", "burst done", "back to MIN"),
+            WIDTHS,
+            strict=True,
         )
-        print(f"  {'pool':8} {'autoscaler':10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+        print(
+            f"  {'pool':8} {'autoscaler':10} "
+            + " ".join(f"{name:>{width}}" for name, width in columns)
+        )
         for r in results:
             values = (
                 _s(r["min_to_max_logged_s"]),
@@ -187,12 +212,16 @@ class Bench:
                 _s(r["burst_done_s"]),
                 _s(r["back_to_min_s"]),
             )
-            cells = " ".join(f"{value:>{width}}" for value, width in zip(values, WIDTHS, strict=True))
+            cells = " ".join(
+                f"{value:>{width}}" for value, width in zip(values, WIDTHS, strict=True)
+            )
             print(f"  {r['pool']:8} {r['autoscaler']:10} {cells}")
         return results
 
     @staticmethod
-    def _logged_min_to_max(worker: Worker, resizes: list[tuple[float, int]], sent_wall: float) -> float | None:
+    def _logged_min_to_max(
+        worker: Worker, resizes: list[tuple[float, int]], sent_wall: float
+    ) -> float | None:
         """When the worker's own log says its pool reached MAX: `inspect` answers late while a
         worker is busy (a prefork worker's loop is blocked while it forks)."""
         size = worker.min
@@ -217,7 +246,9 @@ class Bench:
 
     def _result(self, worker: Worker, sent: float, drained: float | None) -> dict:
         at_max = next((t for t, size in worker.sizes if size >= worker.max), None)
-        during = [size for t, size in worker.sizes if at_max is not None and at_max <= t <= (drained or t)]
+        during = [
+            size for t, size in worker.sizes if at_max is not None and at_max <= t <= (drained or t)
+        ]
         back = self._back_at(worker, drained) if drained else None
         return {
             "pool": worker.pool,
@@ -236,17 +267,26 @@ def _s(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bounds", default="8,2", help="MAX,MIN of every pool (the Procfile's payments default)")
+    parser.add_argument(
+        "--bounds", default="8,2", help="MAX,MIN of every pool (the Procfile's payments default)"
+    )
     parser.add_argument("--burst", type=int, default=600, help="tasks per queue")
-    parser.add_argument("--task-seconds", type=float, default=0.1, help="how long each task holds its slot")
-    parser.add_argument("--back-timeout", type=float, default=100, help="give up waiting for MIN after this")
+    parser.add_argument(
+        "--task-seconds", type=float, default=0.1, help="how long each task holds its slot"
+    )
+    parser.add_argument(
+        "--back-timeout", type=float, default=100, help="give up waiting for MIN after this"
+    )
     parser.add_argument("--db", default="ordersite_bench_autoscale")
     parser.add_argument("--base-port", type=int, default=8950)
     parser.add_argument("--label", default="bench-autoscale")
     args = parser.parse_args()
 
     stack = Stack(db_name=args.db, base_port=args.base_port, roles=())
-    print(f"starting 4 workers on a Redis of their own (logs in var/bench/); load {os.getloadavg()}", flush=True)
+    print(
+        f"starting 4 workers on a Redis of their own (logs in var/bench/); load {os.getloadavg()}",
+        flush=True,
+    )
     try:
         stack.start()  # inside the try: a bench stopped while starting still stops what it started
         bench = Bench(stack, args)
@@ -254,7 +294,9 @@ def main() -> None:
             "silence": bench.round(
                 f"burst of {args.burst} x {args.task_seconds} s tasks per pool, then silence", False
             ),
-            "trickle": bench.round(f"burst of {args.burst} x {args.task_seconds} s, then 1 task/s per pool", True),
+            "trickle": bench.round(
+                f"burst of {args.burst} x {args.task_seconds} s, then 1 task/s per pool", True
+            ),
         }
     finally:
         stack.stop()

@@ -79,7 +79,11 @@ class Result:
             f"  ({self.took_s:.0f} s)"
         )
         if self.by_rule:
-            text += "\n" + " " * 22 + ", ".join(f"{rule} {n}" for rule, n in sorted(self.by_rule.items()))
+            text += (
+                "\n"
+                + " " * 22
+                + ", ".join(f"{rule} {n}" for rule, n in sorted(self.by_rule.items()))
+            )
         if self.died:
             text += "\n" + " " * 22 + "died unasked (restarted): " + ", ".join(self.died)
         return text
@@ -103,10 +107,14 @@ def run_scenario(stack: Stack, profile: Profile, name: str, seed: int) -> Result
     reset_faults()  # a run starts from a healthy world, whatever the one before left
     for breaker in BreakerName:
         Breaker(breaker).reset()
-    prefix = f"chaos{seed}-{name}"  # a catalog of this run's own: the audit's stock rules see only it
+    prefix = (
+        f"chaos{seed}-{name}"  # a catalog of this run's own: the audit's stock rules see only it
+    )
     catalog = _catalog(prefix)
     since = timezone.now()
-    customers = Customers(stack.base_url, stack.customer_token, catalog, seed=seed, hot=f"{prefix}-hot")
+    customers = Customers(
+        stack.base_url, stack.customer_token, catalog, seed=seed, hot=f"{prefix}-hot"
+    )
     run = Run(stack, profile, name, customers, seed=seed, since=since)
     actors = (scenario.fault, scenario.actor, probe_readiness)
     threads = [threading.Thread(target=f, args=(run,), name=name, daemon=True) for f in actors if f]
@@ -175,7 +183,11 @@ def _settle(run: Run) -> tuple["Report", float | None]:
         if now_fingerprint != fingerprint:
             fingerprint, quiet_since = now_fingerprint, now
         if now > deadline or now - quiet_since > QUIET_S:
-            why = f"nothing moved for {QUIET_S} s" if now <= deadline else f"{run.profile.settle_s:.0f} s bound reached"
+            why = (
+                f"nothing moved for {QUIET_S} s"
+                if now <= deadline
+                else f"{run.profile.settle_s:.0f} s bound reached"
+            )
             run.notes.append(f"not settled: {why}")
             return report, None
         time.sleep(1)
@@ -187,7 +199,9 @@ def _activity(since: datetime) -> tuple:
 
     from orders.models import OrderEvent
 
-    return OrderEvent.objects.filter(order__created_at__gte=since).aggregate(at=Max("created_at"))["at"]
+    return OrderEvent.objects.filter(order__created_at__gte=since).aggregate(at=Max("created_at"))[
+        "at"
+    ]
 
 
 def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | None) -> Result:
@@ -201,9 +215,14 @@ def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | No
     placed: list[Placed] = tally.placed
     accepted = {p.order_id for p in placed if p.order_id}
     statuses = dict(
-        Order.objects.filter(created_at__gte=run.since).order_by().values_list("status").annotate(n=Count("id"))
+        Order.objects.filter(created_at__gte=run.since)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
     )
-    present = set(map(str, Order.objects.filter(public_id__in=accepted).values_list("public_id", flat=True)))
+    present = set(
+        map(str, Order.objects.filter(public_id__in=accepted).values_list("public_id", flat=True))
+    )
     counts = report.counts()
     extra = Counter()
     extra["api.lost_order"] = len(accepted - present)
@@ -211,8 +230,12 @@ def _result(run: Run, scenario: Scenario, report: "Report", recovery: float | No
     # A 5xx for a request that did place its order (a retry with its key got the same order back):
     # the client was told it failed when it had worked.
     if not scenario.commit_may_be_unknown:
-        extra["api.error_after_commit"] = sum(1 for p in placed if p.replayed and any(a >= 500 for a in p.answers))
-    waiting = sum(n for s, n in statuses.items() if s not in TERMINAL) - counts.get("state.stuck", 0)
+        extra["api.error_after_commit"] = sum(
+            1 for p in placed if p.replayed and any(a >= 500 for a in p.answers)
+        )
+    waiting = sum(n for s, n in statuses.items() if s not in TERMINAL) - counts.get(
+        "state.stuck", 0
+    )
     if not scenario.parked_ok:
         extra["parked.without_outage"] = waiting  # nothing was down long enough to park an order
     opened = {name: Breaker(name).snapshot().times_opened for name in BreakerName}
@@ -263,10 +286,18 @@ def _timelines(report: "Report", limit: int = 5) -> dict[str, list[str]]:
 
     orders = []
     for breach in report.breaches:
-        if breach.order_id and breach.rule != "timeline.customer_internals" and breach.order_id not in orders:
+        if (
+            breach.order_id
+            and breach.rule != "timeline.customer_internals"
+            and breach.order_id not in orders
+        ):
             orders.append(breach.order_id)
     timelines: dict[str, list[str]] = {}
-    events = OrderEvent.objects.filter(order__public_id__in=orders[:limit]).select_related("order").order_by("seq")
+    events = (
+        OrderEvent.objects.filter(order__public_id__in=orders[:limit])
+        .select_related("order")
+        .order_by("seq")
+    )
     for event in events:
         timelines.setdefault(str(event.order.public_id), []).append(
             f"{event.created_at:%H:%M:%S.%f} #{event.seq} {event.kind} -> {event.status} {event.actor} "
@@ -298,17 +329,27 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="\n".join(f"{name}: {scenario.summary}".replace("%", "%%") for name, scenario in SCENARIOS.items()),
+        help="\n".join(
+            f"{name}: {scenario.summary}".replace("%", "%%") for name, scenario in SCENARIOS.items()
+        ),
     )
     parser.add_argument("--all", action="store_true", help="every scenario, in the order above")
-    parser.add_argument("--short", action="store_true", help="the short profile (seconds per scenario, as CI runs)")
+    parser.add_argument(
+        "--short", action="store_true", help="the short profile (seconds per scenario, as CI runs)"
+    )
     parser.add_argument("--orders", type=int, help="at most this many orders per scenario")
     parser.add_argument("--seconds", type=float, help="seconds of load per scenario")
     parser.add_argument("--rate", type=float, help="orders per second")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times (soak)")
-    parser.add_argument("--ports", help="take the ports from this range, e.g. 8600-8699 (default: any free)")
-    parser.add_argument("--json-out", type=Path, help="where to write the JSON result (default: bench/results/)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the scenarios this many times (soak)"
+    )
+    parser.add_argument(
+        "--ports", help="take the ports from this range, e.g. 8600-8699 (default: any free)"
+    )
+    parser.add_argument(
+        "--json-out", type=Path, help="where to write the JSON result (default: bench/results/)"
+    )
     parser.add_argument("--logs", type=Path, help="copy every process's log here at the end")
     parser.add_argument(
         "--set",
@@ -322,7 +363,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if not args.scenarios or unknown:
         parser.error(
-            f"name scenarios among {', '.join(SCENARIOS)}, or --all" + (f" (not {unknown})" if unknown else "")
+            f"name scenarios among {', '.join(SCENARIOS)}, or --all"
+            + (f" (not {unknown})" if unknown else "")
         )
     return args
 
@@ -333,7 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     profile = Profile(
         **{
             **asdict(base),
-            **{k: v for k, v in (("seconds", args.seconds), ("rate", args.rate), ("max_orders", args.orders)) if v},
+            **{
+                k: v
+                for k, v in (
+                    ("seconds", args.seconds),
+                    ("rate", args.rate),
+                    ("max_orders", args.orders),
+                )
+                if v
+            },
         }
     )
     stack = Stack(ports=args.ports, logs=args.logs)
@@ -348,7 +398,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.up(log=print)
         _seed(stack)
         stack.wait_app()
-        print(f"stack ready in {time.monotonic() - started:.1f} s; profile {asdict(profile)}", flush=True)
+        print(
+            f"stack ready in {time.monotonic() - started:.1f} s; profile {asdict(profile)}",
+            flush=True,
+        )
         for n, name in enumerate(args.scenarios):
             died = stack.check_processes()
             result = run_scenario(stack, profile, name, seed=args.seed + n)
@@ -361,22 +414,33 @@ def main(argv: list[str] | None = None) -> int:
                 # Whatever wedged this run's orders must not wedge the next scenario's too.
                 restarted = time.monotonic()
                 stack.restart_app()
-                print(f"{'':22}(application restarted for the next scenario in {time.monotonic() - restarted:.0f} s)")
+                print(
+                    f"{'':22}(application restarted for the next scenario in {time.monotonic() - restarted:.0f} s)"
+                )
     finally:
         stack.down()
         total = time.monotonic() - started
-        out = args.json_out or ROOT / "bench" / "results" / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        out = (
+            args.json_out
+            or ROOT / "bench" / "results" / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(_summary(args, profile, results, total), indent=2, default=str))
         print(f"{len(results)} scenario(s) in {total:.0f} s; result: {out}")
     return 0 if results and all(r.clean for r in results) else 1
 
 
-def _summary(args: argparse.Namespace, profile: Profile, results: list[Result], total: float) -> dict:
+def _summary(
+    args: argparse.Namespace, profile: Profile, results: list[Result], total: float
+) -> dict:
     return {
         "command": " ".join(["python bench/chaos.py", *sys.argv[1:]]),
         "finished_at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "python": platform.python_version(),
+        },
         "profile": asdict(profile),
         "timings": TIMINGS,
         "settings": args.set,

@@ -50,7 +50,9 @@ class Tally:
 class Customers:
     """Places orders over HTTP at `rate` per second (a function of the seconds elapsed)."""
 
-    def __init__(self, base_url: str, token: str, catalog: dict[str, int], *, seed: int, hot: str | None) -> None:
+    def __init__(
+        self, base_url: str, token: str, catalog: dict[str, int], *, seed: int, hot: str | None
+    ) -> None:
         self.base_url, self.catalog, self.hot = base_url, catalog, hot
         self.rng = random.Random(seed)
         self.client = httpx.Client(
@@ -66,8 +68,16 @@ class Customers:
         lines = self.rng.sample(skus, self.rng.randint(1, 3))
         if self.hot and self.rng.random() < 0.3:
             lines[0] = self.hot  # a share of the orders race for one row
-        first = lines[0]  # quoted with its price, as the seed clients do; the rest priced by the server
-        items = [{"product_id": first, "quantity": self.rng.randint(1, 3), "unit_price_cents": self.catalog[first]}]
+        first = lines[
+            0
+        ]  # quoted with its price, as the seed clients do; the rest priced by the server
+        items = [
+            {
+                "product_id": first,
+                "quantity": self.rng.randint(1, 3),
+                "unit_price_cents": self.catalog[first],
+            }
+        ]
         items += [{"product_id": sku, "quantity": self.rng.randint(1, 3)} for sku in lines[1:]]
         return {"items": items, "payment_token": token, "shipping_address": {"city": "Chaosville"}}
 
@@ -78,7 +88,9 @@ class Customers:
         while True:
             try:
                 response = self.client.post(
-                    f"{self.base_url}/api/v1/orders/", json=placed.body, headers={"Idempotency-Key": placed.key}
+                    f"{self.base_url}/api/v1/orders/",
+                    json=placed.body,
+                    headers={"Idempotency-Key": placed.key},
                 )
                 status = response.status_code
             except httpx.HTTPError:
@@ -93,7 +105,11 @@ class Customers:
                         placed.order_id = order_id
                     elif order_id != placed.order_id:
                         placed.other_ids.add(order_id)
-            if status == 201 or (400 <= status < 500 and status != 409) or time.monotonic() > deadline:
+            if (
+                status == 201
+                or (400 <= status < 500 and status != 409)
+                or time.monotonic() > deadline
+            ):
                 return
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -141,7 +157,11 @@ class Customers:
             except httpx.HTTPError:
                 self.tally.count(self.tally.cancels, "no answer")
                 continue
-            code = response.json().get("error", {}).get("code", "") if response.status_code >= 400 else "cancelled"
+            code = (
+                response.json().get("error", {}).get("code", "")
+                if response.status_code >= 400
+                else "cancelled"
+            )
             self.tally.count(self.tally.cancels, f"{response.status_code} {code}")
             if code != "conflict":
                 return
@@ -180,25 +200,35 @@ class Staff:
             entry
             for entry in page.get("results", [])
             if entry.get("order_id") in order_ids
-            and (now - datetime.fromisoformat(entry["last_failed_at"])).total_seconds() >= older_than_s
+            and (now - datetime.fromisoformat(entry["last_failed_at"])).total_seconds()
+            >= older_than_s
         ]
 
     def act(self, entry: dict, action: str) -> None:
         body = {"reason": "chaos run: staff gave this step up"} if action == "discard" else None
         try:
-            status = self.client.post(f"{self.base_url}/api/v1/dlq/{entry['id']}/{action}/", json=body).status_code
+            status = self.client.post(
+                f"{self.base_url}/api/v1/dlq/{entry['id']}/{action}/", json=body
+            ).status_code
         except httpx.HTTPError:
             status = 0
         self.tally.count(self.tally.staff, f"{action} {status}")
 
     def work(
-        self, order_ids: Callable[[], set[str]], until: Callable[[], bool], *, replay_share: float, after_s: float
+        self,
+        order_ids: Callable[[], set[str]],
+        until: Callable[[], bool],
+        *,
+        replay_share: float,
+        after_s: float,
     ) -> None:
         while not until():
             for entry in self.entries(order_ids(), older_than_s=after_s):
                 action = "replay" if self.rng.random() < replay_share else "discard"
                 if self.rng.random() < 0.2:  # a colleague clicks the same entry at the same moment
-                    other = threading.Thread(target=self.act, args=(entry, self.rng.choice(["replay", "discard"])))
+                    other = threading.Thread(
+                        target=self.act, args=(entry, self.rng.choice(["replay", "discard"]))
+                    )
                     other.start()
                     self.act(entry, action)
                     other.join()

@@ -31,7 +31,9 @@ class Profile:
 
 PROFILES = {
     "short": Profile(seconds=6, rate=5, max_orders=300, fault_s=8, burst_s=2, kills=3, settle_s=25),
-    "long": Profile(seconds=60, rate=8, max_orders=5000, fault_s=20, burst_s=10, kills=10, settle_s=120),
+    "long": Profile(
+        seconds=60, rate=8, max_orders=5000, fault_s=20, burst_s=10, kills=10, settle_s=120
+    ),
 }
 
 DLQ_EXTRA_S = 6  # dlq-staff's outage outlasts the load by the retries' length
@@ -41,9 +43,21 @@ class Run:
     """One scenario's run: the stack, the clients, the fault's window, the orders placed."""
 
     def __init__(
-        self, stack: Stack, profile: Profile, scenario: str, customers: Customers, *, seed: int, since: datetime
+        self,
+        stack: Stack,
+        profile: Profile,
+        scenario: str,
+        customers: Customers,
+        *,
+        seed: int,
+        since: datetime,
     ) -> None:
-        self.stack, self.profile, self.scenario, self.customers = stack, profile, scenario, customers
+        self.stack, self.profile, self.scenario, self.customers = (
+            stack,
+            profile,
+            scenario,
+            customers,
+        )
         self.since = since  # the audit looks at orders created from here on
         self.rng = random.Random(seed)
         self.started = time.monotonic()
@@ -182,7 +196,9 @@ def _cancel(run: Run, share: float) -> None:
             if run.rng.random() < share:
                 copies = 2 if run.rng.random() < 0.2 else 1
                 for _ in range(copies):
-                    timers.append(threading.Timer(run.rng.uniform(0, 1.5), run.customers.cancel, (order_id,)))
+                    timers.append(
+                        threading.Timer(run.rng.uniform(0, 1.5), run.customers.cancel, (order_id,))
+                    )
                     timers[-1].start()
         time.sleep(0.05)
     for timer in timers:
@@ -197,7 +213,9 @@ def probe_readiness(run: Run) -> None:
 
 
 def _staff(run: Run) -> None:
-    staff = Staff(run.stack.base_url, run.stack.staff_token, run.customers.tally, seed=run.rng.random())
+    staff = Staff(
+        run.stack.base_url, run.stack.staff_token, run.customers.tally, seed=run.rng.random()
+    )
     try:
         until_s = run.profile.seconds / 4 + run.profile.fault_s + DLQ_EXTRA_S + 6
         staff.work(
@@ -212,7 +230,9 @@ def _staff(run: Run) -> None:
 
 SCENARIOS: dict[str, Scenario] = {
     "kill-workers": Scenario(
-        "kill -9 a random worker's pool process or the worker itself, N times", _kill_workers, parked_ok=False
+        "kill -9 a random worker's pool process or the worker itself, N times",
+        _kill_workers,
+        parked_ok=False,
     ),
     "redis-restart": Scenario(
         "crash our Redis (nothing on disk: queues, DLQ, breakers gone), start it again; customers "
@@ -228,7 +248,8 @@ SCENARIOS: dict[str, Scenario] = {
         commit_may_be_unknown=True,
     ),
     "payments-down": Scenario(
-        "the payment sandbox refuses connections for the fault time", _sandbox_fault("payments", down=True)
+        "the payment sandbox refuses connections for the fault time",
+        _sandbox_fault("payments", down=True),
     ),
     "carriers-down": Scenario(
         "both carriers refuse connections for the fault time",

@@ -58,7 +58,9 @@ TIMINGS = {
 def pick_ports(count: int, span: str | None) -> list[int]:
     """`count` free local ports: from `span` ("8600-8699") if given, else any the kernel offers."""
     ports: list[int] = []
-    candidates = range(int(span.split("-")[0]), int(span.split("-")[1]) + 1) if span else [0] * count * 4
+    candidates = (
+        range(int(span.split("-")[0]), int(span.split("-")[1]) + 1) if span else [0] * count * 4
+    )
     for port in candidates:
         with socket.socket() as probe:
             try:
@@ -73,7 +75,9 @@ def pick_ports(count: int, span: str | None) -> list[int]:
     raise RuntimeError(f"no {count} free ports in {span or 'the ephemeral range'}")
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.1) -> None:
+def wait_until(
+    check: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -105,7 +109,9 @@ class Process:
     log: Path
     env: dict[str, str]
     user: str | None = None
-    stop_signal: int = signal.SIGTERM  # PostgreSQL: SIGINT, a fast shutdown (SIGTERM waits for clients)
+    stop_signal: int = (
+        signal.SIGTERM
+    )  # PostgreSQL: SIGINT, a fast shutdown (SIGTERM waits for clients)
     proc: subprocess.Popen | None = None
     expected_exit: bool = False
     exits: list[int] = field(default_factory=list)  # unexpected exit codes, for the report
@@ -114,7 +120,12 @@ class Process:
         self.expected_exit = False
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, user=self.user
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=self.user,
             )
 
     @property
@@ -168,14 +179,26 @@ class Stack:
         self.tmp = Path(tempfile.mkdtemp(prefix="ordersite-chaos-"))
         self.tmp.chmod(0o755)  # PostgreSQL runs as its own user when we are root
         self.logs = logs
-        names = ("redis", "world", "postgres", "web", "payments", "carrier_primary", "carrier_fallback")
+        names = (
+            "redis",
+            "world",
+            "postgres",
+            "web",
+            "payments",
+            "carrier_primary",
+            "carrier_fallback",
+        )
         self.port = dict(zip(names, pick_ports(len(names), ports), strict=True))
         self.base_url = f"http://127.0.0.1:{self.port['web']}"
         self.redis_url = f"redis://127.0.0.1:{self.port['redis']}/0"
         self.world_url = f"redis://127.0.0.1:{self.port['world']}/0"
         self.database_url = f"postgres://postgres@127.0.0.1:{self.port['postgres']}/ordersite_chaos"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "BREAKER_", "CELERY_", "DLQ_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("PIPELINE_", "BREAKER_", "CELERY_", "DLQ_"))
+            },
             "DJANGO_SETTINGS_MODULE": "ordersite.settings",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -203,7 +226,16 @@ class Stack:
     def _redis(self, name: str) -> Process:
         data = self.tmp / name
         data.mkdir(exist_ok=True)
-        argv = ["redis-server", "--port", str(self.port[name]), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port[name]),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+        ]
         argv += ["no", "--dir", str(data)]
         return Process(name, argv, self.tmp / f"{name}.log", dict(os.environ))
 
@@ -218,25 +250,45 @@ class Stack:
                 directory.mkdir()
                 if self.pg_user:
                     shutil.chown(directory, self.pg_user)
-            initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-            subprocess.run([*initdb, "--no-sync"], check=True, capture_output=True, user=self.pg_user)
+            initdb = [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ]
+            subprocess.run(
+                [*initdb, "--no-sync"], check=True, capture_output=True, user=self.pg_user
+            )
         argv = [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port["postgres"])]
         argv += ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}"]
         argv += ["-c", "max_connections=300", "-c", "shared_buffers=64MB"]
         return Process(
-            "postgres", argv, self.tmp / "postgres.log", dict(os.environ), user=self.pg_user, stop_signal=signal.SIGINT
+            "postgres",
+            argv,
+            self.tmp / "postgres.log",
+            dict(os.environ),
+            user=self.pg_user,
+            stop_signal=signal.SIGINT,
         )
 
     def _redis_ready(self, name: str) -> bool:
         try:
-            probe = redis_client(f"redis://127.0.0.1:{self.port[name]}", timeout=0.5, sentinel=False)
+            probe = redis_client(
+                f"redis://127.0.0.1:{self.port[name]}", timeout=0.5, sentinel=False
+            )
             return bool(probe.ping())
         except redis.RedisError:
             return False
 
     def _postgres_ready(self, dbname: str = "postgres") -> bool:
         try:
-            with psycopg.connect(host="127.0.0.1", port=self.port["postgres"], user="postgres", dbname=dbname):
+            with psycopg.connect(
+                host="127.0.0.1", port=self.port["postgres"], user="postgres", dbname=dbname
+            ):
                 return True
         except psycopg.OperationalError:
             return False
@@ -259,7 +311,9 @@ class Stack:
         immediate shutdown (SIGQUIT), as a crash: crash recovery on the next start."""
         process = self.processes[name]
         if name == "postgres":
-            process.kill_tree(signal.SIGQUIT, children=False)  # the postmaster takes its backends down
+            process.kill_tree(
+                signal.SIGQUIT, children=False
+            )  # the postmaster takes its backends down
         else:
             process.kill_tree(signal.SIGKILL)
 
@@ -274,11 +328,28 @@ class Stack:
         elif name == "sandboxes":
             args = ["manage.py", "run_sandboxes"]
         elif name == "beat":
-            args = ["-m", "celery", "-A", "ordersite", "beat", "-l", "warning", "-s", str(self.tmp / "beat-schedule")]
+            args = [
+                "-m",
+                "celery",
+                "-A",
+                "ordersite",
+                "beat",
+                "-l",
+                "warning",
+                "-s",
+                str(self.tmp / "beat-schedule"),
+            ]
         else:
             queue = name.removeprefix("worker-")
             # As the Procfile runs them: a thread pool (kill-workers then kills the whole worker).
-            options = ("--pool=threads", "--concurrency=4", "-l", "warning", "--without-mingle", "--without-gossip")
+            options = (
+                "--pool=threads",
+                "--concurrency=4",
+                "-l",
+                "warning",
+                "--without-mingle",
+                "--without-gossip",
+            )
             args = ["-m", *worker_argv([queue], node=f"chaos-{queue}@%h", options=options)]
         self.processes[name] = self._python(name, args)
         self.processes[name].start()
@@ -308,11 +379,18 @@ class Stack:
         for name in ("redis", "world", "postgres"):
             self.start_store(name)
         with psycopg.connect(
-            host="127.0.0.1", port=self.port["postgres"], user="postgres", dbname="postgres", autocommit=True
+            host="127.0.0.1",
+            port=self.port["postgres"],
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
         ) as connection:
             connection.execute("CREATE DATABASE ordersite_chaos")
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
         )
 
     def up(self, *, log: Callable[[str], None]) -> None:
@@ -354,7 +432,11 @@ class Stack:
     def down(self) -> None:
         """Stop everything we started: the application first, all at once (a worker's warm
         shutdown waits for its tasks, bounded), then the stores."""
-        apps = [process for name, process in self.processes.items() if name not in ("postgres", "world", "redis")]
+        apps = [
+            process
+            for name, process in self.processes.items()
+            if name not in ("postgres", "world", "redis")
+        ]
         stoppers = [threading.Thread(target=process.stop) for process in apps]
         for thread in stoppers:
             thread.start()

@@ -69,11 +69,16 @@ def explain(label: str, sql: str, params: object) -> None:
 
 def measure(repeat: int) -> None:
     now = timezone.now()
-    since = (now - timedelta(minutes=analytics.settings.DASHBOARD_WINDOW_MINUTES)).replace(second=0, microsecond=0)
+    since = (now - timedelta(minutes=analytics.settings.DASHBOARD_WINDOW_MINUTES)).replace(
+        second=0, microsecond=0
+    )
     first_order = analytics.first_order_pk(since=since)
     for label, queryset in (
         ("orders per minute", analytics.orders_per_minute_queryset(since=since)),
-        ("retries per minute", analytics.retries_per_minute_queryset(since=since, first_order=first_order)),
+        (
+            "retries per minute",
+            analytics.retries_per_minute_queryset(since=since, first_order=first_order),
+        ),
     ):
         sql, params = queryset.query.sql_with_params()
         explain(label, sql, params)

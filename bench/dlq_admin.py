@@ -84,9 +84,15 @@ def main() -> None:
     cases = {
         "list, first page": (listing, {}),
         "list, page 100": (listing, {"p": "100"}),
-        "list, filtered by task and exception": (listing, {"task": TASKS[1], "exc_type": EXCEPTIONS[2]}),
+        "list, filtered by task and exception": (
+            listing,
+            {"task": TASKS[1], "exc_type": EXCEPTIONS[2]},
+        ),
         "list, searched by order id": (listing, {"q": last_order}),
-        "detail of a middle entry": (reverse("admin:deadletters_deadletter_change", args=[entry_id]), {}),
+        "detail of a middle entry": (
+            reverse("admin:deadletters_deadletter_change", args=[entry_id]),
+            {},
+        ),
         "admin index (count)": (reverse("admin:index"), {}),
     }
     try:

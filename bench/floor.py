@@ -19,7 +19,12 @@ from rest_framework.views import APIView
 from ordersite.queues import Queue
 from ordersite.redis import client as redis_client
 
-QUEUES = (Queue.PAYMENTS, Queue.INVENTORY, Queue.SHIPPING, Queue.ORDERS)  # the pipeline's order of queues
+QUEUES = (
+    Queue.PAYMENTS,
+    Queue.INVENTORY,
+    Queue.SHIPPING,
+    Queue.ORDERS,
+)  # the pipeline's order of queues
 DONE_KEY = "bench:floor:done"
 TABLE = "bench_floor_order"
 

@@ -28,7 +28,9 @@ def timed(gateway: object, calls: int) -> list[float]:
     samples = []
     for n in range(calls):
         start = time.perf_counter()
-        gateway.authorize(amount_cents=1000, currency="USD", token="tok_visa", idempotency_key=f"bench-{run}-{n}")
+        gateway.authorize(
+            amount_cents=1000, currency="USD", token="tok_visa", idempotency_key=f"bench-{run}-{n}"
+        )
         samples.append((time.perf_counter() - start) * 1000)
     return samples
 
@@ -37,10 +39,15 @@ def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     logging.getLogger("httpx").setLevel(logging.WARNING)
     Breaker(BreakerName.PAYMENT).reset()
-    for label, gateway in (("raw adapter", HttpPaymentGateway()), ("with breaker", get_payment_gateway())):
+    for label, gateway in (
+        ("raw adapter", HttpPaymentGateway()),
+        ("with breaker", get_payment_gateway()),
+    ):
         samples = sorted(timed(gateway, calls))
         p95 = samples[int(len(samples) * 0.95) - 1]
-        print(f"{label:13} calls={calls} median={statistics.median(samples):.2f} ms p95={p95:.2f} ms")
+        print(
+            f"{label:13} calls={calls} median={statistics.median(samples):.2f} ms p95={p95:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -76,9 +76,16 @@ def main() -> None:
             t0 = time.time()
             with connection.cursor() as cursor:
                 last_id = Order.objects.order_by("-id").values_list("id", flat=True).first() or 0
-                cursor.execute(LOAD_SQL, {"start": have + 1, "stop": args.orders, "last_id": last_id})
-                cursor.execute("ANALYZE orders_order; ANALYZE orders_orderitem; ANALYZE orders_orderevent")
-            print(f"loaded {args.orders - have} historical orders in {time.time() - t0:.0f} s", flush=True)
+                cursor.execute(
+                    LOAD_SQL, {"start": have + 1, "stop": args.orders, "last_id": last_id}
+                )
+                cursor.execute(
+                    "ANALYZE orders_order; ANALYZE orders_orderitem; ANALYZE orders_orderevent"
+                )
+            print(
+                f"loaded {args.orders - have} historical orders in {time.time() - t0:.0f} s",
+                flush=True,
+            )
         after = bench.step(args.rate, args.step_seconds)
 
         users = get_user_model()
@@ -110,11 +117,17 @@ def main() -> None:
 
         pages = {
             "admin order list": lambda: get("/admin/orders/order/"),
-            "admin order list, status=cancelled": lambda: get("/admin/orders/order/?status__exact=cancelled"),
+            "admin order list, status=cancelled": lambda: get(
+                "/admin/orders/order/?status__exact=cancelled"
+            ),
             "admin order list, search by sku": lambda: get("/admin/orders/order/?q=prod-2"),
             "admin order page": lambda: get(f"/admin/orders/order/{one}/change/"),
-            "API order list (customer)": lambda: get("/api/v1/orders/", Authorization=f"Token {bench.tokens[7]}"),
-            "API order list (staff)": lambda: get("/api/v1/orders/?page_size=50", Authorization=f"Token {staff_token}"),
+            "API order list (customer)": lambda: get(
+                "/api/v1/orders/", Authorization=f"Token {bench.tokens[7]}"
+            ),
+            "API order list (staff)": lambda: get(
+                "/api/v1/orders/?page_size=50", Authorization=f"Token {staff_token}"
+            ),
             "API order list (staff, status=cancelled)": lambda: get(
                 "/api/v1/orders/?status=cancelled", Authorization=f"Token {staff_token}"
             ),
@@ -128,7 +141,10 @@ def main() -> None:
         "step_before": before,
         "step_after": after,
         "cpu_ms_per_order_change_pct": round(
-            100 * (after["cpu_ms_per_order"] - before["cpu_ms_per_order"]) / before["cpu_ms_per_order"], 1
+            100
+            * (after["cpu_ms_per_order"] - before["cpu_ms_per_order"])
+            / before["cpu_ms_per_order"],
+            1,
         ),
     }
     (ROOT / "bench" / "results" / "bench-growth.json").write_text(json.dumps(result, indent=2))

@@ -167,9 +167,13 @@ class Stack:
             stdout=(self.logs / "redis.log").open("w"),
             stderr=subprocess.STDOUT,
         )
-        subprocess.run([str(ROOT / "bin" / "ensure-services"), self.db_name], check=True, capture_output=True)
+        subprocess.run(
+            [str(ROOT / "bin" / "ensure-services"), self.db_name], check=True, capture_output=True
+        )
         manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+        subprocess.run(
+            [*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
+        )
         commands = procfile()
         for role in self.roles:
             command = commands[role]
@@ -180,7 +184,11 @@ class Stack:
                 command += " --include bench.floor"
             log = (self.logs / f"{role}.log").open("w")
             self.procs[role] = subprocess.Popen(
-                ["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                ["bash", "-c", f"exec {command}"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if "web" in self.roles:
             self._wait_http(f"{self.base}/api/v1/health")
@@ -260,6 +268,9 @@ class Stack:
 
     def redis_commands(self) -> int:
         out = subprocess.run(
-            ["redis-cli", "-p", str(self.redis_port), "INFO", "stats"], capture_output=True, text=True, check=True
+            ["redis-cli", "-p", str(self.redis_port), "INFO", "stats"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return int(re.search(r"total_commands_processed:(\d+)", out)[1])

@@ -211,7 +211,9 @@ def _place(orders: int) -> tuple[list[int], float]:
 
     def place(n: int) -> int:
         try:
-            return place_order(customer=customer, items=[{"sku": f"prod-{n % 50 + 1}", "quantity": 1}])[0].pk
+            return place_order(
+                customer=customer, items=[{"sku": f"prod-{n % 50 + 1}", "quantity": 1}]
+            )[0].pk
         finally:
             connection.close()
 
@@ -246,7 +248,11 @@ def _tasks_per_host() -> dict[str, int]:
 def bench(args: argparse.Namespace) -> dict:
     from bench.harness import Stack, procfile
 
-    extra = {"CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"]} if "CELERY_BROKER_URL" in os.environ else {}
+    extra = (
+        {"CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"]}
+        if "CELERY_BROKER_URL" in os.environ
+        else {}
+    )
     stack = Stack(db_name="ordersite_bench_hosts", roles=args.roles, extra_env=extra)
     host = None
     try:
@@ -260,7 +266,9 @@ def bench(args: argparse.Namespace) -> dict:
         _seed(stock=args.orders * 2)
         results = {"orders": args.orders, "broker": urlsplit(stack.env["CELERY_BROKER_URL"]).scheme}
         pks, started = _place(args.orders)
-        results["one_host_orders_per_s"] = round(args.orders / _wait_done(pks, started, args.timeout), 1)
+        results["one_host_orders_per_s"] = round(
+            args.orders / _wait_done(pks, started, args.timeout), 1
+        )
 
         host = SecondHost(stack.logs)
         host.forward([stack.env[key] for key in SERVICE_URLS])
@@ -278,7 +286,9 @@ def bench(args: argparse.Namespace) -> dict:
             time.sleep(0.2)
         before = _tasks_per_host()
         pks, started = _place(args.orders)
-        results["two_hosts_orders_per_s"] = round(args.orders / _wait_done(pks, started, args.timeout), 1)
+        results["two_hosts_orders_per_s"] = round(
+            args.orders / _wait_done(pks, started, args.timeout), 1
+        )
         after = _tasks_per_host()
         results["two_hosts_tasks_by_host"] = {name: after[name] - before[name] for name in after}
         return results
@@ -299,14 +309,23 @@ def _runs(args: argparse.Namespace) -> list[dict]:
         if broker != "redis":
             env["CELERY_BROKER_URL"] = broker
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            command = [sys.executable, __file__, "--orders", str(args.orders), "--timeout", str(args.timeout)]
+            command = [
+                sys.executable,
+                __file__,
+                "--orders",
+                str(args.orders),
+                "--timeout",
+                str(args.timeout),
+            ]
             subprocess.run([*command, "--json-to", out.name], env=env, check=True)
             runs.append(json.loads(Path(out.name).read_text()))
     return runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=2000, help="orders per phase (default 2000)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--label", default="hosts")

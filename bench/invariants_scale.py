@@ -73,10 +73,20 @@ def fill(orders: int) -> None:
     for public_id, reference, tracking in rows:
         auth = {"id": reference, "status": "captured", "amount_cents": 1000, "currency": "USD"}
         auth |= {"captured_cents": 1000, "voided_cents": 0, "refunded_cents": 0}
-        pipe.hset(f"sandbox:payments:auth:{reference}", mapping={**auth, "idempotency_key": f"{public_id}:x"})
+        pipe.hset(
+            f"sandbox:payments:auth:{reference}",
+            mapping={**auth, "idempotency_key": f"{public_id}:x"},
+        )
         pipe.sadd("sandbox:payments:auths", reference)
-        parcel = {"order_id": str(public_id), "carrier": "carrier_primary", "tracking_number": tracking}
-        pipe.set(f"sandbox:carrier_primary:shipment:{public_id}", json.dumps({**parcel, "status": "created"}))
+        parcel = {
+            "order_id": str(public_id),
+            "carrier": "carrier_primary",
+            "tracking_number": tracking,
+        }
+        pipe.set(
+            f"sandbox:carrier_primary:shipment:{public_id}",
+            json.dumps({**parcel, "status": "created"}),
+        )
         pipe.sadd("sandbox:carrier_primary:orders", str(public_id))
         if len(pipe) > 20000:
             pipe.execute()
@@ -104,15 +114,21 @@ def main() -> None:
         wait_until(lambda: stack.answers("payments"), "sandboxes")
         started = time.monotonic()
         fill(args.orders)
-        print(f"{args.orders} orders, 5 events each, and their ledgers written in {time.monotonic() - started:.1f} s")
+        print(
+            f"{args.orders} orders, 5 events each, and their ledgers written in {time.monotonic() - started:.1f} s"
+        )
         times = []
         for _ in range(args.rounds):
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
                 report = check_invariants()
                 times.append(time.perf_counter() - started)
-            print(f"  audit {times[-1]:.2f} s, {len(queries)} queries: {report.checked}; breaches {report.counts()}")
-        print(f"check_invariants over {args.orders} orders: median {statistics.median(times):.2f} s of {args.rounds}")
+            print(
+                f"  audit {times[-1]:.2f} s, {len(queries)} queries: {report.checked}; breaches {report.counts()}"
+            )
+        print(
+            f"check_invariants over {args.orders} orders: median {statistics.median(times):.2f} s of {args.rounds}"
+        )
     finally:
         stack.down()
 

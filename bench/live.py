@@ -40,7 +40,11 @@ HEARTBEAT_SECONDS = 5
 
 
 def _percentile(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+    return (
+        statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+        if len(samples) > 1
+        else samples[0]
+    )
 
 
 def _setup_django(env: dict[str, str]) -> None:
@@ -101,7 +105,9 @@ async def _latency(ws_url: str, customers: list[tuple[str, str]], events: int, r
     done = asyncio.Event()
 
     async def client(token: str) -> None:
-        async with connect(ws_url, additional_headers={"Authorization": f"Token {token}"}, max_queue=None) as ws:
+        async with connect(
+            ws_url, additional_headers={"Authorization": f"Token {token}"}, max_queue=None
+        ) as ws:
             ready.release()
             async for text in ws:
                 received = time.perf_counter()
@@ -120,7 +126,9 @@ async def _latency(ws_url: str, customers: list[tuple[str, str]], events: int, r
     for _ in customers:
         await asyncio.wait_for(ready.acquire(), timeout=60)
     writer = threading.Thread(
-        target=_write_events, args=([order for _, order in customers], events, rate, committed), daemon=True
+        target=_write_events,
+        args=([order for _, order in customers], events, rate, committed),
+        daemon=True,
     )
     writer.start()
     await asyncio.to_thread(writer.join)
@@ -151,7 +159,9 @@ async def _idle_streams(port: int, tokens: list[str], count: int, hold: float) -
 
     async def heard(reader: asyncio.StreamReader) -> bool:
         try:
-            return b"heartbeat" in await asyncio.wait_for(reader.read(65536), timeout=HEARTBEAT_SECONDS * 2)
+            return b"heartbeat" in await asyncio.wait_for(
+                reader.read(65536), timeout=HEARTBEAT_SECONDS * 2
+            )
         except (TimeoutError, ConnectionError):
             return False
 
@@ -193,9 +203,13 @@ def main() -> int:
         _setup_django(stack.env)
         live_pid = stack.procs["live"].pid
         customers = _customers(args.clients)
-        result = asyncio.run(_latency(f"ws://127.0.0.1:{port}/ws", customers, args.events, args.rate))
+        result = asyncio.run(
+            _latency(f"ws://127.0.0.1:{port}/ws", customers, args.events, args.rate)
+        )
         samples = sorted(result["latencies"])
-        print(f"commit-to-client, {args.clients} WebSocket clients, {args.events} events at {args.rate:g}/s:")
+        print(
+            f"commit-to-client, {args.clients} WebSocket clients, {args.events} events at {args.rate:g}/s:"
+        )
         if samples:
             print(
                 f"  p50 {_percentile(samples, 50) * 1000:.1f} ms, p95 {_percentile(samples, 95) * 1000:.1f} ms, "
@@ -208,7 +222,9 @@ def main() -> int:
             _idle_streams(port, [token for token, _ in customers], args.streams, args.hold_seconds)
         )
         after = tree_rss_mb(live_pid)
-        print(f"idle SSE streams held by one live process for {args.hold_seconds:g}s: {alive} of {opened} alive")
+        print(
+            f"idle SSE streams held by one live process for {args.hold_seconds:g}s: {alive} of {opened} alive"
+        )
         print(
             f"  live process RSS {before:.1f} MB before, {after:.1f} MB with them open "
             f"({(after - before) * 1024 / max(opened, 1):.1f} KB per stream)"

@@ -43,7 +43,9 @@ class Bench:
     def __init__(self, stack: Stack, args: argparse.Namespace) -> None:
         self.stack, self.args = stack, args
         self.client = Client(stack.port)
-        os.environ.update({k: v for k, v in stack.env.items() if k not in ("DJANGO_SETTINGS_MODULE",)})
+        os.environ.update(
+            {k: v for k, v in stack.env.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+        )
         os.environ["DJANGO_SETTINGS_MODULE"] = "ordersite.settings"
         import django
 
@@ -98,7 +100,9 @@ class Bench:
         return self.client.post("/bench/floor/order/", body, self.tokens[i % CUSTOMERS])
 
     def trivial_post(self, i: int) -> tuple[int, dict]:
-        return self.client.post("/bench/floor/post/", {"items": [{"product_id": "prod-1", "quantity": 1}]})
+        return self.client.post(
+            "/bench/floor/post/", {"items": [{"product_id": "prod-1", "quantity": 1}]}
+        )
 
     # --- measuring ---------------------------------------------------------------------------
     def _readings(self) -> dict:
@@ -112,12 +116,16 @@ class Bench:
     @staticmethod
     def _costs(before: dict, after: dict, completed: int) -> dict:
         n = max(completed, 1)
-        cpu = {role: (after["cpu"][role] - before["cpu"][role]) * 1000 / n for role in before["cpu"]}
+        cpu = {
+            role: (after["cpu"][role] - before["cpu"][role]) * 1000 / n for role in before["cpu"]
+        }
         return {
             "cpu_ms_per_order": round(sum(cpu.values()), 2),
             "cpu_ms_by_role": {k: round(v, 2) for k, v in cpu.items()},
             "commits_per_order": round((after["pg"]["commits"] - before["pg"]["commits"]) / n, 1),
-            "rows_fetched_per_order": round((after["pg"]["rows_fetched"] - before["pg"]["rows_fetched"]) / n, 1),
+            "rows_fetched_per_order": round(
+                (after["pg"]["rows_fetched"] - before["pg"]["rows_fetched"]) / n, 1
+            ),
             "redis_commands_per_order": round((after["redis"] - before["redis"]) / n, 1),
         }
 
@@ -141,17 +149,21 @@ class Bench:
         from orders.models import Order, OrderEvent
 
         due = {s.order_id: s.intended for s in samples if s.status == 201}
-        rows = Order.objects.filter(public_id__in=list(due)).values_list("pk", "public_id", "status")
+        rows = Order.objects.filter(public_id__in=list(due)).values_list(
+            "pk", "public_id", "status"
+        )
         pk_to_id = {pk: str(public_id) for pk, public_id, _ in rows}
         statuses = [status for _, _, status in rows]
-        done_at = OrderEvent.objects.filter(order_id__in=list(pk_to_id), kind="order_completed").values_list(
-            "order_id", "created_at"
-        )
+        done_at = OrderEvent.objects.filter(
+            order_id__in=list(pk_to_id), kind="order_completed"
+        ).values_list("order_id", "created_at")
         e2e = [(at.timestamp() - due[pk_to_id[pk]]) * 1000 for pk, at in done_at]
         retries = OrderEvent.objects.filter(order_id__in=list(pk_to_id), kind="step_retry").count()
         return {
             "completed": statuses.count("completed"),
-            "unfinished": sum(s not in ("completed", "cancelled", "failed", "payment_failed") for s in statuses),
+            "unfinished": sum(
+                s not in ("completed", "cancelled", "failed", "payment_failed") for s in statuses
+            ),
             "e2e_ms": e2e,
             "last_completed": max((at.timestamp() for _, at in done_at), default=time.time()),
             "retries_per_order": round(retries / max(len(rows), 1), 3),
@@ -173,9 +185,13 @@ class Bench:
             "completed_per_s": round(outcome["completed"] / elapsed, 1),
             "errors": sum(s.status != 201 for s in samples),
             "unfinished": outcome["unfinished"],
-            "api_ms": {q: round(percentile(api, p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+            "api_ms": {
+                q: round(percentile(api, p), 1)
+                for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            },
             "e2e_ms": {
-                q: round(percentile(outcome["e2e_ms"], p), 1) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+                q: round(percentile(outcome["e2e_ms"], p), 1)
+                for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
             },
             "retries_per_order": outcome["retries_per_order"],
             **self._costs(before, after, outcome["completed"]),
@@ -220,7 +236,10 @@ class Bench:
         after = self._readings()
         ok = sum(s.status == 201 for s in samples)
         web_ms = (after["cpu"]["web"] - before["cpu"]["web"]) * 1000 / max(ok, 1)
-        return {"requests_per_s": round(ok / (after["t"] - before["t"]), 1), "web_cpu_ms_per_request": round(web_ms, 3)}
+        return {
+            "requests_per_s": round(ok / (after["t"] - before["t"]), 1),
+            "web_cpu_ms_per_request": round(web_ms, 3),
+        }
 
     def floor_noop_chain(self, count: int) -> dict:
         from bench.floor import noop_chain
@@ -233,8 +252,14 @@ class Bench:
         after = self._readings()
         finished = int(self.redis.get("bench:floor:done") or 0)
         costs = self._costs(before, after, finished)
-        costs["cpu_ms_per_order"] = round(sum(costs["cpu_ms_by_role"][r] for r in ("workers", "redis")), 2)
-        return {"chains": finished, "chains_per_s": round(finished / (done - before["t"]), 1), **costs}
+        costs["cpu_ms_per_order"] = round(
+            sum(costs["cpu_ms_by_role"][r] for r in ("workers", "redis")), 2
+        )
+        return {
+            "chains": finished,
+            "chains_per_s": round(finished / (done - before["t"]), 1),
+            **costs,
+        }
 
     def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
         self.redis.set("bench:floor:done", 0)
@@ -297,10 +322,12 @@ class Bench:
             result["steps"].append(step)
             print("  " + format_step(step), flush=True)
         at70 = round(saturation * 0.7, 1)
-        result["floors"]["minimal_order_at_70"] = self.floor_minimal_order(a.step_seconds, rate=at70)
-        result["at70"] = next((s for s in result["steps"] if s["offered_per_s"] == at70), None) or self.step(
-            at70, a.step_seconds
+        result["floors"]["minimal_order_at_70"] = self.floor_minimal_order(
+            a.step_seconds, rate=at70
         )
+        result["at70"] = next(
+            (s for s in result["steps"] if s["offered_per_s"] == at70), None
+        ) or self.step(at70, a.step_seconds)
         return result
 
 
@@ -311,19 +338,36 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=12)
     parser.add_argument("--drain-seconds", type=float, default=60)
     parser.add_argument("--chains", type=int, default=3000)
-    parser.add_argument("--rates", type=float, nargs="*", help="fixed offered rates (default: fractions of saturation)")
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        help="fixed offered rates (default: fractions of saturation)",
+    )
     parser.add_argument("--hot", action="store_true", help="90%% of orders want prod-1..prod-3")
-    parser.add_argument("--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="added sandbox latency (each gateway call)"
+    )
     parser.add_argument("--jitter-ms", type=float, default=0)
     parser.add_argument("--label", default="bench")
-    parser.add_argument("--db", default="ordersite_bench", help="the bench's own database (created if missing)")
-    parser.add_argument("--burst-orders", type=int, default=0, help="only a burst of this many orders (and memory)")
-    parser.add_argument("--steps-only", action="store_true", help="skip floors and burst; needs --rates")
-    parser.add_argument("--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)")
+    parser.add_argument(
+        "--db", default="ordersite_bench", help="the bench's own database (created if missing)"
+    )
+    parser.add_argument(
+        "--burst-orders", type=int, default=0, help="only a burst of this many orders (and memory)"
+    )
+    parser.add_argument(
+        "--steps-only", action="store_true", help="skip floors and burst; needs --rates"
+    )
+    parser.add_argument(
+        "--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)"
+    )
     args = parser.parse_args()
 
     stack = Stack(db_name=args.db, extra_env=dict(item.split("=", 1) for item in args.env))
-    print(f"starting make run's processes on 127.0.0.1:{stack.port} (logs in var/bench/)", flush=True)
+    print(
+        f"starting make run's processes on 127.0.0.1:{stack.port} (logs in var/bench/)", flush=True
+    )
     runs = []
     try:
         stack.start()  # inside the try: a bench stopped while starting still stops what it started
@@ -332,7 +376,11 @@ def main() -> None:
             from sandboxes.faults import SANDBOXES, set_faults
 
             for name in SANDBOXES:  # latency_ms ± jitter_ms, uniformly
-                set_faults(name, latency_ms=int(args.latency_ms - args.jitter_ms), jitter_ms=int(2 * args.jitter_ms))
+                set_faults(
+                    name,
+                    latency_ms=int(args.latency_ms - args.jitter_ms),
+                    jitter_ms=int(2 * args.jitter_ms),
+                )
         for n in range(args.runs):
             print(f"run {n + 1}/{args.runs}", flush=True)
             runs.append(bench.run())

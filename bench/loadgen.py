@@ -49,7 +49,9 @@ class Client:
             return response.status, {}
 
 
-def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 200) -> list[Sample]:
+def open_loop(
+    rate: float, seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 200
+) -> list[Sample]:
     """Send `rate` requests a second for `seconds`, each due at a fixed time; a late send still
     counts its latency from when it was due."""
     total = int(rate * seconds)
@@ -71,7 +73,9 @@ def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict
             status, body = send(i)
             samples[i] = Sample(due, time.time(), status, str(body.get("order_id", "")))
 
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(min(threads, max(8, total)))]
+    workers = [
+        threading.Thread(target=loop, daemon=True) for _ in range(min(threads, max(8, total)))
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -80,7 +84,10 @@ def open_loop(rate: float, seconds: float, send: Callable[[int], tuple[int, dict
 
 
 def closed_loop(
-    seconds: float, send: Callable[[int], tuple[int, dict]], threads: int = 24, count: int | None = None
+    seconds: float,
+    send: Callable[[int], tuple[int, dict]],
+    threads: int = 24,
+    count: int | None = None,
 ) -> list[Sample]:
     """As fast as the server answers, from `threads` clients, for `seconds` (or until `count`
     requests were sent, whichever comes first)."""

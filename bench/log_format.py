@@ -18,7 +18,11 @@ from structlog.contextvars import bind_contextvars
 from ordersite import logs
 
 ORDER_ID = "99825d9e-3a2c-47bd-bc02-9ad691cc89be"
-CARRIED = {"order_id": ORDER_ID, "correlation_id": "83d3cb61-d62f-4a05-89ad-a037332244c4", "request_id": "094a55d6"}
+CARRIED = {
+    "order_id": ORDER_ID,
+    "correlation_id": "83d3cb61-d62f-4a05-89ad-a037332244c4",
+    "request_id": "094a55d6",
+}
 
 
 class _Request:
@@ -31,7 +35,9 @@ class _Task:
 
 
 def _line() -> logging.LogRecord:
-    record = logging.LogRecord("orders.services", logging.INFO, __file__, 1, "order %s -> %s", (ORDER_ID, "paid"), None)
+    record = logging.LogRecord(
+        "orders.services", logging.INFO, __file__, 1, "order %s -> %s", (ORDER_ID, "paid"), None
+    )
     record.__dict__.update(status="paid", event_kind="payment_authorized")
     return record
 
@@ -49,7 +55,9 @@ def best_of_five(work: object, number: int) -> float:
 
 def main() -> None:
     number = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    bind_contextvars(task="payments.authorize_payment", task_id="5dd468e1-4ca5-460a-8916-1e0d87626d3f", **CARRIED)
+    bind_contextvars(
+        task="payments.authorize_payment", task_id="5dd468e1-4ca5-460a-8916-1e0d87626d3f", **CARRIED
+    )
     record = _line()
     formatters = {
         "plain (before)": logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"),
@@ -57,7 +65,9 @@ def main() -> None:
         "console": logs.formatter("console"),
     }
     for name, formatter in formatters.items():
-        print(f"{name:15s} {best_of_five(lambda f=formatter: f.format(record), number):6.1f} us/line")
+        print(
+            f"{name:15s} {best_of_five(lambda f=formatter: f.format(record), number):6.1f} us/line"
+        )
     print(f"{'task context':15s} {best_of_five(_task_context, number):6.1f} us/task")
 
 

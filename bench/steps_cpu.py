@@ -48,7 +48,8 @@ def main() -> None:
         )
         steps = {
             "place_order": lambda: order_services.place_order(
-                customer=customer, items=[{"sku": product.sku, "quantity": 1, "unit_price_cents": None}]
+                customer=customer,
+                items=[{"sku": product.sku, "quantity": 1, "unit_price_cents": None}],
             )[0],
             "authorize_payment": payment_services.authorize_payment,
             "reserve_stock": inventory_services.reserve_stock,
@@ -59,7 +60,9 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         from django.db import transaction
 
-        transaction.on_commit = lambda fn, using=None, robust=False: None  # run the steps here, not via Celery
+        transaction.on_commit = lambda fn, using=None, robust=False: (
+            None
+        )  # run the steps here, not via Celery
         for _ in range(args.orders):
             order_id = None
             for name, step in steps.items():

@@ -93,7 +93,9 @@ def run(rounds: int) -> tuple[list[float], int, int, list]:
             times.append(time.perf_counter() - started)
         queries, verified = len(captured), results[-1]
         found = [r for r in results if isinstance(r, Mismatch)]
-        print(f"  verify_events: {times[-1]:.2f} s, {queries} queries, {verified} orders, {len(found)} differ")
+        print(
+            f"  verify_events: {times[-1]:.2f} s, {queries} queries, {verified} orders, {len(found)} differ"
+        )
     return times, queries, verified, found
 
 
@@ -102,7 +104,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", default="ordersite_bench_events")
-    parser.add_argument("--no-write", action="store_true", help="print the figures only (a trial run)")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the figures only (a trial run)"
+    )
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ordersite.settings")
@@ -120,10 +124,16 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         started = time.monotonic()
         fill(args.orders)
-        print(f"{args.orders} orders and their events written in {time.monotonic() - started:.1f} s")
+        print(
+            f"{args.orders} orders and their events written in {time.monotonic() - started:.1f} s"
+        )
         times, queries, verified, found = run(args.rounds)
-        assert (verified, found) == (args.orders, []), f"a clean load must verify: {verified}, {found[:3]}"
-        tampered = Payment.objects.order_by("order_id").values_list("order_id", "order__public_id").last()
+        assert (verified, found) == (args.orders, []), (
+            f"a clean load must verify: {verified}, {found[:3]}"
+        )
+        tampered = (
+            Payment.objects.order_by("order_id").values_list("order_id", "order__public_id").last()
+        )
         Payment.objects.filter(order_id=tampered[0]).update(captured_cents=1)
         *_, found = run(1)
         assert [m.order_id for m in found] == [str(tampered[1])], found
@@ -137,7 +147,9 @@ def main() -> None:
         }
         print(json.dumps(result))
         if not args.no_write:
-            (ROOT / "bench" / "results" / "bench-verify-events.json").write_text(json.dumps(result, indent=2) + "\n")
+            (ROOT / "bench" / "results" / "bench-verify-events.json").write_text(
+                json.dumps(result, indent=2) + "\n"
+            )
         connection.close()
     finally:
         _psql(f"DROP DATABASE IF EXISTS {args.db}")

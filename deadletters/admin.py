@@ -35,7 +35,12 @@ def _filters(params: Any) -> store.Filters:
 
 
 def _query(filters: store.Filters) -> str:
-    pairs = {"task": filters.task, "queue": filters.queue, "exc_type": filters.exc_type, "q": filters.order_id}
+    pairs = {
+        "task": filters.task,
+        "queue": filters.queue,
+        "exc_type": filters.exc_type,
+        "q": filters.order_id,
+    }
     return urlencode({k: v for k, v in pairs.items() if v})
 
 
@@ -49,14 +54,18 @@ class DeadLetterAdmin(admin.ModelAdmin):
         try:
             count = store.dead_letter_count()
         except redis.RedisError:
-            return format_html('{} <span class="dlq-count" style="color:#ba2121">(Redis unreachable)</span>', label)
+            return format_html(
+                '{} <span class="dlq-count" style="color:#ba2121">(Redis unreachable)</span>', label
+            )
         alarm = count > settings.DLQ_MAX_LENGTH
         style = "color:#ba2121;font-weight:bold" if alarm else ""
         css = "dlq-count dlq-alarm" if alarm else "dlq-count"
         return format_html('{} <span class="{}" style="{}">({})</span>', label, css, style, count)
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION)
+        return (
+            request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION)
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -86,7 +95,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
         self._check(request)
         filters = _filters(request.GET)
         if request.method == "POST":
@@ -94,7 +105,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
         everything = store.entries()
         matched = [entry for entry in everything if filters.match(entry)]
         page = Paginator(matched, settings.DLQ_PAGE_SIZE).get_page(request.GET.get("p"))
-        choices = {attr: sorted({getattr(e, attr) for e in everything if getattr(e, attr)}) for attr, _label in FILTERS}
+        choices = {
+            attr: sorted({getattr(e, attr) for e in everything if getattr(e, attr)})
+            for attr, _label in FILTERS
+        }
         stats = {
             "total": len(everything),
             "max": settings.DLQ_MAX_LENGTH,
@@ -107,7 +121,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
             matched=len(matched),
             filters=filters,
             query=_query(filters),
-            choices=[(attr, label, choices[attr], getattr(filters, attr)) for attr, label in FILTERS],
+            choices=[
+                (attr, label, choices[attr], getattr(filters, attr)) for attr, label in FILTERS
+            ],
             stats=stats,
         )
         return TemplateResponse(request, "admin/deadletters/deadletter/list.html", context)
@@ -128,11 +144,15 @@ class DeadLetterAdmin(admin.ModelAdmin):
         if action != "replay":
             self.message_user(request, "Unknown action.", level=messages.ERROR)
             return HttpResponseRedirect(back)
-        sent, problems = services.replay_many(entry_ids=entry_ids, actor=request.user.get_username(), user=request.user)
+        sent, problems = services.replay_many(
+            entry_ids=entry_ids, actor=request.user.get_username(), user=request.user
+        )
         self._report(request, f"Replayed {sent} dead letter(s).", sent, problems)
         return HttpResponseRedirect(back)
 
-    def _report(self, request: HttpRequest, done_message: str, done: int, problems: list[str]) -> None:
+    def _report(
+        self, request: HttpRequest, done_message: str, done: int, problems: list[str]
+    ) -> None:
         if done:
             self.message_user(request, done_message, level=messages.SUCCESS)
         for problem in problems[:20]:
@@ -151,7 +171,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
         except DeadLetterNotFoundError as exc:
             self.message_user(request, exc.message, level=messages.WARNING)
             return HttpResponseRedirect(reverse(LIST))
-        context = self._context(request, f"Dead letter {entry.id}", entry=entry, subject=hooks.subject(entry))
+        context = self._context(
+            request, f"Dead letter {entry.id}", entry=entry, subject=hooks.subject(entry)
+        )
         return TemplateResponse(request, "admin/deadletters/deadletter/detail.html", context)
 
     def discard_view(self, request: HttpRequest) -> HttpResponse:
@@ -165,7 +187,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
         reason = params.get("reason", "").strip()
         if request.method == "POST" and reason:
             done, problems = services.discard_many(
-                entry_ids=entry_ids, actor=request.user.get_username(), reason=reason, user=request.user
+                entry_ids=entry_ids,
+                actor=request.user.get_username(),
+                reason=reason,
+                user=request.user,
             )
             self._report(request, f"Discarded {done} dead letter(s).", done, problems)
             return HttpResponseRedirect(back)

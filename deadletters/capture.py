@@ -69,7 +69,14 @@ def _first_failed_at(task_id: str) -> str:
 
 
 def envelope_for_task(
-    task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, traceback: str, reason: Reason
+    task: "Task",
+    *,
+    exc: BaseException,
+    task_id: str,
+    args: Any,
+    kwargs: Any,
+    traceback: str,
+    reason: Reason,
 ) -> Envelope:
     """What staff need to judge and replay a failed step, from the task's current request."""
     request = task.request
@@ -139,16 +146,24 @@ def park(envelope: Envelope) -> None:
         store.push(envelope)
     except redis.RedisError:
         # Redis down: the log is the last place the envelope can go; the order still gets flagged.
-        logger.critical("dead letter not stored in Redis: %s", envelope.to_json(), extra={"task": envelope.task})
+        logger.critical(
+            "dead letter not stored in Redis: %s", envelope.to_json(), extra={"task": envelope.task}
+        )
     if not envelope.order_id:
         return  # it names no subject: no app has anything to flag
     try:
         hooks.parked(envelope)
     except DatabaseError:
-        logger.exception("dead letter %s not recorded on its order", envelope.id, extra={"order_id": envelope.order_id})
+        logger.exception(
+            "dead letter %s not recorded on its order",
+            envelope.id,
+            extra={"order_id": envelope.order_id},
+        )
 
 
-def fail_task(task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+def fail_task(
+    task: "Task", *, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+) -> None:
     """StepTask.on_failure: the step ran out of retries, or raised something nobody planned for."""
     exhausted = isinstance(exc, tuple(getattr(task, "autoretry_for", ()) or ()))
     envelope = envelope_for_task(
@@ -171,7 +186,9 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
         return False  # a first delivery killed nothing yet: no Redis round trip on the hot path
     try:
         # The broker flags every delivery after the first (kombu's Redis restore, AMQP itself).
-        count = count_delivery(str(request.id), int(request.retries or 0), str(request.eta or "")) + 1
+        count = (
+            count_delivery(str(request.id), int(request.retries or 0), str(request.eta or "")) + 1
+        )
     except redis.RedisError:
         logger.warning("delivery of %s not counted: Redis unreachable", task.name, exc_info=True)
         return False  # fail open: running a step beats stalling the pipeline on a counter
@@ -179,7 +196,13 @@ def delivered_too_often(task: "Task", args: Any, kwargs: Any) -> bool:
         return False
     exc = WorkerKilledError(f"delivered {count - 1} times, and its worker died every time")
     envelope = envelope_for_task(
-        task, exc=exc, task_id=str(request.id), args=args, kwargs=kwargs, traceback="", reason=Reason.WORKER_LOST
+        task,
+        exc=exc,
+        task_id=str(request.id),
+        args=args,
+        kwargs=kwargs,
+        traceback="",
+        reason=Reason.WORKER_LOST,
     )
     envelope.attempts = count - 1
     park(envelope)

@@ -91,7 +91,9 @@ def react(entry: Envelope, action: str, reaction: Callable[[], None]) -> None:
         except ConflictError:
             continue
     extra = {"order_id": entry.order_id}
-    logger.error("%s of dead letter %s not recorded: its order kept changing", action, entry.id, extra=extra)
+    logger.error(
+        "%s of dead letter %s not recorded: its order kept changing", action, entry.id, extra=extra
+    )
 
 
 def parked(entry: Envelope) -> None:

@@ -49,7 +49,9 @@ def _bind_subject_of(entry: Envelope, subject: hooks.Subject | None) -> None:
         logs.bind_order(order_id=entry.order_id, correlation_id=correlation_id)
 
 
-def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | None" = None) -> Envelope:
+def replay_dead_letter(
+    *, entry_id: str, actor: str, user: "AbstractBaseUser | None" = None
+) -> Envelope:
     """Send the entry's task again and record it. The entry leaves the DLQ only after the send
     succeeded; of concurrent replays of one entry exactly one sends (DeadLetterNotFoundError
     for the others). An entry that is no longer current is refused (DeadLetterStaleError) and
@@ -68,14 +70,18 @@ def replay_dead_letter(*, entry_id: str, actor: str, user: "AbstractBaseUser | N
     return store.replay(entry_id, after_send=record)
 
 
-def discard_dead_letter(*, entry_id: str, actor: str, reason: str, user: "AbstractBaseUser | None" = None) -> Envelope:
+def discard_dead_letter(
+    *, entry_id: str, actor: str, reason: str, user: "AbstractBaseUser | None" = None
+) -> Envelope:
     """Remove the entry for good, with a required reason, and let its app give the step up."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": ["A reason is required to discard a dead letter."]})
     entry = store.discard(entry_id)
     _bind_subject_of(entry, None)
-    logger.warning("dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"dlq_entry": entry.id})
+    logger.warning(
+        "dead letter %s discarded by %s: %s", entry.id, actor, reason, extra={"dlq_entry": entry.id}
+    )
 
     def reaction() -> None:
         _admin_log(user, entry, DELETION, f"Discarded: {reason}")
@@ -85,7 +91,9 @@ def discard_dead_letter(*, entry_id: str, actor: str, reason: str, user: "Abstra
     return entry
 
 
-def replay_many(*, entry_ids: list[str], actor: str, user: "AbstractBaseUser | None" = None) -> tuple[int, list[str]]:
+def replay_many(
+    *, entry_ids: list[str], actor: str, user: "AbstractBaseUser | None" = None
+) -> tuple[int, list[str]]:
     """Replay each entry; returns how many were sent and the messages of those that were not."""
     sent, problems = 0, []
     for entry_id in entry_ids:

@@ -120,7 +120,11 @@ class Envelope:
         try:
             data = json.loads(raw)
             names = {f.name for f in dataclasses.fields(cls)} - {"malformed", "raw"}
-            if not isinstance(data, dict) or not isinstance(data.get("task"), str) or not data.get("id"):
+            if (
+                not isinstance(data, dict)
+                or not isinstance(data.get("task"), str)
+                or not data.get("id")
+            ):
                 raise ValueError("not an envelope")
             return cls(**{k: v for k, v in data.items() if k in names}, raw=raw)
         except (ValueError, TypeError):
@@ -193,7 +197,9 @@ def new_envelope(
     args, cut_args = bounded(args)
     kwargs, cut_kwargs = bounded(kwargs)
     if order_id is None:
-        order_id = str(args[0]) if isinstance(args, list) and args and isinstance(args[0], str) else ""
+        order_id = (
+            str(args[0]) if isinstance(args, list) and args and isinstance(args[0], str) else ""
+        )
     failed_at = now_iso()
     return Envelope(
         task=task,
@@ -228,7 +234,9 @@ def push(envelope: Envelope) -> int:
     If the same order's same step already has an entry waiting, nothing is added: `envelope.id`
     becomes that entry's id (the step failed again; staff still have one thing to judge)."""
     client = redis_client()
-    length, live = client.eval(_PUSH, 2, settings.DLQ_KEY, dlq_key("live"), envelope.to_json(), _step_field(envelope))
+    length, live = client.eval(
+        _PUSH, 2, settings.DLQ_KEY, dlq_key("live"), envelope.to_json(), _step_field(envelope)
+    )
     length = int(length)
     extra = {"task": envelope.task, "order_id": envelope.order_id, "dlq_entry": envelope.id}
     if live:
@@ -241,17 +249,29 @@ def push(envelope: Envelope) -> int:
             extra={**extra, "dlq_entry": envelope.id},
         )
         return length
-    logger.error("dead-lettered %s (%s: %s)", envelope.task, envelope.exc_type, envelope.exc_message, extra=extra)
+    logger.error(
+        "dead-lettered %s (%s: %s)",
+        envelope.task,
+        envelope.exc_type,
+        envelope.exc_message,
+        extra=extra,
+    )
     if length > settings.DLQ_MAX_LENGTH:
         client.incr(dlq_key("overflow"))
-        logger.error("dead-letter queue holds %d entries, over DLQ_MAX_LENGTH=%d", length, settings.DLQ_MAX_LENGTH)
+        logger.error(
+            "dead-letter queue holds %d entries, over DLQ_MAX_LENGTH=%d",
+            length,
+            settings.DLQ_MAX_LENGTH,
+        )
     return length
 
 
 def _raw_entries(client: redis.Redis, key: str) -> Iterator[str]:
     start = 0
     while True:
-        chunk = cast(list[str], client.lrange(key, start, start + SCAN_CHUNK - 1))  # a decoding client
+        chunk = cast(
+            list[str], client.lrange(key, start, start + SCAN_CHUNK - 1)
+        )  # a decoding client
         yield from chunk
         if len(chunk) < SCAN_CHUNK:
             return
@@ -282,7 +302,9 @@ class Filters:
         )
 
 
-def filters_from(params: Mapping[str, Any], *, exc_type: str = "exc_type", order_id: str = "order_id") -> Filters:
+def filters_from(
+    params: Mapping[str, Any], *, exc_type: str = "exc_type", order_id: str = "order_id"
+) -> Filters:
     """The one Filters builder, from a query string, a validated form or command options; the
     admin, the API and the CLI spell the exception and order keys their own way."""
     return Filters(
@@ -297,7 +319,11 @@ def in_replay() -> list[Envelope]:
     """Entries a replay has claimed but not yet dropped (the processing list): still live, since
     a crashed replay puts them back (`recover_stalled`)."""
     parked = [json.loads(raw) for raw in _raw_entries(redis_client(), dlq_key("processing"))]
-    return [Envelope.from_raw(item["raw"]) for item in parked if isinstance(item, dict) and "raw" in item]
+    return [
+        Envelope.from_raw(item["raw"])
+        for item in parked
+        if isinstance(item, dict) and "raw" in item
+    ]
 
 
 def matching(filters: Filters) -> list[Envelope]:
@@ -307,7 +333,9 @@ def matching(filters: Filters) -> list[Envelope]:
 
 def page(*, offset: int, limit: int) -> list[Envelope]:
     """One unfiltered page straight from the list (one LRANGE)."""
-    raws = cast(list[str], redis_client().lrange(settings.DLQ_KEY, offset, offset + limit - 1))  # decoded
+    raws = cast(
+        list[str], redis_client().lrange(settings.DLQ_KEY, offset, offset + limit - 1)
+    )  # decoded
     return [Envelope.from_raw(raw) for raw in raws]
 
 
@@ -318,7 +346,9 @@ def get(entry_id: str) -> Envelope:
             entry = Envelope.from_raw(raw)
             if entry.id == entry_id:
                 return entry
-    raise DeadLetterNotFoundError(f"No dead letter {entry_id} (already replayed or discarded?).", entry_id=entry_id)
+    raise DeadLetterNotFoundError(
+        f"No dead letter {entry_id} (already replayed or discarded?).", entry_id=entry_id
+    )
 
 
 def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str) -> bool:
@@ -337,7 +367,11 @@ def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str)
 def _send(entry: Envelope) -> str:
     """Send the original task by name, with its arguments, to its queue, and the rest of its chain."""
     result = celery_app.send_task(
-        entry.task, args=entry.args, kwargs=entry.kwargs, queue=entry.queue or None, chain=entry.chain
+        entry.task,
+        args=entry.args,
+        kwargs=entry.kwargs,
+        queue=entry.queue or None,
+        chain=entry.chain,
     )
     return result.id
 
@@ -354,7 +388,9 @@ def replay(entry_id: str, *, after_send: Callable[[Envelope, str], None] | None 
     client = redis_client()
     parked = json.dumps({"claimed_at": time.time(), "raw": entry.raw})
     if not _claim(client, entry.raw, settings.DLQ_KEY, dlq_key("processing"), parked):
-        raise DeadLetterNotFoundError(f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id)
+        raise DeadLetterNotFoundError(
+            f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id
+        )
     try:
         task_id = _send(entry)
     except Exception:
@@ -373,7 +409,9 @@ def discard(entry_id: str) -> Envelope:
     """Remove one entry for good (the caller records who and why)."""
     entry = get(entry_id)
     if not _claim(redis_client(), entry.raw, settings.DLQ_KEY, "", ""):
-        raise DeadLetterNotFoundError(f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id)
+        raise DeadLetterNotFoundError(
+            f"Dead letter {entry_id} was taken by someone else.", entry_id=entry_id
+        )
     return entry
 
 
@@ -399,7 +437,9 @@ def recover_stalled(*, older_than_s: float | None = None) -> int:
     moved = 0
     for parked in cast(list[str], client.lrange(dlq_key("processing"), 0, -1)):  # a decoding client
         data = json.loads(parked)
-        if data["claimed_at"] <= limit and _claim(client, parked, dlq_key("processing"), settings.DLQ_KEY, data["raw"]):
+        if data["claimed_at"] <= limit and _claim(
+            client, parked, dlq_key("processing"), settings.DLQ_KEY, data["raw"]
+        ):
             moved += 1
     return moved
 

@@ -77,7 +77,8 @@ class DeadLetterListView(APIView):
         parameters=[DeadLetterListInput],
         responses={
             200: inline_serializer(
-                "DeadLetterPage", {"count": serializers.IntegerField(), "results": DeadLetterOutput(many=True)}
+                "DeadLetterPage",
+                {"count": serializers.IntegerField(), "results": DeadLetterOutput(many=True)},
             ),
             **error_responses("invalid", *STAFF_ONLY),
         },
@@ -88,7 +89,9 @@ class DeadLetterListView(APIView):
         params = incoming.validated_data
         matched = store.matching(store.filters_from(params, exc_type="exception", order_id="order"))
         window = matched[params["offset"] : params["offset"] + params["limit"]]
-        return Response({"count": len(matched), "results": DeadLetterOutput(window, many=True).data})
+        return Response(
+            {"count": len(matched), "results": DeadLetterOutput(window, many=True).data}
+        )
 
 
 class DeadLetterStatsView(APIView):
@@ -106,7 +109,9 @@ class DeadLetterDetailView(APIView):
 
     permission_classes = [CanReviewDeadLetters]
 
-    @extend_schema(responses={200: DeadLetterOutput, **error_responses(*STAFF_ONLY, "dead_letter_not_found")})
+    @extend_schema(
+        responses={200: DeadLetterOutput, **error_responses(*STAFF_ONLY, "dead_letter_not_found")}
+    )
     def get(self, request: Request, entry_id: str) -> Response:
         return Response(DeadLetterOutput(store.get(entry_id)).data)
 
@@ -121,11 +126,18 @@ class DeadLetterReplayView(APIView):
         request=None,
         responses={
             200: DeadLetterOutput,
-            **error_responses(*STAFF_ONLY, "dead_letter_not_found", "dead_letter_not_replayable", "dead_letter_stale"),
+            **error_responses(
+                *STAFF_ONLY,
+                "dead_letter_not_found",
+                "dead_letter_not_replayable",
+                "dead_letter_stale",
+            ),
         },
     )
     def post(self, request: Request, entry_id: str) -> Response:
-        entry = services.replay_dead_letter(entry_id=entry_id, actor=request.user.get_username(), user=request.user)
+        entry = services.replay_dead_letter(
+            entry_id=entry_id, actor=request.user.get_username(), user=request.user
+        )
         return Response(DeadLetterOutput(entry).data)
 
 
@@ -136,7 +148,10 @@ class DeadLetterDiscardView(APIView):
 
     @extend_schema(
         request=DeadLetterDiscardInput,
-        responses={200: DeadLetterOutput, **error_responses("invalid", *STAFF_ONLY, "dead_letter_not_found")},
+        responses={
+            200: DeadLetterOutput,
+            **error_responses("invalid", *STAFF_ONLY, "dead_letter_not_found"),
+        },
     )
     def post(self, request: Request, entry_id: str) -> Response:
         incoming = DeadLetterDiscardInput(data=request.data)

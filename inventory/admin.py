@@ -45,7 +45,9 @@ class ProductForm(forms.ModelForm):
             currency = self.instance.currency
             self.fields["price"].initial = to_major_units(self.instance.price_cents, currency)
             self.fields["price"].label = f"Price ({currency})"
-            self.fields["price"].widget.attrs["step"] = str(Decimal(1).scaleb(-minor_digits(currency)))
+            self.fields["price"].widget.attrs["step"] = str(
+                Decimal(1).scaleb(-minor_digits(currency))
+            )
 
     def clean(self) -> dict:
         """Turn the typed price into cents (refusing more decimals than the currency has), and
@@ -58,9 +60,13 @@ class ProductForm(forms.ModelForm):
             except ValueError as exc:
                 self.add_error("price", str(exc))
         if self.instance.pk and data.get("version") != self.instance.version:
-            raise forms.ValidationError("This product was changed by someone else since you opened it; reload it.")
+            raise forms.ValidationError(
+                "This product was changed by someone else since you opened it; reload it."
+            )
         if self.instance.pk and data.get("on_hand", 0) < self.instance.reserved:
-            raise forms.ValidationError(f"{self.instance.reserved} units are reserved; on hand cannot go below that.")
+            raise forms.ValidationError(
+                f"{self.instance.reserved} units are reserved; on hand cannot go below that."
+            )
         return data
 
 
@@ -79,10 +85,14 @@ class ProductAdmin(admin.ModelAdmin):
         from save_model open their own durable transaction, as every entry service does."""
         return self._changeform_view(request, object_id, form_url, extra_context)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> tuple[str, ...]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Product | None = None
+    ) -> tuple[str, ...]:
         return (*self.readonly_fields, "sku", "currency") if obj else self.readonly_fields
 
-    def save_model(self, request: HttpRequest, obj: Product, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Product, form: forms.ModelForm, change: bool
+    ) -> None:
         data = form.cleaned_data
         if not change:
             created = services.create_product(

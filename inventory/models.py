@@ -18,9 +18,12 @@ class Product(models.Model):
         constraints = [
             # The database itself refuses an oversell, whatever the code above it does.
             models.CheckConstraint(
-                condition=models.Q(reserved__lte=models.F("on_hand")), name="reserved_within_on_hand"
+                condition=models.Q(reserved__lte=models.F("on_hand")),
+                name="reserved_within_on_hand",
             ),
-            models.CheckConstraint(condition=models.Q(price_cents__gte=0), name="price_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(price_cents__gte=0), name="price_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -41,15 +44,21 @@ class Reservation(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="reservations")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="reservations")
     quantity = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.HELD)
+    status = models.CharField(
+        max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.HELD
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("product_id",)
         constraints = [
-            models.UniqueConstraint(fields=["order", "product"], name="one_reservation_per_order_product"),
-            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="reservation_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["order", "product"], name="one_reservation_per_order_product"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="reservation_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,7 +29,11 @@ def stock_level(*, sku: str) -> Product:
 
 def held_reservations(*, order_pk: int) -> list[Reservation]:
     """An order's held reservations in product-id order (the order row locks are taken in)."""
-    return list(Reservation.objects.filter(order_id=order_pk, status=ReservationStatus.HELD).order_by("product_id"))
+    return list(
+        Reservation.objects.filter(order_id=order_pk, status=ReservationStatus.HELD).order_by(
+            "product_id"
+        )
+    )
 
 
 def held_stock() -> QuerySet[Reservation]:
@@ -40,12 +44,24 @@ def held_stock() -> QuerySet[Reservation]:
 def stock_audit_rows(*, product_ids: QuerySet | None = None) -> list[dict[str, Any]]:
     """Each product's counters next to the sum of its held reservations (one grouped query), for
     the invariant audit. `product_ids`: a subquery of product pks; None: every product."""
-    products = Product.objects.all() if product_ids is None else Product.objects.filter(pk__in=product_ids)
-    held = Sum("reservations__quantity", filter=Q(reservations__status=ReservationStatus.HELD), default=0)
+    products = (
+        Product.objects.all() if product_ids is None else Product.objects.filter(pk__in=product_ids)
+    )
+    held = Sum(
+        "reservations__quantity", filter=Q(reservations__status=ReservationStatus.HELD), default=0
+    )
     return list(products.order_by().values("id", "sku", "on_hand", "reserved").annotate(held=held))
 
 
 def reservation_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Reserved units per order, product and reservation status (one grouped query)."""
-    rows = Reservation.objects.all() if order_pks is None else Reservation.objects.filter(order_id__in=order_pks)
-    return list(rows.order_by().values("order_id", "product_id", "status").annotate(quantity=Sum("quantity")))
+    rows = (
+        Reservation.objects.all()
+        if order_pks is None
+        else Reservation.objects.filter(order_id__in=order_pks)
+    )
+    return list(
+        rows.order_by()
+        .values("order_id", "product_id", "status")
+        .annotate(quantity=Sum("quantity"))
+    )

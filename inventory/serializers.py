@@ -11,5 +11,14 @@ class ProductOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ("product_id", "sku", "name", "price_cents", "currency", "on_hand", "reserved", "available")
+        fields = (
+            "product_id",
+            "sku",
+            "name",
+            "price_cents",
+            "currency",
+            "on_hand",
+            "reserved",
+            "available",
+        )
         read_only_fields = fields

@@ -38,7 +38,9 @@ def _reserve_units(*, product_id: int, sku: str, quantity: int) -> None:
     except ConflictError as exc:
         available = Product.objects.filter(pk=product_id).values_list("on_hand", "reserved").first()
         left = available[0] - available[1] if available else 0
-        raise OutOfStockError(f"Only {left} of {sku} left.", sku=sku, available=left, requested=quantity) from exc
+        raise OutOfStockError(
+            f"Only {left} of {sku} left.", sku=sku, available=left, requested=quantity
+        ) from exc
 
 
 def reserve_stock(*, order_id: str) -> str:
@@ -57,7 +59,8 @@ def reserve_stock(*, order_id: str) -> str:
             for line in lines:
                 _reserve_units(product_id=line.product_id, sku=line.sku, quantity=line.quantity)
             Reservation.objects.bulk_create(
-                Reservation(order=order, product_id=line.product_id, quantity=line.quantity) for line in lines
+                Reservation(order=order, product_id=line.product_id, quantity=line.quantity)
+                for line in lines
             )
             order_services.transition_order(
                 order,
@@ -73,7 +76,11 @@ def reserve_stock(*, order_id: str) -> str:
             if order.status != OrderStatus.PAID:
                 return f"skipped: order is {order.status}"
             order_services.transition_order(
-                order, OrderStatus.OUT_OF_STOCK, kind=EventKind.STOCK_UNAVAILABLE, reason=exc.message, **exc.data
+                order,
+                OrderStatus.OUT_OF_STOCK,
+                kind=EventKind.STOCK_UNAVAILABLE,
+                reason=exc.message,
+                **exc.data,
             )
             compensate_on_commit(order_id=order_id)
         return "out_of_stock"
@@ -91,7 +98,10 @@ def release_stock(*, order_id: str) -> str:
         for reservation in held:
             # Once: a concurrent release of the same row makes this one a conflict.
             cas_update(
-                Reservation, reservation.pk, when=Q(status=ReservationStatus.HELD), status=ReservationStatus.RELEASED
+                Reservation,
+                reservation.pk,
+                when=Q(status=ReservationStatus.HELD),
+                status=ReservationStatus.RELEASED,
             )
             cas_update(
                 Product,
@@ -128,9 +138,13 @@ def commit_stock(*, order_pk: int) -> None:
         )
 
 
-def create_product(*, sku: str, name: str, price_cents: int, on_hand: int, currency: str = "USD") -> Product:
+def create_product(
+    *, sku: str, name: str, price_cents: int, on_hand: int, currency: str = "USD"
+) -> Product:
     with transaction.atomic(durable=True):
-        return Product.objects.create(sku=sku, name=name, price_cents=price_cents, on_hand=on_hand, currency=currency)
+        return Product.objects.create(
+            sku=sku, name=name, price_cents=price_cents, on_hand=on_hand, currency=currency
+        )
 
 
 def update_product(*, sku: str, version: int, name: str, price_cents: int, on_hand: int) -> None:

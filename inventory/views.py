@@ -50,7 +50,9 @@ class ProductListView(ListAPIView):
         responses={200: ProductOutput(many=True), **error_responses("invalid", "not_found")},
         examples=[
             OpenApiExample(
-                "A page", value={"count": 1, "next": None, "previous": None, "results": [PRODUCT]}, response_only=True
+                "A page",
+                value={"count": 1, "next": None, "previous": None, "results": [PRODUCT]},
+                response_only=True,
             )
         ],
     )
@@ -66,7 +68,9 @@ class ProductDetailView(APIView):
     @extend_schema(
         operation_id="products_retrieve",
         summary="One product",
-        parameters=[OpenApiParameter("sku", OpenApiTypes.STR, OpenApiParameter.PATH, description="The sku.")],
+        parameters=[
+            OpenApiParameter("sku", OpenApiTypes.STR, OpenApiParameter.PATH, description="The sku.")
+        ],
         responses={200: ProductOutput, **error_responses("not_found")},
         examples=[OpenApiExample("A product", value=PRODUCT, response_only=True)],
     )
@@ -104,9 +108,13 @@ class ReturnReceiveView(APIView):
         incoming.is_valid(raise_exception=True)
         order_selectors.return_detail(user=request.user, return_id=return_id)
         services.receive_return(
-            return_id=return_id, conditions=incoming.validated_data["lines"], actor=request.user.get_username()
+            return_id=return_id,
+            conditions=incoming.validated_data["lines"],
+            actor=request.user.get_username(),
         )
-        return Response(ReturnOutput(order_selectors.return_detail(user=request.user, return_id=return_id)).data)
+        return Response(
+            ReturnOutput(order_selectors.return_detail(user=request.user, return_id=return_id)).data
+        )
 
     def get_serializer(self, *args: object, **kwargs: object) -> ReturnReceiveInput:
         return ReturnReceiveInput(*args, **kwargs)

@@ -30,11 +30,17 @@ class NotificationStatus(models.TextChoices):
 class Notification(models.Model):
     # Derived from (order, event seq) by the publisher, so every copy of the task names one row.
     public_id = models.UUIDField(unique=True, editable=False, default=uuid.uuid4)
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="notifications")
-    event = models.OneToOneField("orders.OrderEvent", on_delete=models.PROTECT, related_name="notification")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="notifications"
+    )
+    event = models.OneToOneField(
+        "orders.OrderEvent", on_delete=models.PROTECT, related_name="notification"
+    )
     kind = models.CharField(max_length=16, choices=NotificationKind.choices)
     recipient = models.CharField(max_length=254, blank=True, default="")
-    status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -43,7 +49,9 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["status", "-created_at"], name="notification_status_newest_idx")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="notification_status_newest_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient or '-'} ({self.status})"

@@ -70,7 +70,12 @@ def notify_on_commit(event: "OrderEvent") -> None:
     if kind is None or not settings.NOTIFICATIONS_ENABLED:
         return
     order_id = str(event.order.public_id)
-    send_on_commit(SEND_NOTIFICATION, notification_id(order_id=order_id, seq=event.seq), order_id, str(event.seq))
+    send_on_commit(
+        SEND_NOTIFICATION,
+        notification_id(order_id=order_id, seq=event.seq),
+        order_id,
+        str(event.seq),
+    )
 
 
 def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notification | None:
@@ -79,7 +84,11 @@ def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notif
     lease = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
     with transaction.atomic(durable=True):
         row = Notification(
-            public_id=public_id, order_id=event.order_id, event=event, kind=kind, recipient=event.order.customer.email
+            public_id=public_id,
+            order_id=event.order_id,
+            event=event,
+            kind=kind,
+            recipient=event.order.customer.email,
         )
         Notification.objects.bulk_create([row], ignore_conflicts=True)
         claimable = Q(status__in=(NotificationStatus.PENDING, NotificationStatus.FAILED)) | Q(
@@ -91,13 +100,18 @@ def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notif
     return Notification.objects.get(event=event) if taken else None
 
 
-def _finish(notification: Notification, event: "OrderEvent", *, kind: EventKind, **data: Any) -> None:
+def _finish(
+    notification: Notification, event: "OrderEvent", *, kind: EventKind, **data: Any
+) -> None:
     """Record the outcome (sent, or skipped with its reason) on the row and in the order's
     timeline, in one transaction: staff read in the timeline what went out."""
     if kind == EventKind.NOTIFICATION_SENT:
         changes: dict[str, object] = {"status": NotificationStatus.SENT, "sent_at": timezone.now()}
     else:
-        changes = {"status": NotificationStatus.SKIPPED, "last_error": str(data.get("reason", ""))[:500]}
+        changes = {
+            "status": NotificationStatus.SKIPPED,
+            "last_error": str(data.get("reason", ""))[:500],
+        }
     with transaction.atomic(durable=True):
         Notification.objects.filter(pk=notification.pk).update(**changes)
         order = order_selectors.order_for_step(order_id=str(event.order.public_id))
@@ -171,7 +185,13 @@ def send_notification(*, notification_id: str, order_id: str, seq: int) -> str:
                 last_error=f"{type(exc).__name__}: {exc}"[:500],
             )
         raise
-    _finish(notification, event, kind=EventKind.NOTIFICATION_SENT, to=notification.recipient, subject=subject)
+    _finish(
+        notification,
+        event,
+        kind=EventKind.NOTIFICATION_SENT,
+        to=notification.recipient,
+        subject=subject,
+    )
     logger.info("%s mail sent", kind, extra={"notification_id": str(notification.public_id)})
     return f"sent: {kind}"
 

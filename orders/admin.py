@@ -29,8 +29,12 @@ class OrderItemInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    unit_price = money_column("unit_price_cents", currency_attr="order.currency", description="Unit price")
-    line_total = money_column("line_total_cents", currency_attr="order.currency", description="Line total")
+    unit_price = money_column(
+        "unit_price_cents", currency_attr="order.currency", description="Unit price"
+    )
+    line_total = money_column(
+        "line_total_cents", currency_attr="order.currency", description="Line total"
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
         return super().get_queryset(request).select_related("order")
@@ -53,7 +57,9 @@ class OrderEventInline(admin.TabularInline):
     @admin.display(description="Data")
     def event_data(self, event: OrderEvent) -> str:
         """The event's data, its amounts (`amount_cents: 2099`) as money (`amount: USD 20.99`)."""
-        return format_html_join(", ", "{}: {}", _readable_data(event.data, currency=event.order.currency))
+        return format_html_join(
+            ", ", "{}: {}", _readable_data(event.data, currency=event.order.currency)
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -75,7 +81,9 @@ class OrderAdmin(admin.ModelAdmin):
     # through indexes, and a count capped at ADMIN_COUNT_CAP (bench/growth.py measures it).
     list_filter = ("status", ("dead_lettered_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("public_id",)  # the search itself is selectors.order_search
-    search_help_text = "An order or correlation id, an exact sku, or part of a customer's username or email."
+    search_help_text = (
+        "An order or correlation id, an exact sku, or part of a customer's username or email."
+    )
     list_select_related = ("customer",)
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -137,7 +145,11 @@ class OrderAdmin(admin.ModelAdmin):
         shipment = shipping_selectors.shipment_for_order(order_pk=order.pk)
         if shipment is None:
             return "-"
-        rows = [("carrier", shipment.carrier), ("tracking", shipment.tracking_number), ("status", shipment.status)]
+        rows = [
+            ("carrier", shipment.carrier),
+            ("tracking", shipment.tracking_number),
+            ("status", shipment.status),
+        ]
         return format_html_join(", ", "{}: {}", rows)
 
     @admin.action(description="Cancel selected orders (void or refund, release stock)")
@@ -146,20 +158,26 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             try:
                 with logs.order_scope():
-                    services.cancel_order(order=order, actor=request.user.get_username(), reason="Cancelled by staff.")
+                    services.cancel_order(
+                        order=order, actor=request.user.get_username(), reason="Cancelled by staff."
+                    )
                 done += 1
             except DomainError as exc:
                 self.message_user(request, exc.message, level=messages.WARNING)
         if done:
             self.message_user(request, f"Cancelled {done} order(s).", level=messages.SUCCESS)
 
-    @admin.action(description="Mark selected orders delivered (the parcel arrived; no carrier will say so)")
+    @admin.action(
+        description="Mark selected orders delivered (the parcel arrived; no carrier will say so)"
+    )
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done = 0
         for order in queryset:
             try:
                 with logs.order_scope():
-                    shipping_services.deliver_order_by_hand(order=order, actor=request.user.get_username())
+                    shipping_services.deliver_order_by_hand(
+                        order=order, actor=request.user.get_username()
+                    )
                 done += 1
             except DomainError as exc:
                 self.message_user(request, exc.message, level=messages.WARNING)

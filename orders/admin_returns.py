@@ -45,7 +45,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[ReturnRequest], act: Callable, done_text: str) -> None:
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[ReturnRequest], act: Callable, done_text: str
+    ) -> None:
         done = 0
         for ret in queryset:
             try:
@@ -71,7 +73,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
         self._each(request, queryset, act, "refused")
 
-    def _receive(self, request: HttpRequest, queryset: QuerySet[ReturnRequest], condition: LineCondition) -> None:
+    def _receive(
+        self, request: HttpRequest, queryset: QuerySet[ReturnRequest], condition: LineCondition
+    ) -> None:
         """Every line in one condition (the API takes a condition per line)."""
 
         def act(ret: ReturnRequest, actor: str) -> None:
@@ -82,7 +86,9 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
         self._each(request, queryset, act, f"received ({condition}); the refund is on its way")
 
-    @admin.action(description="Mark received: every line restockable (back on the shelf), then refund")
+    @admin.action(
+        description="Mark received: every line restockable (back on the shelf), then refund"
+    )
     def receive_restockable(self, request: HttpRequest, queryset: QuerySet[ReturnRequest]) -> None:
         self._receive(request, queryset, LineCondition.RESTOCKABLE)
 

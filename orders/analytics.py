@@ -10,7 +10,18 @@ import kombu.exceptions
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, BooleanField, Count, F, FloatField, Func, Min, Q, QuerySet, Sum
+from django.db.models import (
+    Aggregate,
+    BooleanField,
+    Count,
+    F,
+    FloatField,
+    Func,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncMinute
 from django.utils import timezone
@@ -22,7 +33,12 @@ from .models import Order, OrderEvent
 from .states import EventKind, OrderStatus
 
 # Orders that will not bring money in; the rest count as revenue from the minute they arrive.
-NO_REVENUE = (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED, OrderStatus.FAILED, OrderStatus.OUT_OF_STOCK)
+NO_REVENUE = (
+    OrderStatus.CANCELLED,
+    OrderStatus.PAYMENT_FAILED,
+    OrderStatus.FAILED,
+    OrderStatus.OUT_OF_STOCK,
+)
 
 
 class PercentileCont(Aggregate):
@@ -44,7 +60,9 @@ def _seconds_from_order_created() -> Func:
     )
 
 
-def dashboard(*, now: datetime | None = None, window: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+def dashboard(
+    *, now: datetime | None = None, window: timedelta = timedelta(hours=1)
+) -> dict[str, Any]:
     """Orders by status (all time), then over `window`: orders and revenue per minute, failures,
     retries, the dead-letter count and p50/p95 of created -> completed, in seconds."""
     now = now or timezone.now()
@@ -56,7 +74,10 @@ def dashboard(*, now: datetime | None = None, window: timedelta = timedelta(hour
         .annotate(minute=TruncMinute("created_at"))
         .order_by("minute")
         .values("minute")
-        .annotate(orders=Count("id"), revenue_cents=Sum("total_cents", filter=~Q(status__in=NO_REVENUE), default=0))
+        .annotate(
+            orders=Count("id"),
+            revenue_cents=Sum("total_cents", filter=~Q(status__in=NO_REVENUE), default=0),
+        )
     )
     events = OrderEvent.objects.filter(created_at__gte=since).aggregate(
         failed=Count("id", filter=Q(kind=EventKind.ORDER_FAILED)),
@@ -65,7 +86,9 @@ def dashboard(*, now: datetime | None = None, window: timedelta = timedelta(hour
         step_retries=Count("id", filter=Q(kind=EventKind.STEP_RETRY)),
         dead_lettered=Count("id", filter=Q(kind=EventKind.DEAD_LETTERED)),
     )
-    latency = OrderEvent.objects.filter(kind=EventKind.ORDER_COMPLETED, created_at__gte=since).aggregate(
+    latency = OrderEvent.objects.filter(
+        kind=EventKind.ORDER_COMPLETED, created_at__gte=since
+    ).aggregate(
         completed=Count("id"),
         p50_seconds=PercentileCont(_seconds_from_order_created(), fraction=0.5),
         p95_seconds=PercentileCont(_seconds_from_order_created(), fraction=0.95),
@@ -127,7 +150,10 @@ def _minutes(since: datetime, now: datetime) -> list[datetime]:
 
 
 def _series(
-    rows: Iterable[tuple[datetime, str, float]], minutes: list[datetime], *, missing: float | None = 0
+    rows: Iterable[tuple[datetime, str, float]],
+    minutes: list[datetime],
+    *,
+    missing: float | None = 0,
 ) -> dict[str, list[float | None]]:
     """(minute, name, value) rows -> one list per name, aligned on `minutes`, `missing` where a
     minute has no row (0 for counts; None for a latency, so a chart leaves a gap, not a zero)."""
@@ -150,20 +176,26 @@ def orders_per_minute_queryset(*, since: datetime) -> QuerySet:
     )
 
 
-def orders_per_minute_by_status(*, since: datetime, minutes: list[datetime]) -> dict[str, list[float | None]]:
+def orders_per_minute_by_status(
+    *, since: datetime, minutes: list[datetime]
+) -> dict[str, list[float | None]]:
     """Orders placed in each minute, by the status they are in now."""
     return _series(orders_per_minute_queryset(since=since), minutes)
 
 
 def first_order_pk(*, since: datetime) -> int | None:
     """The pk from which the window's events are read (None: no recent order, so no events)."""
-    return Order.objects.filter(created_at__gte=since - EVENT_LOOKBACK).aggregate(first=Min("id"))["first"]
+    return Order.objects.filter(created_at__gte=since - EVENT_LOOKBACK).aggregate(first=Min("id"))[
+        "first"
+    ]
 
 
 def retries_per_minute_queryset(*, since: datetime, first_order: int) -> QuerySet:
     """(minute, task, breaker wait, events) rows of step_retry events."""
     return (
-        OrderEvent.objects.filter(order_id__gte=first_order, kind=EventKind.STEP_RETRY, created_at__gte=since)
+        OrderEvent.objects.filter(
+            order_id__gte=first_order, kind=EventKind.STEP_RETRY, created_at__gte=since
+        )
         .annotate(minute=TruncMinute("created_at"), task=KeyTextTransform("task", "data"))
         .annotate(waited=Cast(KeyTextTransform("breaker_wait", "data"), BooleanField()))
         .values_list("minute", "task", "waited")
@@ -180,7 +212,10 @@ def retries_per_minute_by_step(
     if first_order is None:
         return {}
     rows = retries_per_minute_queryset(since=since, first_order=first_order)
-    return _series(((minute, BREAKER_WAITS if waited else task, n) for minute, task, waited, n in rows), minutes)
+    return _series(
+        ((minute, BREAKER_WAITS if waited else task, n) for minute, task, waited, n in rows),
+        minutes,
+    )
 
 
 def step_latency_params(*, since: datetime, first_order: int) -> dict[str, Any]:
@@ -196,22 +231,36 @@ def step_latency_params(*, since: datetime, first_order: int) -> dict[str, Any]:
     }
 
 
-def step_latencies(*, since: datetime, first_order: int | None, minutes: list[datetime]) -> dict[str, Any]:
+def step_latencies(
+    *, since: datetime, first_order: int | None, minutes: list[datetime]
+) -> dict[str, Any]:
     """Per step: p50 and p95 seconds per minute (None where no order passed), and over the window."""
     rows = []
     if first_order is not None:
         with connection.cursor() as cursor:
-            cursor.execute(_STEP_LATENCY_SQL, step_latency_params(since=since, first_order=first_order))
+            cursor.execute(
+                _STEP_LATENCY_SQL, step_latency_params(since=since, first_order=first_order)
+            )
             rows = cursor.fetchall()
     steps = [step for step, _, _ in STEP_MILESTONES]
     # Steps in pipeline order, so every chart lists them alike.
     rows.sort(key=lambda row: steps.index(row[1]))
     per_minute = [row for row in rows if row[0] is not None]
-    window = {step: {"count": n, "p50": p50, "p95": p95} for minute, step, n, p50, p95 in rows if minute is None}
+    window = {
+        step: {"count": n, "p50": p50, "p95": p95}
+        for minute, step, n, p50, p95 in rows
+        if minute is None
+    }
     return {
-        "p50": _series(((minute, step, p50) for minute, step, _, p50, _ in per_minute), minutes, missing=None),
-        "p95": _series(((minute, step, p95) for minute, step, _, _, p95 in per_minute), minutes, missing=None),
-        "window": {step: window.get(step, {"count": 0, "p50": None, "p95": None}) for step in steps},
+        "p50": _series(
+            ((minute, step, p50) for minute, step, _, p50, _ in per_minute), minutes, missing=None
+        ),
+        "p95": _series(
+            ((minute, step, p95) for minute, step, _, _, p95 in per_minute), minutes, missing=None
+        ),
+        "window": {
+            step: window.get(step, {"count": 0, "p50": None, "p95": None}) for step in steps
+        },
     }
 
 
@@ -221,7 +270,9 @@ def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
     of the dead-letter queue, the breakers, the queues and the worker pools. A part whose store cannot be
     reached is empty and named in `unavailable`, so one outage never blanks the whole page."""
     now = now or timezone.now()
-    since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(second=0, microsecond=0)
+    since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(
+        second=0, microsecond=0
+    )
     minutes = _minutes(since, now)
     first_order = first_order_pk(since=since)
     unavailable: list[str] = []
@@ -235,14 +286,18 @@ def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
 
     queues = settings.HEALTH_QUEUES
     backlogs = attempt("queues", lambda: workers.queue_backlogs(queues), dict.fromkeys(queues))
-    live = attempt("workers", lambda: worker_heartbeat.live_workers(worker_heartbeat.client(), queues), {})
+    live = attempt(
+        "workers", lambda: worker_heartbeat.live_workers(worker_heartbeat.client(), queues), {}
+    )
     return {
         "generated_at": now,
         "window_minutes": settings.DASHBOARD_WINDOW_MINUTES,
         "minutes": minutes,
         "orders_per_minute": orders_per_minute_by_status(since=since, minutes=minutes),
         "step_latency": step_latencies(since=since, first_order=first_order, minutes=minutes),
-        "retries_per_minute": retries_per_minute_by_step(since=since, first_order=first_order, minutes=minutes),
+        "retries_per_minute": retries_per_minute_by_step(
+            since=since, first_order=first_order, minutes=minutes
+        ),
         "dead_letters": {
             "count": attempt("dead_letters", dlq.dead_letter_count, None),
             "max": settings.DLQ_MAX_LENGTH,

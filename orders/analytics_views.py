@@ -18,7 +18,9 @@ from . import analytics
 class MinuteOutput(serializers.Serializer):
     minute = serializers.DateTimeField(read_only=True)
     orders = serializers.IntegerField(read_only=True)
-    revenue_cents = serializers.IntegerField(read_only=True, help_text="Totals of orders not failed or cancelled.")
+    revenue_cents = serializers.IntegerField(
+        read_only=True, help_text="Totals of orders not failed or cancelled."
+    )
 
 
 class FailuresOutput(serializers.Serializer):
@@ -41,8 +43,12 @@ class DashboardOutput(serializers.Serializer):
     orders_by_status = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     per_minute = MinuteOutput(many=True, read_only=True)
     failures = FailuresOutput(read_only=True, help_text="Events within the window.")
-    dead_letters = serializers.IntegerField(read_only=True, help_text="Entries waiting in the dead-letter queue.")
-    latency = LatencyOutput(read_only=True, help_text="Order created -> completed, within the window.")
+    dead_letters = serializers.IntegerField(
+        read_only=True, help_text="Entries waiting in the dead-letter queue."
+    )
+    latency = LatencyOutput(
+        read_only=True, help_text="Order created -> completed, within the window."
+    )
 
 
 DASHBOARD_EXAMPLE = {
@@ -50,7 +56,13 @@ DASHBOARD_EXAMPLE = {
     "window_minutes": 60,
     "orders_by_status": {"pending": 1, "completed": 118, "cancelled": 3, "payment_failed": 2},
     "per_minute": [{"minute": "2026-11-25T23:29:00Z", "orders": 12, "revenue_cents": 24000}],
-    "failures": {"failed": 0, "payment_failed": 2, "out_of_stock": 3, "step_retries": 4, "dead_lettered": 0},
+    "failures": {
+        "failed": 0,
+        "payment_failed": 2,
+        "out_of_stock": 3,
+        "step_retries": 4,
+        "dead_lettered": 0,
+    },
     "dead_letters": 0,
     "latency": {"completed": 118, "p50_seconds": 0.41, "p95_seconds": 1.2},
 }
@@ -86,9 +98,13 @@ class StepWindowOutput(serializers.Serializer):
 
 
 class StepLatencyOutput(serializers.Serializer):
-    p50 = SeriesField(help_text="Seconds, per step and minute (null: no order passed the step then).")
+    p50 = SeriesField(
+        help_text="Seconds, per step and minute (null: no order passed the step then)."
+    )
     p95 = SeriesField()
-    window = serializers.DictField(child=StepWindowOutput(), read_only=True, help_text="Per step, the whole window.")
+    window = serializers.DictField(
+        child=StepWindowOutput(), read_only=True, help_text="Per step, the whole window."
+    )
 
 
 class DeadLettersOutput(serializers.Serializer):
@@ -108,17 +124,25 @@ class BreakerOutput(serializers.Serializer):
 
 class QueueOutput(serializers.Serializer):
     name = serializers.CharField(read_only=True)
-    backlog = serializers.IntegerField(read_only=True, allow_null=True, help_text="Messages waiting, not yet taken.")
-    workers = serializers.IntegerField(read_only=True, allow_null=True, help_text="Workers with a live heartbeat.")
+    backlog = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Messages waiting, not yet taken."
+    )
+    workers = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Workers with a live heartbeat."
+    )
 
 
 class PoolOutput(serializers.Serializer):
     node = serializers.CharField(read_only=True)
     queues = serializers.ListField(child=serializers.CharField(), read_only=True)
     pool = serializers.CharField(read_only=True, help_text="prefork, thread, solo ...")
-    size = serializers.IntegerField(read_only=True, allow_null=True, help_text="Processes or threads now.")
+    size = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Processes or threads now."
+    )
     max = serializers.IntegerField(read_only=True, allow_null=True)
-    min = serializers.IntegerField(read_only=True, allow_null=True, help_text="Autoscaled pools only.")
+    min = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Autoscaled pools only."
+    )
     replied = serializers.BooleanField(read_only=True)
 
 
@@ -126,15 +150,21 @@ class PipelineDashboardOutput(serializers.Serializer):
     generated_at = serializers.DateTimeField(read_only=True)
     window_minutes = serializers.IntegerField(read_only=True)
     minutes = serializers.ListField(child=serializers.DateTimeField(), read_only=True)
-    orders_per_minute = SeriesField(help_text="Orders placed each minute, by the status they are in now.")
+    orders_per_minute = SeriesField(
+        help_text="Orders placed each minute, by the status they are in now."
+    )
     step_latency = StepLatencyOutput(read_only=True)
-    retries_per_minute = SeriesField(help_text="Retries each minute, by task; waits on an open breaker apart.")
+    retries_per_minute = SeriesField(
+        help_text="Retries each minute, by task; waits on an open breaker apart."
+    )
     dead_letters = DeadLettersOutput(read_only=True)
     breakers = BreakerOutput(many=True, read_only=True)
     queues = QueueOutput(many=True, read_only=True)
     pools = PoolOutput(many=True, read_only=True)
     unavailable = serializers.ListField(
-        child=serializers.CharField(), read_only=True, help_text="Parts whose store could not be reached."
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Parts whose store could not be reached.",
     )
 
 
@@ -147,7 +177,10 @@ class PipelineDashboardView(APIView):
     @extend_schema(
         operation_id="analytics_pipeline",
         summary="Pipeline dashboard (staff)",
-        responses={200: PipelineDashboardOutput, **error_responses(*AUTHENTICATED, "permission_denied")},
+        responses={
+            200: PipelineDashboardOutput,
+            **error_responses(*AUTHENTICATED, "permission_denied"),
+        },
     )
     def get(self, request: Request) -> Response:
         return Response(PipelineDashboardOutput(analytics.pipeline_dashboard()).data)

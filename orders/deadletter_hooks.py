@@ -94,7 +94,12 @@ class OrderDeadLetterHooks:
             return
         clear_flag_if_nothing_waits(order)
         record_event(
-            order, EventKind.DEAD_LETTER_REPLAYED, actor=actor, entry_id=entry.id, task=entry.task, task_id=task_id
+            order,
+            EventKind.DEAD_LETTER_REPLAYED,
+            actor=actor,
+            entry_id=entry.id,
+            task=entry.task,
+            task_id=task_id,
         )
 
     def on_discarded(self, entry: Envelope, *, actor: str, reason: str) -> None:
@@ -116,7 +121,9 @@ class OrderDeadLetterHooks:
         )
         if not stale and entry.task in REFUND_STEPS and len(entry.args) == 2:
             # A refund given up: its cents are no longer promised (the order itself stays).
-            pipeline.send_on_commit(ABANDON_REFUND, str(order.public_id), entry.task, str(entry.args[1]))
+            pipeline.send_on_commit(
+                ABANDON_REFUND, str(order.public_id), entry.task, str(entry.args[1])
+            )
         elif not stale and can_transition(order.status, OrderStatus.FAILED):
             transition_order(
                 order,

@@ -27,10 +27,14 @@ class OrderFilter(django_filters.FilterSet):
     # distinct=False: a status filter joins nothing, and SELECT DISTINCT would sort every match
     # before the first page (a sort of all cancelled orders, not an index walk).
     status = django_filters.MultipleChoiceFilter(
-        choices=OrderStatus.choices, distinct=False, help_text="One or more statuses (repeat the parameter)."
+        choices=OrderStatus.choices,
+        distinct=False,
+        help_text="One or more statuses (repeat the parameter).",
     )
     created_after = UtcDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", help_text="ISO 8601; orders created at or after."
+        field_name="created_at",
+        lookup_expr="gte",
+        help_text="ISO 8601; orders created at or after.",
     )
     created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601; orders created before."

@@ -26,11 +26,19 @@ BREAKER_STATES = ("closed", "open", "half_open")
 class OrdersiteCollector:
     def collect(self) -> Iterator[Metric]:
         state = GaugeMetricFamily(
-            "ordersite_breaker_state", "1 for the state a breaker is in.", labels=["breaker", "state"]
+            "ordersite_breaker_state",
+            "1 for the state a breaker is in.",
+            labels=["breaker", "state"],
         )
-        calls = GaugeMetricFamily("ordersite_breaker_window_calls", "Calls in the sliding window.", labels=["breaker"])
-        errors = GaugeMetricFamily("ordersite_breaker_window_errors", "Failures in the window.", labels=["breaker"])
-        opened = CounterMetricFamily("ordersite_breaker_opened", "Times the breaker opened.", labels=["breaker"])
+        calls = GaugeMetricFamily(
+            "ordersite_breaker_window_calls", "Calls in the sliding window.", labels=["breaker"]
+        )
+        errors = GaugeMetricFamily(
+            "ordersite_breaker_window_errors", "Failures in the window.", labels=["breaker"]
+        )
+        opened = CounterMetricFamily(
+            "ordersite_breaker_opened", "Times the breaker opened.", labels=["breaker"]
+        )
         for breaker in breakers.all_breakers():
             for name in BREAKER_STATES:
                 state.add_metric([breaker.name, name], 1.0 if breaker.state == name else 0.0)
@@ -40,11 +48,17 @@ class OrdersiteCollector:
         yield from (state, calls, errors, opened)
 
         yield GaugeMetricFamily(
-            "ordersite_dlq_length", "Entries in the dead-letter list.", value=dlq.dead_letter_count()
+            "ordersite_dlq_length",
+            "Entries in the dead-letter list.",
+            value=dlq.dead_letter_count(),
         )
-        yield GaugeMetricFamily("ordersite_dlq_max_length", "DLQ_MAX_LENGTH.", value=settings.DLQ_MAX_LENGTH)
+        yield GaugeMetricFamily(
+            "ordersite_dlq_max_length", "DLQ_MAX_LENGTH.", value=settings.DLQ_MAX_LENGTH
+        )
         yield CounterMetricFamily(
-            "ordersite_dlq_overflow_pushes", "Pushes made past DLQ_MAX_LENGTH.", value=dlq.overflow_count()
+            "ordersite_dlq_overflow_pushes",
+            "Pushes made past DLQ_MAX_LENGTH.",
+            value=dlq.overflow_count(),
         )
 
         orders = GaugeMetricFamily("ordersite_orders", "Orders by status.", labels=["status"])
@@ -59,7 +73,9 @@ class OrdersiteCollector:
             returns.add_metric([status.value], counts.get(status.value, 0))
         yield returns
         refunds = GaugeMetricFamily(
-            "ordersite_refunds_cents", "Refunded money, paid out or still promised (pending).", labels=["status"]
+            "ordersite_refunds_cents",
+            "Refunded money, paid out or still promised (pending).",
+            labels=["status"],
         )
         for status, cents in payment_selectors.refund_totals().items():
             refunds.add_metric([status], cents)

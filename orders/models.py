@@ -10,8 +10,12 @@ from .states import TERMINAL, EventKind, LineCondition, OrderStatus, ReturnStatu
 
 class Order(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    status = models.CharField(max_length=32, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=32, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
     total_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="USD")
     shipping_address = models.JSONField(default=dict, blank=True)
@@ -41,9 +45,13 @@ class Order(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="order_status_newest_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(total_cents__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(
-                condition=models.Q(refunded_cents__gte=0, refunded_cents__lte=models.F("total_cents")),
+                condition=models.Q(total_cents__gte=0), name="order_total_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    refunded_cents__gte=0, refunded_cents__lte=models.F("total_cents")
+                ),
                 name="order_refunded_within_total",
             ),
         ]
@@ -73,7 +81,9 @@ class OrderItem(models.Model):
         ordering = ("id",)
         constraints = [
             models.UniqueConstraint(fields=["order", "product"], name="one_line_per_product"),
-            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="item_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="item_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,7 +106,9 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ("order", "seq")
-        constraints = [models.UniqueConstraint(fields=["order", "seq"], name="event_seq_unique_per_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "seq"], name="event_seq_unique_per_order")
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"
@@ -107,7 +119,9 @@ class ReturnRequest(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns")
-    status = models.CharField(max_length=16, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
+    status = models.CharField(
+        max_length=16, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED
+    )
     reason = models.CharField(max_length=500)
     # Staff's note when deciding (a refusal's reason); shown to the customer as given.
     decision_note = models.CharField(max_length=500, blank=True, default="")
@@ -123,7 +137,9 @@ class ReturnRequest(models.Model):
         ordering = ("-created_at", "-id")
         indexes = [models.Index(fields=["status", "-created_at"], name="return_status_newest_idx")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gte=0), name="return_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gte=0), name="return_amount_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,17 +147,25 @@ class ReturnRequest(models.Model):
 
 
 class ReturnLine(models.Model):
-    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    return_request = models.ForeignKey(
+        ReturnRequest, on_delete=models.CASCADE, related_name="lines"
+    )
     item = models.ForeignKey(OrderItem, on_delete=models.PROTECT, related_name="return_lines")
     quantity = models.PositiveIntegerField()
     # Set by the warehouse when the parcel comes back.
-    condition = models.CharField(max_length=16, choices=LineCondition.choices, blank=True, default="")
+    condition = models.CharField(
+        max_length=16, choices=LineCondition.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ("id",)
         constraints = [
-            models.UniqueConstraint(fields=["return_request", "item"], name="one_return_line_per_item"),
-            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="return_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["return_request", "item"], name="one_return_line_per_item"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="return_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,14 +175,18 @@ class ReturnLine(models.Model):
 class IdempotencyKey(models.Model):
     """A customer's Idempotency-Key for POST /orders/, kept with the request's fingerprint."""
 
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="idempotency_key_per_customer")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key"], name="idempotency_key_per_customer")
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.order_id}"

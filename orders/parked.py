@@ -29,7 +29,9 @@ def clear_flag_if_nothing_waits(order: Order) -> None:
     require_transaction("clear_flag_if_nothing_waits")
     if order.dead_lettered_at is None:
         return
-    waiting = [e for e in store.for_order(str(order.public_id)) if step_is_current(e.task, order.status)]
+    waiting = [
+        e for e in store.for_order(str(order.public_id)) if step_is_current(e.task, order.status)
+    ]
     if not waiting:
         cas_update(Order, order.pk, version=order.version, dead_lettered_at=None)
         order.version += 1
@@ -48,7 +50,11 @@ def resolve_parked(order: Order) -> None:
         entries = store.for_order(str(order.public_id))
     except redis.RedisError:
         # Redis down: the entries cannot be judged now; the order stays flagged for staff.
-        logger.warning("dead letters of order %s not resolved: Redis unreachable", order.public_id, exc_info=True)
+        logger.warning(
+            "dead letters of order %s not resolved: Redis unreachable",
+            order.public_id,
+            exc_info=True,
+        )
         return
     stale = [entry for entry in entries if not step_is_current(entry.task, order.status)]
     if len(stale) == len(entries):

@@ -71,7 +71,9 @@ def start_on_commit(*, order_id: str) -> None:
     The order is stored whatever happens next, so a broker that cannot take the chain must not
     fail the request: the send is deferred and retried by this process (orders/pipeline_start.py)."""
     transaction.on_commit(
-        lambda: deferred_starts.send_or_defer(order_id, lambda: pipeline_chain(order_id).apply_async())
+        lambda: deferred_starts.send_or_defer(
+            order_id, lambda: pipeline_chain(order_id).apply_async()
+        )
     )
 
 
@@ -130,7 +132,9 @@ class StepTask(Task):
     retry_backoff_max = settings.PIPELINE_RETRY_BACKOFF_MAX
     retry_jitter = settings.PIPELINE_RETRY_JITTER
 
-    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any) -> Any:
+    def retry(
+        self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None, **options: Any
+    ) -> Any:
         """An error that knows when to come back (an open breaker) sets the countdown itself.
 
         Waiting out an outage (an open breaker, a database that cannot be reached) is not an
@@ -146,14 +150,19 @@ class StepTask(Task):
         if wait is not None:
             options["countdown"] = wait
         if options.get("countdown"):
-            options["countdown"] = queues.broker_countdown(options["countdown"], self.app.conf.broker_url)
+            options["countdown"] = queues.broker_countdown(
+                options["countdown"], self.app.conf.broker_url
+            )
         if wait is None:
             return super().retry(args, kwargs, exc, **options)
         try:
             waited = breakers.seconds_waiting(str(self.request.id))
         except redis.RedisError:
             return super().retry(args, kwargs, exc, **options)  # cannot tell: count it as a retry
-        if waited + wait > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS and self.name not in UNDO_STEPS:
+        if (
+            waited + wait > settings.PIPELINE_BREAKER_WAIT_MAX_SECONDS
+            and self.name not in UNDO_STEPS
+        ):
             raise exc
         self.request.retries -= 1  # the retry keeps this attempt's number
         try:
@@ -166,9 +175,13 @@ class StepTask(Task):
         """True on the final try: a step with a fallback takes it now rather than fail."""
         return self.request.retries >= self.max_retries
 
-    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
         order_id = str(args[0]) if args else kwargs.get("order_id", "")
-        logger.warning("%s retrying after %r", self.name, exc, extra={"order_id": order_id, "task": self.name})
+        logger.warning(
+            "%s retrying after %r", self.name, exc, extra={"order_id": order_id, "task": self.name}
+        )
         try:
             record_step_event(
                 order_id=order_id,
@@ -182,7 +195,9 @@ class StepTask(Task):
             # The retry is already sent; a database that is down only costs the timeline a line
             # (raising here would leave the message unacknowledged, see ordersite/results.py).
             close_broken_connections()
-            logger.warning("%s: retry of %s not recorded in its timeline", self.name, order_id, exc_info=True)
+            logger.warning(
+                "%s: retry of %s not recorded in its timeline", self.name, order_id, exc_info=True
+            )
 
     # --- dead-letter queue: a poison message is parked after DLQ_MAX_DELIVERIES, a final failure
     # is dead-lettered (deadletters/capture.py).
@@ -201,7 +216,9 @@ class StepTask(Task):
                 close_broken_connections()
                 raise
 
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
         capture.fail_task(self, exc=exc, task_id=task_id, args=args, kwargs=kwargs, einfo=einfo)
 
 
@@ -242,10 +259,14 @@ TASKS: dict[str, TaskDeclaration] = {}
 def _declare(name: str, queue: Queue, retry: RetryPolicy) -> None:
     declaration = TaskDeclaration(name, Queue(queue), retry)
     if TASKS.setdefault(name, declaration) != declaration:
-        raise ImproperlyConfigured(f"Task {name} is declared twice, differently: {TASKS[name]} and {declaration}.")
+        raise ImproperlyConfigured(
+            f"Task {name} is declared twice, differently: {TASKS[name]} and {declaration}."
+        )
 
 
-def step_task(*, name: str, queue: Queue, retry: RetryPolicy, bind: bool = False) -> Callable[[Callable], Any]:
+def step_task(
+    *, name: str, queue: Queue, retry: RetryPolicy, bind: bool = False
+) -> Callable[[Callable], Any]:
     """Declare a pipeline step or compensation (a StepTask) where it is written: its name, the
     queue it runs on and its retry policy together; its route comes from here."""
     _declare(name, queue, retry)

@@ -48,7 +48,10 @@ class DeferredStarts:
             send()
         except BROKER_ERRORS:
             logger.warning(
-                "pipeline start of %s deferred: broker unreachable", key, exc_info=True, extra={"order_id": key}
+                "pipeline start of %s deferred: broker unreachable",
+                key,
+                exc_info=True,
+                extra={"order_id": key},
             )
             self._defer(key, send)
             return False
@@ -71,7 +74,9 @@ class DeferredStarts:
             self._pending[key] = functools.partial(contextvars.copy_context().run, send)
             if self._thread is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._retry, name="pipeline-start-retry", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._retry, name="pipeline-start-retry", daemon=True
+                )
                 self._thread.start()
 
     def _retry(self) -> None:
@@ -88,10 +93,14 @@ class DeferredStarts:
                 except Exception:
                     # Not the broker: a bug. Retrying cannot fix it; the reconciler will try later.
                     logger.exception(
-                        "pipeline start of %s failed; left to the reconciler", key, extra={"order_id": key}
+                        "pipeline start of %s failed; left to the reconciler",
+                        key,
+                        extra={"order_id": key},
                     )
                 else:
-                    logger.info("pipeline start of %s sent after deferral", key, extra={"order_id": key})
+                    logger.info(
+                        "pipeline start of %s sent after deferral", key, extra={"order_id": key}
+                    )
                 with self._lock:
                     self._pending.pop(key, None)
             with self._lock:
@@ -113,4 +122,8 @@ def _log_unsent() -> None:
     them up."""
     unsent = deferred_starts.pending()
     if unsent:
-        logger.error("exiting with %d pipeline starts unsent (the reconciler will send them): %s", len(unsent), unsent)
+        logger.error(
+            "exiting with %d pipeline starts unsent (the reconciler will send them): %s",
+            len(unsent),
+            unsent,
+        )

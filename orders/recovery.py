@@ -25,7 +25,12 @@ from shipping import selectors as shipping_selectors
 
 from . import pipeline
 from .models import Order
-from .selectors import ended_orders_still_holding, received_return_ids, received_returns, stuck_orders
+from .selectors import (
+    ended_orders_still_holding,
+    received_return_ids,
+    received_returns,
+    stuck_orders,
+)
 from .states import COMPENSABLE, REFUNDABLE, EventKind
 from .steps import CANCEL_SHIPMENT, REFUND_PAYMENT, REFUND_RETURN, RELEASE_STOCK, VOID_PAYMENT
 from .timeline import record_event
@@ -49,16 +54,23 @@ def resend_stuck_orders() -> int:
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER_SECONDS)
     resent = 0
-    for order in _one_by_one(stuck_orders(statuses=pipeline.STEP_FOR_STATUS, unchanged_since=cutoff)):
+    for order in _one_by_one(
+        stuck_orders(statuses=pipeline.STEP_FOR_STATUS, unchanged_since=cutoff)
+    ):
         step = pipeline.STEP_FOR_STATUS[order.status]
         try:
             with transaction.atomic(durable=True):
                 cas_update(Order, order.pk, version=order.version, updated_at=now)
                 record_event(
-                    order, EventKind.STEP_RESENT, task=step, unchanged_s=int((now - order.updated_at).total_seconds())
+                    order,
+                    EventKind.STEP_RESENT,
+                    task=step,
+                    unchanged_s=int((now - order.updated_at).total_seconds()),
                 )
                 transaction.on_commit(
-                    functools.partial(pipeline.resume, order_id=str(order.public_id), status=order.status)
+                    functools.partial(
+                        pipeline.resume, order_id=str(order.public_id), status=order.status
+                    )
                 )
         except ConflictError:
             continue  # it moved: not stuck after all
@@ -96,9 +108,15 @@ def resend_lost_compensations() -> int:
         "holds_stock": inventory_selectors.held_stock(),
         "holds_authorization": payment_selectors.open_authorizations(),
     }
-    undo = {"holds_booking": CANCEL_SHIPMENT, "holds_stock": RELEASE_STOCK, "holds_authorization": VOID_PAYMENT}
+    undo = {
+        "holds_booking": CANCEL_SHIPMENT,
+        "holds_stock": RELEASE_STOCK,
+        "holds_authorization": VOID_PAYMENT,
+    }
     resent = 0
-    holding_orders = ended_orders_still_holding(statuses=COMPENSABLE, unchanged_since=cutoff, holding=holding)
+    holding_orders = ended_orders_still_holding(
+        statuses=COMPENSABLE, unchanged_since=cutoff, holding=holding
+    )
     for order in _one_by_one(holding_orders):
         names = tuple(task for flag, task in undo.items() if getattr(order, flag))
 
@@ -119,11 +137,18 @@ def resend_lost_refunds() -> int:
     refund that is retrying writes its own events, and one in the DLQ waits for staff."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.PIPELINE_STUCK_AFTER_SECONDS)
-    holding = {"owes_refund": payment_selectors.payments_owing_refunds(), "owes_return": received_returns()}
+    holding = {
+        "owes_refund": payment_selectors.payments_owing_refunds(),
+        "owes_return": received_returns(),
+    }
     resent = 0
-    for order in _one_by_one(ended_orders_still_holding(statuses=REFUNDABLE, unchanged_since=cutoff, holding=holding)):
+    for order in _one_by_one(
+        ended_orders_still_holding(statuses=REFUNDABLE, unchanged_since=cutoff, holding=holding)
+    ):
         order_id = str(order.public_id)
-        sends = [(REFUND_PAYMENT, rid) for rid in payment_selectors.pending_refund_ids(order_pk=order.pk)]
+        sends = [
+            (REFUND_PAYMENT, rid) for rid in payment_selectors.pending_refund_ids(order_pk=order.pk)
+        ]
         sends += [(REFUND_RETURN, rid) for rid in received_return_ids(order=order)]
 
         def send(order_id: str = order_id, sends: list[tuple[str, str]] = sends) -> None:

@@ -111,10 +111,14 @@ def _shipment(state: OrderState, kind: str, data: Mapping[str, Any]) -> None:
     if kind == K.ORDER_SHIPPED:
         # Shipped by the pipeline or by hand (which takes over a booking called back before).
         delivered = ship.delivered_at if ship else None
-        state.shipment = ShipmentState(str(data.get("carrier", "")), str(data.get("tracking_number", "")))
+        state.shipment = ShipmentState(
+            str(data.get("carrier", "")), str(data.get("tracking_number", ""))
+        )
         state.shipment.delivered_at = delivered
     elif kind == K.SHIPMENT_CREATED and ship is None:
-        state.shipment = ShipmentState(str(data.get("carrier", "")), str(data.get("tracking_number", "")))
+        state.shipment = ShipmentState(
+            str(data.get("carrier", "")), str(data.get("tracking_number", ""))
+        )
     elif kind == K.SHIPMENT_CANCELLED and ship is not None:
         ship.status = "cancelled"
     elif kind == K.ORDER_DELIVERED:
@@ -143,10 +147,18 @@ def _returns(state: OrderState, kind: str, data: Mapping[str, Any]) -> None:
         state.returns[str(return_id)].status = _RETURN_MOVES[kind]
 
 
-def apply(state: OrderState, seq: int, kind: str, status: str, data: Mapping[str, Any]) -> OrderState:
+def apply(
+    state: OrderState, seq: int, kind: str, status: str, data: Mapping[str, Any]
+) -> OrderState:
     """One step of the fold: `state` after the event (`state` is changed in place)."""
-    if state.status is not None and status != state.status and not can_transition(state.status, status):
-        state.log_problems.append(f"event #{seq} ({kind}) moves {state.status} -> {status}, which TRANSITIONS refuse")
+    if (
+        state.status is not None
+        and status != state.status
+        and not can_transition(state.status, status)
+    ):
+        state.log_problems.append(
+            f"event #{seq} ({kind}) moves {state.status} -> {status}, which TRANSITIONS refuse"
+        )
     state.status = status
     if kind == K.ORDER_CREATED:
         state.total_cents = data.get("total_cents")
@@ -169,12 +181,17 @@ def _compare(prefix: str, stored: object | None, replayed: object | None) -> lis
     if stored is None and replayed is None:
         return []
     if stored is None or replayed is None:
-        held = "the events hold one, the tables none" if stored is None else "the tables hold one, the events none"
+        held = (
+            "the events hold one, the tables none"
+            if stored is None
+            else "the tables hold one, the events none"
+        )
         return [f"{prefix}: {held}"]
     return [
         f"{prefix}.{f.name}: stored {getattr(stored, f.name)!r}, events {getattr(replayed, f.name)!r}"
         for f in fields(stored)  # type: ignore[arg-type]
-        if getattr(replayed, f.name) is not None and getattr(stored, f.name) != getattr(replayed, f.name)
+        if getattr(replayed, f.name) is not None
+        and getattr(stored, f.name) != getattr(replayed, f.name)
     ]
 
 
@@ -211,5 +228,7 @@ def stored_state(
         delivered_at=delivered,
         payment=PaymentState(*payment) if payment else None,
         shipment=ShipmentState(*shipment) if shipment else None,
-        returns={str(return_id): ReturnState(status, amount) for return_id, status, amount in returns},
+        returns={
+            str(return_id): ReturnState(status, amount) for return_id, status, amount in returns
+        },
     )

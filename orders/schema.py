@@ -9,7 +9,9 @@ SEED_REQUEST = OpenApiExample(
     "The seed systems' body",
     value={
         "customer_id": "cust-123",
-        "items": [{"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000}],
+        "items": [
+            {"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000}
+        ],
     },
     request_only=True,
 )
@@ -31,7 +33,13 @@ ORDER = {
     "refunded_cents": 0,
     "currency": "USD",
     "items": [
-        {"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000, "line_total_cents": 2000}
+        {
+            "product_id": "prod-1",
+            "name": "Widget",
+            "quantity": 2,
+            "unit_price_cents": 1000,
+            "line_total_cents": 2000,
+        }
     ],
     "shipping_address": {},
     "correlation_id": "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10",
@@ -54,15 +62,25 @@ ORDER = {
 ORDER_RESPONSE = OpenApiExample("An order", value=ORDER, response_only=True)
 ORDER_PAGE = OpenApiExample(
     "A page of orders",
-    value={"next": "http://127.0.0.1:8000/api/v1/orders/?cursor=cD0yMDI2", "previous": None, "results": [ORDER]},
+    value={
+        "next": "http://127.0.0.1:8000/api/v1/orders/?cursor=cD0yMDI2",
+        "previous": None,
+        "results": [ORDER],
+    },
     response_only=True,
 )
 CANCELLED_RESPONSE = OpenApiExample(
-    "Cancelled", value={**ORDER, "status": "cancelled", "status_reason": "Cancelled on request."}, response_only=True
+    "Cancelled",
+    value={**ORDER, "status": "cancelled", "status_reason": "Cancelled on request."},
+    response_only=True,
 )
-SHIPPED_RESPONSE = OpenApiExample("Shipped by hand", value={**ORDER, "status": "shipped"}, response_only=True)
+SHIPPED_RESPONSE = OpenApiExample(
+    "Shipped by hand", value={**ORDER, "status": "shipped"}, response_only=True
+)
 STATUS_RESPONSE = OpenApiExample(
-    "Status", value={"order_id": ORDER_ID, "status": "completed", "status_reason": ""}, response_only=True
+    "Status",
+    value={"order_id": ORDER_ID, "status": "completed", "status_reason": ""},
+    response_only=True,
 )
 CORRELATION_ID = "7d4b1c52-0a55-4a8e-9d6f-5cbe8e3f2a10"
 EVENTS_RESPONSE = OpenApiExample(
@@ -109,7 +127,9 @@ STAFF_EVENTS_RESPONSE = OpenApiExample(
     ],
     response_only=True,
 )
-SHIP_REQUEST = OpenApiExample("A tracking number", value={"tracking_number": "1Z999AA10123456784"}, request_only=True)
+SHIP_REQUEST = OpenApiExample(
+    "A tracking number", value={"tracking_number": "1Z999AA10123456784"}, request_only=True
+)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -121,7 +141,13 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 ORDER_CREATED_HEADERS = [
-    OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The order."),
+    OpenApiParameter(
+        "Location",
+        OpenApiTypes.URI,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="The order.",
+    ),
     OpenApiParameter(
         "Idempotent-Replayed",
         {"type": "string", "enum": ["true"]},
@@ -141,9 +167,13 @@ ORDER_CREATED_HEADERS = [
         ),
     ),
 ]
-ORDER_ID_PARAM = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order_id.")
+ORDER_ID_PARAM = OpenApiParameter(
+    "order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order_id."
+)
 RETURN_ID = "5c0f6d1e-8a3b-4f2e-b7a9-2d4e6f8a0b1c"
-RETURN_ID_PARAM = OpenApiParameter("return_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The return_id.")
+RETURN_ID_PARAM = OpenApiParameter(
+    "return_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The return_id."
+)
 RETURN_REQUEST = OpenApiExample(
     "Send one widget back",
     value={"lines": [{"product_id": "prod-1", "quantity": 1}], "reason": "Too small."},
@@ -158,7 +188,15 @@ RETURN_RESPONSE = OpenApiExample(
         "reason": "Too small.",
         "decision_note": "",
         "amount_cents": 1000,
-        "lines": [{"product_id": "prod-1", "name": "Widget", "quantity": 1, "unit_price_cents": 1000, "condition": ""}],
+        "lines": [
+            {
+                "product_id": "prod-1",
+                "name": "Widget",
+                "quantity": 1,
+                "unit_price_cents": 1000,
+                "condition": "",
+            }
+        ],
         "restocked_at": None,
         "version": 1,
         "created_at": "2026-11-28T10:00:00Z",

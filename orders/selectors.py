@@ -61,16 +61,24 @@ def order_events(*, order: Order) -> QuerySet[OrderEvent]:
 
 def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
     """Public ids of orders in `status`, oldest change first (the beat tasks' work list)."""
-    rows = Order.objects.filter(status=status).order_by("updated_at").values_list("public_id", flat=True)[:limit]
+    rows = (
+        Order.objects.filter(status=status)
+        .order_by("updated_at")
+        .values_list("public_id", flat=True)[:limit]
+    )
     return [str(public_id) for public_id in rows]
 
 
-def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500) -> QuerySet[Order]:
+def stuck_orders(
+    *, statuses: Iterable[str], unchanged_since: datetime, limit: int = 500
+) -> QuerySet[Order]:
     """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
     a step that is retrying writes a `step_retry` event per attempt, so it is not stuck. An order
     flagged for review (a step of it in the dead-letter queue) waits for staff, not for a re-send."""
     return (
-        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
+        Order.objects.filter(
+            status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True
+        )
         .annotate(last_event_at=Max("events__created_at"))
         .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
         .order_by("updated_at")[:limit]
@@ -78,7 +86,11 @@ def stuck_orders(*, statuses: Iterable[str], unchanged_since: datetime, limit: i
 
 
 def ended_orders_still_holding(
-    *, statuses: Iterable[str], unchanged_since: datetime, holding: dict[str, QuerySet], limit: int = 500
+    *,
+    statuses: Iterable[str],
+    unchanged_since: datetime,
+    holding: dict[str, QuerySet],
+    limit: int = 500,
 ) -> QuerySet[Order]:
     """Orders in one of `statuses` (ended) with no change and no timeline event since
     `unchanged_since`, not waiting for staff, that still appear in one of the `holding` querysets
@@ -89,7 +101,9 @@ def ended_orders_still_holding(
     for name in flags:
         anything |= Q(**{name: True})
     return (
-        Order.objects.filter(status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True)
+        Order.objects.filter(
+            status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True
+        )
         .annotate(last_event_at=Max("events__created_at"), **flags)
         .filter(Q(last_event_at__lt=unchanged_since) | Q(last_event_at__isnull=True))
         .filter(anything)
@@ -116,8 +130,12 @@ def order_search(*, orders: QuerySet[Order], term: str) -> QuerySet[Order]:
     if uid is not None:
         return orders.filter(Q(public_id=uid) | Q(correlation_id=uid))
     if product_exists(sku=term):
-        return orders.filter(Exists(OrderItem.objects.filter(order=OuterRef("pk"), product__sku=term)))
-    customers = get_user_model().objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
+        return orders.filter(
+            Exists(OrderItem.objects.filter(order=OuterRef("pk"), product__sku=term))
+        )
+    customers = get_user_model().objects.filter(
+        Q(username__icontains=term) | Q(email__icontains=term)
+    )
     return orders.filter(customer__in=customers.values("pk"))
 
 
@@ -178,13 +196,19 @@ def received_returns() -> QuerySet[ReturnRequest]:
 
 
 def received_return_ids(*, order: Order) -> list[str]:
-    return [str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)]
+    return [
+        str(pk) for pk in received_returns().filter(order=order).values_list("public_id", flat=True)
+    ]
 
 
 def order_state_rows(*, after: int, limit: int, order_pk: int | None = None) -> list[tuple]:
     """(pk, public id, status, total, currency, refunded cents, delivered at) of the next `limit`
     orders with a pk above `after` (or of one order), by pk: one batch of verify_events."""
-    orders = Order.objects.filter(pk__gt=after) if order_pk is None else Order.objects.filter(pk=order_pk)
+    orders = (
+        Order.objects.filter(pk__gt=after)
+        if order_pk is None
+        else Order.objects.filter(pk=order_pk)
+    )
     rows = orders.order_by("pk").values_list(
         "pk", "public_id", "status", "total_cents", "currency", "refunded_cents", "delivered_at"
     )
@@ -196,26 +220,38 @@ def event_rows(*, first: int, last: int, fields: Iterable[str]) -> list[tuple]:
     events of orders `first`..`last` (pks), by order and seq: one query over the (order, seq)
     index for a whole batch of verify_events, PostgreSQL extracting the fields (`data ->> ...`)."""
     extracted = {f"data_{name}": KT(f"data__{name}") for name in fields}
-    events = OrderEvent.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "seq")
-    return list(events.annotate(**extracted).values_list("order_id", "seq", "kind", "status", *extracted))
+    events = OrderEvent.objects.filter(order_id__gte=first, order_id__lte=last).order_by(
+        "order_id", "seq"
+    )
+    return list(
+        events.annotate(**extracted).values_list("order_id", "seq", "kind", "status", *extracted)
+    )
 
 
 def return_state_rows(*, first: int, last: int) -> list[tuple]:
     """(order pk, return public id, status, amount cents) of the returns of orders `first`..`last`
     (pks): what verify_events compares, a batch per query."""
-    returns = ReturnRequest.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id", "id")
+    returns = ReturnRequest.objects.filter(order_id__gte=first, order_id__lte=last).order_by(
+        "order_id", "id"
+    )
     return list(returns.values_list("order_id", "public_id", "status", "amount_cents"))
 
 
 def order_event(*, order_id: str, seq: int) -> OrderEvent | None:
     """One event of an order, with its order and customer (what a notification is about)."""
     try:
-        return OrderEvent.objects.select_related("order__customer").filter(order__public_id=order_id, seq=seq).first()
+        return (
+            OrderEvent.objects.select_related("order__customer")
+            .filter(order__public_id=order_id, seq=seq)
+            .first()
+        )
     except ValidationError:
         return None
 
 
-def recent_events(*, kinds: Iterable[str], since: datetime, until: datetime) -> QuerySet[OrderEvent]:
+def recent_events(
+    *, kinds: Iterable[str], since: datetime, until: datetime
+) -> QuerySet[OrderEvent]:
     """Events of `kinds` written between `since` and `until`, of orders placed since `since`: the
     order-id bound lets the (order, seq) index skip the old history (a sweep, not an audit)."""
     first = Order.objects.filter(created_at__gte=since).aggregate(first=Min("id"))["first"]
@@ -226,16 +262,22 @@ def recent_events(*, kinds: Iterable[str], since: datetime, until: datetime) -> 
     ).order_by("order_id", "seq")
 
 
-def order_events_between(*, order_id: str, after_seq: int, up_to_seq: int | None = None) -> QuerySet[OrderEvent]:
+def order_events_between(
+    *, order_id: str, after_seq: int, up_to_seq: int | None = None
+) -> QuerySet[OrderEvent]:
     """An order's events after `after_seq` (through `up_to_seq`), by seq: what a live client
     missed. The caller has already checked who may read the order."""
-    events = OrderEvent.objects.select_related("order").filter(order__public_id=order_id, seq__gt=after_seq)
+    events = OrderEvent.objects.select_related("order").filter(
+        order__public_id=order_id, seq__gt=after_seq
+    )
     if up_to_seq is not None:
         events = events.filter(seq__lte=up_to_seq)
     return events.order_by("seq")
 
 
-def events_since(*, user: "AbstractBaseUser | AnonymousUser", since: datetime) -> QuerySet[OrderEvent]:
+def events_since(
+    *, user: "AbstractBaseUser | AnonymousUser", since: datetime
+) -> QuerySet[OrderEvent]:
     """The events of the orders `user` may see written since `since`, oldest first."""
     events = OrderEvent.objects.select_related("order").filter(created_at__gte=since)
     if not getattr(user, "is_staff", False):
@@ -245,4 +287,6 @@ def events_since(*, user: "AbstractBaseUser | AnonymousUser", since: datetime) -
 
 def username_of(*, user_id: int) -> str:
     """A customer's username (the `customer_id` the seed protocol shows); empty if gone."""
-    return get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or ""
+    return (
+        get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or ""
+    )

@@ -23,7 +23,11 @@ MAX_ADDRESS_VALUE_LENGTH = 200
     {
         "type": "object",
         "maxProperties": MAX_ADDRESS_KEYS,
-        "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_ADDRESS_VALUE_LENGTH},
+        "additionalProperties": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ADDRESS_VALUE_LENGTH,
+        },
         "description": (
             f"Free-form strings (name, line1, city…): at most {MAX_ADDRESS_KEYS} keys of 1 to "
             f"{MAX_ADDRESS_KEY_LENGTH} characters, no nested objects or lists."
@@ -81,12 +85,18 @@ class OrderCreateInput(serializers.Serializer):
     merged quantity must still be within 1..1000. Unknown fields (a total, a status) are ignored."""
 
     customer_id = serializers.CharField(
-        max_length=150, required=False, allow_null=True, help_text="Your own username; staff may name any customer."
+        max_length=150,
+        required=False,
+        allow_null=True,
+        help_text="Your own username; staff may name any customer.",
     )
     items = OrderItemInput(many=True, allow_empty=False, max_length=MAX_LINES)
     shipping_address = ShippingAddressField(required=False)
     payment_token = serializers.CharField(
-        max_length=64, required=False, default="tok_visa", help_text="Sandbox: tok_visa, tok_declined…"
+        max_length=64,
+        required=False,
+        default="tok_visa",
+        help_text="Sandbox: tok_visa, tok_declined…",
     )
 
     def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +140,8 @@ class OrderStatusOutput(ForCallerMixin, serializers.Serializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
     status_reason = serializers.CharField(
-        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+        read_only=True,
+        help_text="Why the order is in its status; customers read a fixed text per status.",
     )
 
 
@@ -162,9 +173,12 @@ class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
     status_reason = serializers.CharField(
-        read_only=True, help_text="Why the order is in its status; customers read a fixed text per status."
+        read_only=True,
+        help_text="Why the order is in its status; customers read a fixed text per status.",
     )
-    needs_review = serializers.BooleanField(read_only=True, help_text="Staff only: a step waits in the DLQ.")
+    needs_review = serializers.BooleanField(
+        read_only=True, help_text="Staff only: a step waits in the DLQ."
+    )
     dead_lettered_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Staff only: when a step was dead-lettered."
     )
@@ -223,12 +237,20 @@ class OrderEventOutput(serializers.Serializer):
 
     seq = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=EventKind.choices, read_only=True)
-    status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True, help_text="Status after the event.")
-    message = serializers.CharField(
-        read_only=True, allow_null=True, help_text="What happened, in words for the customer (staff: null if hidden)."
+    status = serializers.ChoiceField(
+        choices=OrderStatus.choices, read_only=True, help_text="Status after the event."
     )
-    data = serializers.DictField(read_only=True, help_text="Customers: only public values (amounts, tracking…).")
-    actor = serializers.CharField(read_only=True, help_text="Staff only: who or what made the change.")
+    message = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="What happened, in words for the customer (staff: null if hidden).",
+    )
+    data = serializers.DictField(
+        read_only=True, help_text="Customers: only public values (amounts, tracking…)."
+    )
+    actor = serializers.CharField(
+        read_only=True, help_text="Staff only: who or what made the change."
+    )
     correlation_id = serializers.UUIDField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 

@@ -51,7 +51,10 @@ class ReturnLineOutput(serializers.ModelSerializer):
     name = serializers.CharField(source="item.name", read_only=True)
     unit_price_cents = serializers.IntegerField(source="item.unit_price_cents", read_only=True)
     condition = serializers.ChoiceField(
-        choices=LineCondition.choices, read_only=True, allow_blank=True, help_text="Empty until received."
+        choices=LineCondition.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text="Empty until received.",
     )
 
     class Meta:

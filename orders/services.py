@@ -39,7 +39,13 @@ logger = logging.getLogger(__name__)
 
 
 def transition_order(
-    order: Order, to: OrderStatus, *, kind: EventKind, actor: str = "", reason: str = "", **data: Any
+    order: Order,
+    to: OrderStatus,
+    *,
+    kind: EventKind,
+    actor: str = "",
+    reason: str = "",
+    **data: Any,
 ) -> None:
     """Move `order` along TRANSITIONS (compare-and-swap on its version) and append its event.
     Call inside a transaction. Raises InvalidTransitionError, or ConflictError on a lost race.
@@ -67,7 +73,9 @@ def transition_order(
     order.version += 1
     order.status = to
     order.status_reason = changes.get("status_reason", order.status_reason)
-    record_event(order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data)
+    record_event(
+        order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data
+    )
     parked.resolve_parked(order)
     extra = {"status": to, "event_kind": kind, **({"actor": actor} if actor else {})}
     logger.info("order %s -> %s", order.public_id, to, extra=extra)
@@ -77,7 +85,9 @@ def _merge_lines(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Duplicate skus are merged into one line (quantities added), as documented in the API."""
     merged: dict[str, dict[str, Any]] = {}
     for item in items:
-        line = merged.setdefault(item["sku"], {"quantity": 0, "unit_price_cents": item.get("unit_price_cents")})
+        line = merged.setdefault(
+            item["sku"], {"quantity": 0, "unit_price_cents": item.get("unit_price_cents")}
+        )
         line["quantity"] += item["quantity"]
     return merged
 
@@ -87,7 +97,9 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 
 def _existing_for_key(customer: "User", key: str, fingerprint: str) -> Order | None:
-    existing = IdempotencyKey.objects.select_related("order").filter(customer=customer, key=key).first()
+    existing = (
+        IdempotencyKey.objects.select_related("order").filter(customer=customer, key=key).first()
+    )
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
@@ -103,11 +115,15 @@ def resolve_customer(*, requester: "User", customer_id: str | None) -> "User":
         return requester
     if not requester.is_staff:
         message = "customer_id must be your own."
-        raise UnknownCustomerError(message, fields={"customer_id": [message]}, customer_id=customer_id)
+        raise UnknownCustomerError(
+            message, fields={"customer_id": [message]}, customer_id=customer_id
+        )
     user = get_user_model().objects.filter(username=customer_id).first()
     if user is None:
         message = f"No customer {customer_id}."
-        raise UnknownCustomerError(message, fields={"customer_id": [message]}, customer_id=customer_id)
+        raise UnknownCustomerError(
+            message, fields={"customer_id": [message]}, customer_id=customer_id
+        )
     return user
 
 
@@ -124,7 +140,9 @@ def place_order(
     pipeline once that commits. Returns (order, created): a repeated Idempotency-Key with the
     same body returns the original order and False."""
     lines = _merge_lines(items)
-    fingerprint = _fingerprint({"lines": lines, "address": shipping_address or {}, "token": payment_token})
+    fingerprint = _fingerprint(
+        {"lines": lines, "address": shipping_address or {}, "token": payment_token}
+    )
     if idempotency_key:
         existing = _existing_for_key(customer, idempotency_key, fingerprint)
         if existing is not None:
@@ -146,13 +164,17 @@ def place_order(
             )
     currencies = {sku: products[sku].currency for sku in lines}
     if len(set(currencies.values())) > 1:
-        message = "All lines of an order must be priced in one currency; place one order per currency."
+        message = (
+            "All lines of an order must be priced in one currency; place one order per currency."
+        )
         raise MixedCurrencyError(message, fields={"items": [message]}, currencies=currencies)
     try:
         with transaction.atomic(durable=True):
             order = Order.objects.create(
                 customer=customer,
-                total_cents=sum(products[sku].price_cents * line["quantity"] for sku, line in lines.items()),
+                total_cents=sum(
+                    products[sku].price_cents * line["quantity"] for sku, line in lines.items()
+                ),
                 currency=next(iter(currencies.values())),
                 shipping_address=shipping_address or {},
                 payment_token=payment_token,
@@ -171,7 +193,10 @@ def place_order(
             )
             if idempotency_key:
                 IdempotencyKey.objects.create(
-                    customer=customer, key=idempotency_key, request_fingerprint=fingerprint, order=order
+                    customer=customer,
+                    key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                    order=order,
                 )
             record_event(
                 order,
@@ -181,7 +206,11 @@ def place_order(
                 total_cents=order.total_cents,
                 currency=order.currency,
                 items=[
-                    {"sku": sku, "quantity": line["quantity"], "unit_price_cents": products[sku].price_cents}
+                    {
+                        "sku": sku,
+                        "quantity": line["quantity"],
+                        "unit_price_cents": products[sku].price_cents,
+                    }
                     for sku, line in lines.items()
                 ],
             )
@@ -193,7 +222,11 @@ def place_order(
             if existing is not None:
                 return existing, False
         raise
-    logger.info("order %s placed", order.public_id, extra={"total_cents": order.total_cents, "lines": len(lines)})
+    logger.info(
+        "order %s placed",
+        order.public_id,
+        extra={"total_cents": order.total_cents, "lines": len(lines)},
+    )
     return order, True
 
 
@@ -201,7 +234,9 @@ def purge_idempotency_keys(*, older_than: timedelta) -> int:
     """Forget Idempotency-Keys older than `older_than` (the beat task runs this; the setting
     keeps it at 24 hours or more). After that a key may be reused for a new order."""
     with transaction.atomic(durable=True):
-        deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+        deleted, _ = IdempotencyKey.objects.filter(
+            created_at__lt=timezone.now() - older_than
+        ).delete()
     return deleted
 
 
@@ -241,6 +276,8 @@ def _cancel_once(*, order_id: str, actor: str, reason: str) -> Order:
         _require_cancellable(order)
         cas_update(Order, order.pk, version=order.version, cancel_requested_at=timezone.now())
         order.version += 1
-        transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, actor=actor, reason=reason)
+        transition_order(
+            order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, actor=actor, reason=reason
+        )
         pipeline.compensate_on_commit(order_id=str(order.public_id))
     return order

@@ -28,7 +28,14 @@ from .exceptions import (
 from .models import Order, ReturnLine, ReturnRequest
 from .selectors import order_for_step, order_items, return_for_step
 from .services import transition_order
-from .states import FULFILLED, RETURN_OPEN_OR_DONE, EventKind, LineCondition, OrderStatus, ReturnStatus
+from .states import (
+    FULFILLED,
+    RETURN_OPEN_OR_DONE,
+    EventKind,
+    LineCondition,
+    OrderStatus,
+    ReturnStatus,
+)
 from .states import can_transition_return as can_move_return
 from .timeline import record_event
 
@@ -39,7 +46,9 @@ logger = logging.getLogger(__name__)
 
 
 # --- delivery -----------------------------------------------------------------------------
-def mark_order_delivered(order: Order, *, delivered_at: datetime, actor: str = "", **data: Any) -> bool:
+def mark_order_delivered(
+    order: Order, *, delivered_at: datetime, actor: str = "", **data: Any
+) -> bool:
     """Record that the parcel arrived. Call inside a transaction (with the shipment's own
     record). Idempotent: False if the order already knows its delivery, whoever reported it
     first. A completed order turns `delivered`; one refunded meanwhile (goodwill for a late
@@ -58,7 +67,9 @@ def mark_order_delivered(order: Order, *, delivered_at: datetime, actor: str = "
     order.delivered_at = delivered_at
     event = {"delivered_at": delivered_at.isoformat(), **data}
     if order.status == OrderStatus.COMPLETED:
-        transition_order(order, OrderStatus.DELIVERED, kind=EventKind.ORDER_DELIVERED, actor=actor, **event)
+        transition_order(
+            order, OrderStatus.DELIVERED, kind=EventKind.ORDER_DELIVERED, actor=actor, **event
+        )
     else:
         record_event(order, EventKind.ORDER_DELIVERED, actor=actor, **event)
     return True
@@ -68,7 +79,9 @@ def mark_order_delivered(order: Order, *, delivered_at: datetime, actor: str = "
 def returned_quantities(*, order: Order) -> Counter[int]:
     """Units of each order item asked back by returns that are not refused."""
     rows = (
-        ReturnLine.objects.filter(return_request__order=order, return_request__status__in=RETURN_OPEN_OR_DONE)
+        ReturnLine.objects.filter(
+            return_request__order=order, return_request__status__in=RETURN_OPEN_OR_DONE
+        )
         .values_list("item_id")
         .annotate(n=Sum("quantity"))
     )
@@ -102,7 +115,9 @@ def request_return(
     refused already ask: the check runs after a compare-and-swap on the order's version, so two
     requests racing on one order cannot both pass it (the loser gets a 409 `conflict`)."""
     if order.customer_id != requester.pk:
-        raise NotYourOrderError("Only the order's customer may ask for a return.", order_id=str(order.public_id))
+        raise NotYourOrderError(
+            "Only the order's customer may ask for a return.", order_id=str(order.public_id)
+        )
     wanted: Counter[str] = Counter()
     for line in lines:
         wanted[line["sku"]] += line["quantity"]
@@ -138,7 +153,9 @@ def request_return(
         ret = ReturnRequest.objects.create(
             order=order,
             reason=reason,
-            amount_cents=sum(items[sku].unit_price_cents * quantity for sku, quantity in wanted.items()),
+            amount_cents=sum(
+                items[sku].unit_price_cents * quantity for sku, quantity in wanted.items()
+            ),
         )
         ReturnLine.objects.bulk_create(
             ReturnLine(return_request=ret, item=items[sku], quantity=quantity)
@@ -168,7 +185,9 @@ def _move_return(ret: ReturnRequest, to: ReturnStatus, **changes: Any) -> None:
             current_status=ret.status,
             requested_status=str(to),
         )
-    cas_update(ReturnRequest, ret.pk, version=ret.version, status=to, updated_at=timezone.now(), **changes)
+    cas_update(
+        ReturnRequest, ret.pk, version=ret.version, status=to, updated_at=timezone.now(), **changes
+    )
     ret.version += 1
     ret.status = to
 
@@ -186,11 +205,15 @@ def decide_return(*, return_id: str, approve: bool, actor: str, note: str = "") 
         )
         _move_return(ret, to, decision_note=note[:500])
         ret.decision_note = note[:500]
-        record_event(order, kind, actor=actor, return_id=str(ret.public_id), amount_cents=ret.amount_cents)
+        record_event(
+            order, kind, actor=actor, return_id=str(ret.public_id), amount_cents=ret.amount_cents
+        )
     return ret
 
 
-def mark_return_received(ret: ReturnRequest, *, conditions: dict[str, str], actor: str) -> list[ReturnLine]:
+def mark_return_received(
+    ret: ReturnRequest, *, conditions: dict[str, str], actor: str
+) -> list[ReturnLine]:
     """The warehouse opened the parcel: each line's condition (by sku) is recorded, the return
     turns `received`. Call inside a transaction (inventory restocks in the same one). Returns the
     lines, conditions set."""
@@ -210,7 +233,10 @@ def mark_return_received(ret: ReturnRequest, *, conditions: dict[str, str], acto
         EventKind.RETURN_RECEIVED,
         actor=actor,
         return_id=str(ret.public_id),
-        lines=[{"sku": line.item.sku, "quantity": line.quantity, "condition": line.condition} for line in lines],
+        lines=[
+            {"sku": line.item.sku, "quantity": line.quantity, "condition": line.condition}
+            for line in lines
+        ],
     )
     return lines
 
@@ -232,13 +258,17 @@ def mark_return_refunded(ret: ReturnRequest) -> None:
 
 
 # --- refunds ------------------------------------------------------------------------------
-def record_refund(order: Order, *, amount_cents: int, kept_cents: int, actor: str = "", **data: Any) -> None:
+def record_refund(
+    order: Order, *, amount_cents: int, kept_cents: int, actor: str = "", **data: Any
+) -> None:
     """Money went back to the card: the order counts it and turns `refunded` when nothing is
     kept any more, else `partially_refunded` (a second partial refund adds its event only).
     Call inside a transaction, with the payment's record; compare-and-swap on the version."""
     require_transaction("record_refund")
     to = OrderStatus.REFUNDED if kept_cents == 0 else OrderStatus.PARTIALLY_REFUNDED
-    cas_update(Order, order.pk, version=order.version, refunded_cents=F("refunded_cents") + amount_cents)
+    cas_update(
+        Order, order.pk, version=order.version, refunded_cents=F("refunded_cents") + amount_cents
+    )
     order.version += 1
     order.refunded_cents += amount_cents
     event = {"amount_cents": amount_cents, "refunded_cents": order.refunded_cents, **data}

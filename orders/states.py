@@ -56,7 +56,9 @@ TERMINAL: Final = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt - AFT
 # Orders staff may refund (goodwill or a return): the money was captured and some is kept.
 REFUNDABLE: Final = frozenset({S.COMPLETED, S.DELIVERED, S.PARTIALLY_REFUNDED})
 # Before the parcel leaves, a customer or staff may still cancel.
-CANCELLABLE: Final = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt) - {S.OUT_OF_STOCK}
+CANCELLABLE: Final = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt) - {
+    S.OUT_OF_STOCK
+}
 # Orders that will not complete: what the pipeline still holds for them (stock, an authorization,
 # a carrier booking) goes back. Compensations act on these only, never on an order that is alive.
 COMPENSABLE: Final = frozenset({S.CANCELLED, S.FAILED, S.OUT_OF_STOCK, S.PAYMENT_FAILED})

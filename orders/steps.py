@@ -39,7 +39,9 @@ REFUND_STEPS: frozenset[str] = frozenset({REFUND_PAYMENT, REFUND_RETURN})
 # A refund step's dead letter discarded by staff: its refund is given up, its cents no longer owed.
 ABANDON_REFUND = "payments.abandon_refund"
 # Refunds are owed to a customer, as compensations are: they wait out an outage as undos do.
-UNDO_STEPS: frozenset[str] = frozenset({*COMPENSATIONS, CANCEL_STRAY_BOOKING, REFUND_PAYMENT, REFUND_RETURN})
+UNDO_STEPS: frozenset[str] = frozenset(
+    {*COMPENSATIONS, CANCEL_STRAY_BOOKING, REFUND_PAYMENT, REFUND_RETURN}
+)
 
 # The statuses in which each forward step still has work to do.
 _WAITS_AT: dict[str, frozenset[str]] = {

@@ -13,7 +13,9 @@ from .pipeline import beat_task
 @beat_task(name="orders.purge_idempotency_keys", queue=Queue.ORDERS)
 def purge_idempotency_keys() -> int:
     """Run by celery beat (CELERY_BEAT_SCHEDULE): forget keys past IDEMPOTENCY_KEY_TTL_HOURS."""
-    return services.purge_idempotency_keys(older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS))
+    return services.purge_idempotency_keys(
+        older_than=timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    )
 
 
 @beat_task(name="orders.resend_stuck_orders", queue=Queue.ORDERS)

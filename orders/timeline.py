@@ -18,7 +18,9 @@ from .states import EventKind
 EVENT_LISTENERS: list[Callable[[OrderEvent], None]] = []
 
 
-def record_event(order: Order, kind: EventKind, *, actor: str = "", seq: int | None = None, **data: Any) -> OrderEvent:
+def record_event(
+    order: Order, kind: EventKind, *, actor: str = "", seq: int | None = None, **data: Any
+) -> OrderEvent:
     """Append one event to the order's timeline. Call inside a transaction, with the change it
     records, so the two commit or vanish together. `seq` is the number the caller already took
     in the statement that made the change (transition_order does); otherwise one is taken here.

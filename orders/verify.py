@@ -38,8 +38,14 @@ def _events_by_order(first: int, last: int) -> dict[int, list[tuple]]:
     fields it reads."""
     fields = list(FOLDED_FIELDS.items())
     grouped: dict[int, list[tuple]] = defaultdict(list)
-    for order_pk, seq, kind, status, *values in event_rows(first=first, last=last, fields=FOLDED_FIELDS):
-        data = {name: cast(value) for (name, cast), value in zip(fields, values, strict=True) if value is not None}
+    for order_pk, seq, kind, status, *values in event_rows(
+        first=first, last=last, fields=FOLDED_FIELDS
+    ):
+        data = {
+            name: cast(value)
+            for (name, cast), value in zip(fields, values, strict=True)
+            if value is not None
+        }
         grouped[order_pk].append((seq, kind, status, data))
     return grouped
 
@@ -51,7 +57,9 @@ def _check_batch(orders: list[tuple]) -> Iterator[Mismatch]:
     shipments = {pk: tuple(rest) for pk, *rest in shipment_state_rows(first=first, last=last)}
     returns = _by_order(return_state_rows(first=first, last=last))
     for pk, public_id, *order in orders:
-        stored = stored_state(tuple(order), payments.get(pk), shipments.get(pk), returns.get(pk, []))  # type: ignore[arg-type]
+        stored = stored_state(
+            tuple(order), payments.get(pk), shipments.get(pk), returns.get(pk, [])
+        )  # type: ignore[arg-type]
         problems = differences(stored, replay(events.get(pk, [])))
         if problems:
             yield Mismatch(str(public_id), problems)

@@ -18,7 +18,13 @@ from ordersite.throttling import OrderCreateThrottle
 from . import pipeline, schema, selectors, services, visibility
 from .filters import OrderFilter
 from .models import Order
-from .serializers import OrderCreateInput, OrderEventOutput, OrderOutput, OrderStatusOutput, idempotency_key
+from .serializers import (
+    OrderCreateInput,
+    OrderEventOutput,
+    OrderOutput,
+    OrderStatusOutput,
+    idempotency_key,
+)
 
 ORDER_CREATE_ERRORS = (
     "invalid",
@@ -54,7 +60,10 @@ class OrderListCreateView(GenericAPIView):
     @extend_schema(
         operation_id="orders_list",
         summary="List your orders",
-        responses={200: OrderOutput(many=True), **error_responses("invalid", *AUTHENTICATED, "not_found")},
+        responses={
+            200: OrderOutput(many=True),
+            **error_responses("invalid", *AUTHENTICATED, "not_found"),
+        },
         examples=[schema.ORDER_PAGE],
     )
     def get(self, request: Request) -> Response:
@@ -77,7 +86,9 @@ class OrderListCreateView(GenericAPIView):
         incoming = OrderCreateInput(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        customer = services.resolve_customer(requester=request.user, customer_id=data.get("customer_id"))
+        customer = services.resolve_customer(
+            requester=request.user, customer_id=data.get("customer_id")
+        )
         order, created = services.place_order(
             customer=customer,
             items=data["items"],
@@ -140,12 +151,17 @@ class OrderEventListView(APIView):
         operation_id="orders_events",
         summary="An order's timeline",
         parameters=[schema.ORDER_ID_PARAM],
-        responses={200: OrderEventOutput(many=True), **error_responses(*AUTHENTICATED, "not_found")},
+        responses={
+            200: OrderEventOutput(many=True),
+            **error_responses(*AUTHENTICATED, "not_found"),
+        },
         examples=[schema.EVENTS_RESPONSE, schema.STAFF_EVENTS_RESPONSE],
     )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_detail(user=request.user, order_id=order_id)
-        timeline = visibility.timeline_for(user=request.user, events=selectors.order_events(order=order))
+        timeline = visibility.timeline_for(
+            user=request.user, events=selectors.order_events(order=order)
+        )
         return Response(OrderEventOutput(timeline, many=True).data)
 
 

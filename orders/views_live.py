@@ -32,7 +32,9 @@ class LiveServerOnlyView(APIView):
 
     def get(self, request: Request, order_id: str | None = None) -> HttpResponse:
         url = _on_live_server(request, request.get_full_path())
-        raise LiveServerOnlyError(f"Streams and the WebSocket are served by the live server: {url}", url=url)
+        raise LiveServerOnlyError(
+            f"Streams and the WebSocket are served by the live server: {url}", url=url
+        )
 
 
 @login_required(login_url="/api-auth/login/")
@@ -51,10 +53,17 @@ def track(request: HttpRequest, order_id: str | None = None) -> HttpResponse:
         # The stream position first: an event committed while the page renders comes again, and
         # the page drops a repeat by (order, seq); one before it is in the rendered timeline.
         position = newest_stream_id()
-        orders = list(selectors.order_list(user=request.user).order_by("-created_at")[: settings.API_PAGE_SIZE])
+        orders = list(
+            selectors.order_list(user=request.user).order_by("-created_at")[
+                : settings.API_PAGE_SIZE
+            ]
+        )
         stream = "/api/v1/orders/stream/" + (f"?last_event_id={position}" if position else "")
     timelines = [
-        (order, visibility.timeline_for(user=request.user, events=selectors.order_events(order=order)))
+        (
+            order,
+            visibility.timeline_for(user=request.user, events=selectors.order_events(order=order)),
+        )
         for order in orders
     ]
     context = {"timelines": timelines, "stream_url": stream, "one_order": order_id is not None}

@@ -49,7 +49,9 @@ class OrderReturnListCreateView(APIView):
         parameters=[schema.ORDER_ID_PARAM],
         request=ReturnCreateInput,
         responses={
-            201: OpenApiResponse(ReturnOutput, description="Requested; staff approve or refuse it."),
+            201: OpenApiResponse(
+                ReturnOutput, description="Requested; staff approve or refuse it."
+            ),
             **error_responses(*RETURN_CREATE_ERRORS),
         },
         examples=[schema.RETURN_REQUEST, schema.RETURN_RESPONSE],
@@ -58,7 +60,9 @@ class OrderReturnListCreateView(APIView):
         incoming = ReturnCreateInput(data=request.data)
         incoming.is_valid(raise_exception=True)
         order = selectors.order_detail(user=request.user, order_id=order_id)
-        ret = services_returns.request_return(order=order, requester=request.user, **incoming.validated_data)
+        ret = services_returns.request_return(
+            order=order, requester=request.user, **incoming.validated_data
+        )
         ret = selectors.return_detail(user=request.user, return_id=str(ret.public_id))
         return Response(ReturnOutput(ret).data, status=status.HTTP_201_CREATED)
 
@@ -77,7 +81,9 @@ class ReturnDetailView(APIView):
         responses={200: ReturnOutput, **error_responses(*AUTHENTICATED, "not_found")},
     )
     def get(self, request: Request, return_id: str) -> Response:
-        return Response(ReturnOutput(selectors.return_detail(user=request.user, return_id=return_id)).data)
+        return Response(
+            ReturnOutput(selectors.return_detail(user=request.user, return_id=return_id)).data
+        )
 
 
 class _ReturnDecisionView(APIView):
@@ -89,9 +95,14 @@ class _ReturnDecisionView(APIView):
         incoming.is_valid(raise_exception=True)
         selectors.return_detail(user=request.user, return_id=return_id)
         services_returns.decide_return(
-            return_id=return_id, approve=self.approve, actor=request.user.get_username(), **incoming.validated_data
+            return_id=return_id,
+            approve=self.approve,
+            actor=request.user.get_username(),
+            **incoming.validated_data,
         )
-        return Response(ReturnOutput(selectors.return_detail(user=request.user, return_id=return_id)).data)
+        return Response(
+            ReturnOutput(selectors.return_detail(user=request.user, return_id=return_id)).data
+        )
 
     def get_serializer(self, *args: object, **kwargs: object) -> ReturnDecisionInput:
         return ReturnDecisionInput(*args, **kwargs)

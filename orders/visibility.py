@@ -69,7 +69,9 @@ def _lines(value: Any) -> list[dict[str, Any]] | None:
     return [
         {"sku": line["sku"][:64], "quantity": line["quantity"]}
         for line in value
-        if isinstance(line, dict) and isinstance(line.get("sku"), str) and _cents(line.get("quantity")) is not None
+        if isinstance(line, dict)
+        and isinstance(line.get("sku"), str)
+        and _cents(line.get("quantity")) is not None
     ]
 
 
@@ -194,7 +196,9 @@ def full_event(event: "OrderEvent") -> dict[str, Any]:
     }
 
 
-def timeline_for(*, user: "AbstractBaseUser | AnonymousUser", events: Iterable["OrderEvent"]) -> list[dict[str, Any]]:
+def timeline_for(
+    *, user: "AbstractBaseUser | AnonymousUser", events: Iterable["OrderEvent"]
+) -> list[dict[str, Any]]:
     """The timeline as `user` may read it, oldest first."""
     if is_staff(user):
         return [full_event(event) for event in events]
@@ -212,7 +216,9 @@ def public_status_reason(status: str, reason: str) -> str:
     return STATUS_REASONS.get(status, "")
 
 
-def order_for(*, user: "AbstractBaseUser | AnonymousUser | None", body: dict[str, Any]) -> dict[str, Any]:
+def order_for(
+    *, user: "AbstractBaseUser | AnonymousUser | None", body: dict[str, Any]
+) -> dict[str, Any]:
     """An order's serialized body (or its status) as `user` may read it. Without a user (no
     request in the serializer's context) the customer's view is the safe default."""
     if is_staff(user):

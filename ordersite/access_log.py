@@ -38,7 +38,10 @@ class GunicornLogger(glogging.Logger):
 
     def _access_line(self, resp: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
-        method, path = environ.get("REQUEST_METHOD", "-"), environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+        method, path = (
+            environ.get("REQUEST_METHOD", "-"),
+            environ.get("RAW_URI") or environ.get("PATH_INFO", ""),
+        )
         self.access_log.info(
             "%s %s %s",
             method,

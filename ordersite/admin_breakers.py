@@ -17,5 +17,9 @@ def breakers_view(request: HttpRequest) -> HttpResponse:
             Breaker(BreakerName(name)).reset()
             messages.success(request, f"Breaker {name} reset (closed).")
         return redirect(request.path)
-    context = {**admin.site.each_context(request), "title": "Circuit breakers", "breakers": all_breakers()}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Circuit breakers",
+        "breakers": all_breakers(),
+    }
     return TemplateResponse(request, "admin/breakers.html", context)

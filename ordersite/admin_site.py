@@ -15,7 +15,9 @@ class OrdersiteAdminSite(AdminSite):
     """Django's admin site; a model admin with an `index_name(label)` method names its own index
     and sidebar entry (the Dead letters page adds its count), so this module imports no app."""
 
-    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)
         for app in app_list:
             for model in app["models"]:
@@ -23,10 +25,15 @@ class OrdersiteAdminSite(AdminSite):
                 if index_name is not None:
                     model["name"] = index_name(model["name"])
         if app_label is None and request.user.is_staff:
-            operations = [("Pipeline dashboard", "admin-dashboard"), ("Circuit breakers", "admin-breakers")]
+            operations = [
+                ("Pipeline dashboard", "admin-dashboard"),
+                ("Circuit breakers", "admin-breakers"),
+            ]
             app_list.insert(0, _pages_entry("Operations", "operations", operations))
             if settings.SANDBOXES_ENABLED:
-                app_list.append(_pages_entry("Sandboxes", "sandboxes", [("Sandbox faults", "admin-faults")]))
+                app_list.append(
+                    _pages_entry("Sandboxes", "sandboxes", [("Sandbox faults", "admin-faults")])
+                )
         return app_list
 
 

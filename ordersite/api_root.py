@@ -19,7 +19,11 @@ class ApiRootView(APIView):
     @extend_schema(
         operation_id="api_root",
         summary="Links to every resource",
-        responses={200: inline_serializer("ApiRootOutput", fields={name: serializers.URLField() for name in LINKS})},
+        responses={
+            200: inline_serializer(
+                "ApiRootOutput", fields={name: serializers.URLField() for name in LINKS}
+            )
+        },
         examples=[
             OpenApiExample(
                 "Links",

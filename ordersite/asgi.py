@@ -20,7 +20,9 @@ _TOKEN = re.compile(r"([?&]token=)[^&\s]*")
 def _redact_tokens(record: logging.LogRecord) -> bool:
     """Browsers authenticate streams with ?token=<key>: uvicorn's access line must not keep it."""
     if isinstance(record.args, tuple):
-        record.args = tuple(_TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args)
+        record.args = tuple(
+            _TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+        )
     return True
 
 

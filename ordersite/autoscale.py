@@ -55,7 +55,13 @@ class Demand:
 
 
 def host_capacity(
-    *, cpus: int, per_cpu: float, available_mb: float | None, reserve_mb: float, slot_mb: float, current: int
+    *,
+    cpus: int,
+    per_cpu: float,
+    available_mb: float | None,
+    reserve_mb: float,
+    slot_mb: float,
+    current: int,
 ) -> int:
     """The most pool slots this host can run: `per_cpu` per CPU, and no more new ones than the
     memory available beyond `reserve_mb` holds (slots already running are never counted twice)."""
@@ -160,7 +166,9 @@ class BacklogAutoscaler(Autoscaler):
     def _maybe_scale(self, req: Any = None) -> bool:
         self._start_sampler()
         now = time.monotonic()
-        self.demands.append(Demand(at=now, reserved=len(state.reserved_requests), backlog=self.backlog))
+        self.demands.append(
+            Demand(at=now, reserved=len(state.reserved_requests), backlog=self.backlog)
+        )
         while self.demands and now - self.demands[0].at > self.cooldown:
             self.demands.popleft()
         current = self.processes
@@ -197,7 +205,9 @@ class BacklogAutoscaler(Autoscaler):
     def _start_sampler(self) -> None:
         with self._sampler_lock:
             if self._sampler is None:
-                self._sampler = threading.Thread(target=self._sample_forever, name="BacklogAutoscaler", daemon=True)
+                self._sampler = threading.Thread(
+                    target=self._sample_forever, name="BacklogAutoscaler", daemon=True
+                )
                 self._sampler.start()
 
     def _sample_forever(self) -> None:
@@ -214,7 +224,10 @@ class BacklogAutoscaler(Autoscaler):
                 failing = False
             except (OSError, OperationalError, ChannelError, redis.RedisError):
                 if not failing:
-                    logger.warning("autoscaler cannot read the backlog; sizing by reserved tasks only", exc_info=True)
+                    logger.warning(
+                        "autoscaler cannot read the backlog; sizing by reserved tasks only",
+                        exc_info=True,
+                    )
                 failing = True
                 self.backlog = 0
                 if connection is not None:

@@ -59,7 +59,9 @@ class LockedDatabaseScheduler(DatabaseScheduler):
         """Renew the lock if held, else try to take it (never blocks)."""
         if self._lock is None:
             client = redis_factory.client(timeout=max(settings.BEAT_LOCK_SECONDS / 3, 0.5))
-            self._lock = client.lock(BEAT_LOCK_KEY, timeout=settings.BEAT_LOCK_SECONDS, blocking=False)
+            self._lock = client.lock(
+                BEAT_LOCK_KEY, timeout=settings.BEAT_LOCK_SECONDS, blocking=False
+            )
         try:
             if self._holding:
                 self._lock.reacquire()
@@ -75,7 +77,9 @@ class LockedDatabaseScheduler(DatabaseScheduler):
         except LockError:
             logger.warning("beat: lost the beat lock (expired); standing by")
         except redis.RedisError:
-            logger.warning("beat: Redis unreachable, cannot hold the beat lock; standing by", exc_info=True)
+            logger.warning(
+                "beat: Redis unreachable, cannot hold the beat lock; standing by", exc_info=True
+            )
         self._holding = False
         return False
 

@@ -166,7 +166,10 @@ class Breaker:
     def __init__(self, name: BreakerName) -> None:
         self.name = BreakerName(name)  # a misspelled name fails here, not as a silent new breaker
         # One hash tag, so _RECORD (both keys) runs on Redis Cluster too.
-        self.state_key, self.window_key = f"{{breaker:{self.name}}}:state", f"{{breaker:{self.name}}}:window"
+        self.state_key, self.window_key = (
+            f"{{breaker:{self.name}}}:state",
+            f"{{breaker:{self.name}}}:window",
+        )
         self.redis = shared_redis()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -203,7 +206,12 @@ class Breaker:
         try:
             self.record(ok=ok)
         except redis.RedisError:
-            logger.warning("breaker %s: outcome (ok=%s) not recorded, Redis unreachable", self.name, ok, exc_info=True)
+            logger.warning(
+                "breaker %s: outcome (ok=%s) not recorded, Redis unreachable",
+                self.name,
+                ok,
+                exc_info=True,
+            )
 
     def record(self, *, ok: bool) -> str:
         return _script(self.redis, _RECORD)(

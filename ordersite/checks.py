@@ -23,7 +23,9 @@ def _on_rabbitmq() -> bool:
 
 
 @register()
-def countdowns_below_visibility_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def countdowns_below_visibility_timeout(
+    app_configs: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     if _on_rabbitmq():
         return []
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
@@ -43,7 +45,9 @@ def countdowns_below_visibility_timeout(app_configs: Any = None, **kwargs: Any) 
 
 
 @register()
-def tasks_within_rabbitmq_consumer_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def tasks_within_rabbitmq_consumer_timeout(
+    app_configs: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
     """The RabbitMQ twin of the visibility check, and the delivery limit against our own count."""
     if not _on_rabbitmq():
         return []

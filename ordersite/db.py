@@ -32,7 +32,12 @@ def cas_update(
 ) -> tuple[Any, ...]: ...
 @overload
 def cas_update(
-    model: type[Model], pk: Any, *, version: int | None = None, when: Q | None = None, **changes: Any
+    model: type[Model],
+    pk: Any,
+    *,
+    version: int | None = None,
+    when: Q | None = None,
+    **changes: Any,
 ) -> None: ...
 def cas_update(
     model: type[Model],
@@ -68,7 +73,9 @@ def guarded_update(model: type[Model], pk: Any, *, when: Q, **changes: Any) -> b
     """cas_update for a change that may lose its race as a matter of course (a void finding the
     authorization captured, a second copy of a step): apply `changes` to row `pk` only while
     `when` holds, in one UPDATE, and say whether it did instead of raising ConflictError."""
-    return model._default_manager.filter(Q(pk=pk) & when).update(**_bump_version(model, changes)) == 1
+    return (
+        model._default_manager.filter(Q(pk=pk) & when).update(**_bump_version(model, changes)) == 1
+    )
 
 
 def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]:
@@ -84,13 +91,17 @@ def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]
 def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:
     """`queryset.update(**changes)` that also returns `returning` of every row it changed, in
     one statement (Django's update() returns only a count)."""
-    query = cast(sql.UpdateQuery, queryset.query.chain(sql.UpdateQuery))  # chain(klass) returns a klass
+    query = cast(
+        sql.UpdateQuery, queryset.query.chain(sql.UpdateQuery)
+    )  # chain(klass) returns a klass
     query.add_update_values(changes)
     compiler = query.get_compiler(queryset.db)
     compiler.pre_sql_setup()
     statement, params = compiler.as_sql()
     model = queryset.model
-    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in returning)
+    columns = ", ".join(
+        connection.ops.quote_name(model._meta.get_field(name).column) for name in returning
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"{statement} RETURNING {columns}", params)
         return cursor.fetchall()
@@ -106,7 +117,9 @@ def increment_returning(model: type[Model], pk: Any, column: str, *also: str) ->
     col = connection.ops.quote_name(column)
     returning = ", ".join(connection.ops.quote_name(name) for name in (column, *also))
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {col} = {col} + 1 WHERE id = %s RETURNING {returning}", [pk])  # noqa: S608
+        # Only quoted identifiers are interpolated; the value travels as a parameter.
+        sql = f"UPDATE {table} SET {col} = {col} + 1 WHERE id = %s RETURNING {returning}"  # noqa: S608
+        cursor.execute(sql, [pk])
         row = cursor.fetchone()
     if row is None:
         raise ConflictError(model._meta.label, pk=pk)

@@ -52,7 +52,9 @@ class ConflictError(DomainError):
         )
 
 
-def error_body(code: str, message: str, *, fields: dict | None = None, data: dict | None = None) -> dict:
+def error_body(
+    code: str, message: str, *, fields: dict | None = None, data: dict | None = None
+) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}, "data": data or {}}}
 
 
@@ -68,7 +70,10 @@ def _drf_code(exc: drf_exceptions.APIException) -> str:
 
 def _as_fields(detail: Any) -> dict:
     if isinstance(detail, dict):
-        return {key: _as_fields(value) if isinstance(value, dict) else value for key, value in detail.items()}
+        return {
+            key: _as_fields(value) if isinstance(value, dict) else value
+            for key, value in detail.items()
+        }
     return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
 
 
@@ -76,13 +81,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: one body shape for domain, DRF and Django errors."""
     if isinstance(exc, DomainError):
         return Response(
-            error_body(exc.code, exc.message, fields=exc.fields, data=_jsonable(exc.data)), status=exc.http_status
+            error_body(exc.code, exc.message, fields=exc.fields, data=_jsonable(exc.data)),
+            status=exc.http_status,
         )
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         exc = drf_exceptions.ValidationError(detail=detail)
     elif isinstance(exc, RequestDataTooBig):
-        exc = RequestTooLargeError(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        exc = RequestTooLargeError(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     elif isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -90,7 +100,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, drf_exceptions.APIException):
-        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        logger.exception(
+            "Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc
+        )
         return Response(
             error_body("server_error", "An unexpected error occurred; it has been logged."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -99,7 +111,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # `codes` mirrors `fields` with DRF's error codes (max_length, required, too_deep…), for
         # programs; a ValidationError may add details of its own in a `data` attribute.
         data = {"codes": _as_fields(exc.get_codes()), **getattr(exc, "data", {})}
-        body = error_body("invalid", "The request is invalid; see fields.", fields=_as_fields(exc.detail), data=data)
+        body = error_body(
+            "invalid",
+            "The request is invalid; see fields.",
+            fields=_as_fields(exc.detail),
+            data=data,
+        )
     else:
         # Throttled.wait is set in its __init__ but missing from the stubs.
         data = {"wait": exc.wait} if isinstance(exc, drf_exceptions.Throttled) else {}  # type: ignore[attr-defined]
@@ -110,7 +127,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def _jsonable(data: dict) -> dict:
     return {
-        key: value if isinstance(value, int | float | str | bool | list | dict | None) else str(value)
+        key: value
+        if isinstance(value, int | float | str | bool | list | dict | None)
+        else str(value)
         for key, value in data.items()
     }
 

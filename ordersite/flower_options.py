@@ -14,7 +14,9 @@ from django.conf import settings
 
 # A pipeline step's only argument is the order's public id: shown as "order <id>", and any other
 # argument list cut short, so the tasks page stays one readable line per task.
-ORDER_ID_ARGS = re.compile(r"^[\[(]'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})',?[\])]$")
+ORDER_ID_ARGS = re.compile(
+    r"^[\[(]'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})',?[\])]$"
+)
 MAX_ARGS_CHARS = 120
 logger = logging.getLogger(__name__)
 TASKS_COLUMNS = "name,args,kwargs,state,received,runtime,retries,worker,uuid"
@@ -36,7 +38,9 @@ def flower_options() -> dict[str, Any]:
             "Set FLOWER_BASIC_AUTH=user:password (in the environment or .env)."
         )
     if not logins:
-        logger.warning("Flower has no login (DEBUG): anyone reaching %s can run tasks", settings.FLOWER_ADDRESS)
+        logger.warning(
+            "Flower has no login (DEBUG): anyone reaching %s can run tasks", settings.FLOWER_ADDRESS
+        )
     settings.FLOWER_DB.parent.mkdir(parents=True, exist_ok=True)
     return {
         "basic_auth": logins,

@@ -42,7 +42,9 @@ class GatewayUnavailableError(TransientError):
         return (_rebuild_unavailable, (type(self), str(self), self.maybe_delivered))
 
 
-def _rebuild_unavailable(cls: type, message: str, maybe_delivered: bool) -> "GatewayUnavailableError":
+def _rebuild_unavailable(
+    cls: type, message: str, maybe_delivered: bool
+) -> "GatewayUnavailableError":
     return cls(message, maybe_delivered=maybe_delivered)
 
 
@@ -105,14 +107,18 @@ def post_json(
     permanent GatewayRejectedError."""
     started = time.perf_counter()
     try:
-        response = _client().post(url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts())
+        response = _client().post(
+            url, json=body, headers={"Idempotency-Key": idempotency_key}, timeout=timeouts()
+        )
     except httpx.TransportError as exc:
         _log_call(url, idempotency_key, started, outcome=type(exc).__name__, answered=False)
         raise GatewayUnavailableError(
             f"{type(exc).__name__} calling {url}", maybe_delivered=not isinstance(exc, NOT_SENT)
         ) from exc
     status = response.status_code
-    _log_call(url, idempotency_key, started, outcome=status, answered=response.is_success or status in ok)
+    _log_call(
+        url, idempotency_key, started, outcome=status, answered=response.is_success or status in ok
+    )
     if response.is_success or status in ok:
         return response.json()
     if status in REQUEST_RETRYABLE_STATUS:
@@ -124,7 +130,9 @@ def post_json(
     raise GatewayRejectedError(f"{url} refused the request ({status}).", status=status)
 
 
-def _log_call(url: str, idempotency_key: str, started: float, *, outcome: int | str, answered: bool) -> None:
+def _log_call(
+    url: str, idempotency_key: str, started: float, *, outcome: int | str, answered: bool
+) -> None:
     """An answer (a decline included) at INFO; an error, a timeout or a refusal at WARNING."""
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     logger.log(
@@ -133,7 +141,12 @@ def _log_call(url: str, idempotency_key: str, started: float, *, outcome: int | 
         url,
         outcome,
         duration_ms,
-        extra={"gateway_url": url, "outcome": outcome, "duration_ms": duration_ms, "idempotency_key": idempotency_key},
+        extra={
+            "gateway_url": url,
+            "outcome": outcome,
+            "duration_ms": duration_ms,
+            "idempotency_key": idempotency_key,
+        },
     )
 
 

@@ -60,7 +60,10 @@ def check_database(timeout: float) -> str:
     try:
         with probe.cursor() as cursor:
             cursor.execute("BEGIN")
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(max(1, int(timeout * 1000)))])
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [str(max(1, int(timeout * 1000)))],
+            )
             cursor.execute("SELECT 1")
             cursor.execute("COMMIT")
     except DatabaseError:
@@ -94,7 +97,11 @@ def check_broker(timeout: float) -> str:
     # The broker's own options first: a Sentinel broker needs its master's name from them.
     options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, **timeouts}
     probe = Connection(url, connect_timeout=bounded, transport_options=options)
-    broker_down: tuple[type[BaseException], ...] = (*probe.connection_errors, OSError, KombuOperationalError)
+    broker_down: tuple[type[BaseException], ...] = (
+        *probe.connection_errors,
+        OSError,
+        KombuOperationalError,
+    )
     try:
         probe.ensure_connection(max_retries=1)
         with probe.channel() as channel, contextlib.suppress(*probe.channel_errors):
@@ -115,7 +122,10 @@ class _Checks:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pid = os.getpid()
-        self.threads = {name: ThreadPoolExecutor(1, f"readiness-{name}") for name in ("database", "redis", "broker")}
+        self.threads = {
+            name: ThreadPoolExecutor(1, f"readiness-{name}")
+            for name in ("database", "redis", "broker")
+        }
         self.in_flight: dict[str, Future] = {}
         self.answer: tuple[float, dict[str, str]] | None = None
 
@@ -214,7 +224,10 @@ class ReadinessView(APIView):
         examples=[
             OpenApiExample(
                 "Ready",
-                value={"status": OK, "checks": {"database": OK, "redis": OK, "broker": OK, "worker:orders": OK}},
+                value={
+                    "status": OK,
+                    "checks": {"database": OK, "redis": OK, "broker": OK, "worker:orders": OK},
+                },
                 response_only=True,
                 status_codes=["200"],
             )

@@ -24,7 +24,12 @@ import structlog
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
-from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars, unbind_contextvars
+from structlog.contextvars import (
+    bind_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    unbind_contextvars,
+)
 
 FORMATS = ("json", "console")
 # The context a task inherits from whoever sent it: which order, which story, which request.
@@ -47,7 +52,9 @@ _PRE_CHAIN: list[structlog.types.Processor] = [
 
 def _lead_with_when_and_what(_: Any, __: str, event: structlog.typing.EventDict) -> dict[str, Any]:
     """JSON keys in reading order: when, how bad, who said it, what; then the context."""
-    lead = {key: event.pop(key) for key in ("timestamp", "level", "logger", "event") if key in event}
+    lead = {
+        key: event.pop(key) for key in ("timestamp", "level", "logger", "event") if key in event
+    }
     return {**lead, **event}
 
 
@@ -137,7 +144,9 @@ class RequestLogContextMiddleware:
             bind_contextvars(user_id=user_id)
         return response
 
-    def process_view(self, request: HttpRequest, view: Callable, args: Any, kwargs: dict[str, Any]) -> None:
+    def process_view(
+        self, request: HttpRequest, view: Callable, args: Any, kwargs: dict[str, Any]
+    ) -> None:
         if "order_id" in kwargs:
             bind_contextvars(order_id=str(kwargs["order_id"])[:64])
 

@@ -38,12 +38,18 @@ def _send(message: EmailMultiAlternatives) -> int:
             raise GatewayRejectedError(f"the mail server refused the message: {exc}") from exc
         raise GatewayUnavailableError(f"mail server: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:  # refused, reset, timed out, name not resolved
-        raise GatewayUnavailableError(f"mail server unreachable: {type(exc).__name__}: {exc}") from exc
+        raise GatewayUnavailableError(
+            f"mail server unreachable: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def send_message(*, subject: str, text: str, html: str, to: str, from_email: str, headers: dict[str, Any]) -> int:
+def send_message(
+    *, subject: str, text: str, html: str, to: str, from_email: str, headers: dict[str, Any]
+) -> int:
     """Send one mail (a text part and an HTML alternative) through the configured backend, behind
     the `email` breaker. Returns how many messages the backend took (1)."""
-    message = EmailMultiAlternatives(subject=subject, body=text, from_email=from_email, to=[to], headers=headers)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=from_email, to=[to], headers=headers
+    )
     message.attach_alternative(html, "text/html")
     return Breaker(BreakerName.EMAIL).call(_send, message)

@@ -9,7 +9,9 @@ from typing import Any
 
 # ISO 4217 currencies whose minor unit is not a hundredth; every other code has two decimals.
 _MINOR_DIGITS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"), 0),
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"), 0
+    ),
     **dict.fromkeys(("UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
     **dict.fromkeys(("CLF", "UYW"), 4),
@@ -45,7 +47,11 @@ def format_money(minor: int | None, currency: str) -> str:
 
 
 def money_column(
-    minor_attr: str, *, description: str, currency_attr: str = "currency", sort_by: str | None = None
+    minor_attr: str,
+    *,
+    description: str,
+    currency_attr: str = "currency",
+    sort_by: str | None = None,
 ) -> Callable[..., str]:
     """A ModelAdmin column or read-only field showing `minor_attr` as money (sorted by the stored
     cents column `sort_by`, if given). Dotted attributes reach a related row

@@ -58,10 +58,19 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
     "mixed_currency": (
         400,
         "All lines of an order must be priced in one currency; place one order per currency.",
-        {"items": ["All lines of an order must be priced in one currency; place one order per currency."]},
+        {
+            "items": [
+                "All lines of an order must be priced in one currency; place one order per currency."
+            ]
+        },
         {"currencies": {"prod-1": "USD", "prod-7": "EUR"}},
     ),
-    "unknown_customer": (400, "customer_id must be your own.", {"customer_id": ["customer_id must be your own."]}, {}),
+    "unknown_customer": (
+        400,
+        "customer_id must be your own.",
+        {"customer_id": ["customer_id must be your own."]},
+        {},
+    ),
     "not_authenticated": (401, "Authentication credentials were not provided.", {}, {}),
     "permission_denied": (403, "You do not have permission to perform this action.", {}, {}),
     "not_found": (404, "Not found.", {}, {}),
@@ -145,7 +154,11 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         409,
         "Only 500 cents of order 2b1e… can still be refunded.",
         {},
-        {"order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11", "requested_cents": 2000, "refundable_cents": 500},
+        {
+            "order_id": "2b1e0a7e-3c1f-4b5e-9a43-0f3c8f0f5a11",
+            "requested_cents": 2000,
+            "refundable_cents": 500,
+        },
     ),
     "out_of_stock": (
         409,
@@ -171,7 +184,12 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         {},
         {"status": 422},
     ),
-    "dead_letter_not_found": (404, "No dead letter 7f3a…; it may have been replayed or discarded just now.", {}, {}),
+    "dead_letter_not_found": (
+        404,
+        "No dead letter 7f3a…; it may have been replayed or discarded just now.",
+        {},
+        {},
+    ),
     "dead_letter_not_replayable": (
         409,
         "This entry is malformed, undecodable or truncated and cannot be replayed; discard it.",
@@ -200,9 +218,24 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "conflict": (409, "orders.Order 42 was changed by someone else; reload and try again.", {}, {}),
-    "idempotency_key_reused": (422, "This Idempotency-Key was used with a different request body.", {}, {}),
-    "throttled": (429, "Request was throttled. Expected available in 42 seconds.", {}, {"wait": 42}),
-    "not_ready": (503, "Not ready: worker:shipping.", {}, {"checks": {"database": "ok", "worker:shipping": "down"}}),
+    "idempotency_key_reused": (
+        422,
+        "This Idempotency-Key was used with a different request body.",
+        {},
+        {},
+    ),
+    "throttled": (
+        429,
+        "Request was throttled. Expected available in 42 seconds.",
+        {},
+        {"wait": 42},
+    ),
+    "not_ready": (
+        503,
+        "Not ready: worker:shipping.",
+        {},
+        {"checks": {"database": "ok", "worker:shipping": "down"}},
+    ),
 }
 AUTHENTICATED = ("not_authenticated",)
 
@@ -218,6 +251,8 @@ def error_responses(*codes: str) -> dict[int, OpenApiResponse]:
             OpenApiExample(code, value=body, response_only=True, status_codes=[str(http_status)])
         )
     return {
-        http_status: OpenApiResponse(ErrorOutput, description=", ".join(e.name for e in examples), examples=examples)
+        http_status: OpenApiResponse(
+            ErrorOutput, description=", ".join(e.name for e in examples), examples=examples
+        )
         for http_status, examples in by_status.items()
     }

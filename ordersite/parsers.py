@@ -25,7 +25,8 @@ class BodyTooDeepError(ValidationError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            {"non_field_errors": [f"The request body is nested deeper than {limit} levels."]}, code="too_deep"
+            {"non_field_errors": [f"The request body is nested deeper than {limit} levels."]},
+            code="too_deep",
         )
         self.data = {"max_depth": limit}
 
@@ -52,7 +53,12 @@ class BoundedJSONParser(JSONParser):
     """JSONParser that reads at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes and refuses a document
     nested deeper than API_MAX_JSON_DEPTH levels."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and stream is not None:
             body = stream.read(limit + 1)

@@ -52,7 +52,9 @@ def routing_key(queue: str) -> str:
     return f"{EXCHANGE}.{queue}"
 
 
-def declare(names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: int) -> list[kombu.Queue]:
+def declare(
+    names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: int
+) -> list[kombu.Queue]:
     """The queues as Celery's `task_queues`. RabbitMQ fixes a queue's arguments when it is first
     declared, and refuses a later declaration with other ones (PRECONDITION_FAILED): changing
     `delivery_limit` means deleting the (drained) queue; see README, "Scaling out"."""
@@ -66,7 +68,10 @@ def declare(names: Iterable[str], *, delivery_limit: int, consumer_timeout_s: in
         # apply their own `consumer_timeout`, which the setting must then match).
         "x-consumer-timeout": consumer_timeout_s * 1000,
     }
-    return [kombu.Queue(name, exchange, routing_key=routing_key(name), queue_arguments=arguments) for name in names]
+    return [
+        kombu.Queue(name, exchange, routing_key=routing_key(name), queue_arguments=arguments)
+        for name in names
+    ]
 
 
 def is_amqp(broker_url: str) -> bool:

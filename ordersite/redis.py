@@ -28,7 +28,11 @@ from redis.sentinel import Sentinel
 
 
 def client(
-    url: str | None = None, *, timeout: float | None = None, decode_responses: bool = True, sentinel: bool = True
+    url: str | None = None,
+    *,
+    timeout: float | None = None,
+    decode_responses: bool = True,
+    sentinel: bool = True,
 ) -> redis.Redis:
     """The process's client for `url` (REDIS_URL by default). `timeout` bounds connecting and
     every command, without retries (a probe or a heartbeat answers "down" rather than wait);
@@ -48,13 +52,19 @@ def _client(
     if not sentinels:
         return redis.Redis.from_url(url, **options)
     options |= _database_and_login(url)
-    sentinel_options = {k: options[k] for k in ("socket_connect_timeout", "socket_timeout") if k in options}
+    sentinel_options = {
+        k: options[k] for k in ("socket_connect_timeout", "socket_timeout") if k in options
+    }
     return Sentinel(
-        [_address(s) for s in sentinels], sentinel_kwargs=sentinel_options or None, **sentinel_options
+        [_address(s) for s in sentinels],
+        sentinel_kwargs=sentinel_options or None,
+        **sentinel_options,
     ).master_for(master, **options)
 
 
-_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def async_client(url: str | None = None) -> redis.asyncio.Redis:
@@ -68,7 +78,9 @@ def async_client(url: str | None = None) -> redis.asyncio.Redis:
         if not sentinels:
             per_loop[url] = redis.asyncio.Redis.from_url(url, decode_responses=True)
         else:
-            per_loop[url] = redis.asyncio.sentinel.Sentinel([_address(s) for s in sentinels]).master_for(
+            per_loop[url] = redis.asyncio.sentinel.Sentinel(
+                [_address(s) for s in sentinels]
+            ).master_for(
                 settings.REDIS_SENTINEL_MASTER, decode_responses=True, **_database_and_login(url)
             )
     return per_loop[url]

@@ -20,7 +20,9 @@ if (BASE_DIR / ".env").is_file():
 
 # --- Django core -------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else environ.Env.NOTSET)
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else environ.Env.NOTSET
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # HTTPS, on unless DEBUG (`manage.py check --deploy` is clean then): plain HTTP redirected, cookies
@@ -31,7 +33,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health(/|$)"]
 _ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
-SECURE_PROXY_SSL_HEADER = (f"HTTP_{_ssl_header.upper().replace('-', '_')}", "https") if _ssl_header else None
+SECURE_PROXY_SSL_HEADER = (
+    (f"HTTP_{_ssl_header.upper().replace('-', '_')}", "https") if _ssl_header else None
+)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
@@ -115,7 +119,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool
 # (no SET, advisory lock or LISTEN: tests/test_conventions.py).
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 if DATABASE_POOLER not in ("", "pgbouncer"):
-    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', not {DATABASE_POOLER!r}")
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER must be empty or 'pgbouncer', not {DATABASE_POOLER!r}"
+    )
 if DATABASE_POOLER:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
@@ -203,7 +209,9 @@ WORKER_QUEUES = tuple(queue.value for queue in queues.Queue)
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=1800)
 CELERY_TASK_QUEUES = queues.declare(
-    WORKER_QUEUES, delivery_limit=RABBITMQ_DELIVERY_LIMIT, consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT
+    WORKER_QUEUES,
+    delivery_limit=RABBITMQ_DELIVERY_LIMIT,
+    consumer_timeout_s=RABBITMQ_CONSUMER_TIMEOUT,
 )
 CELERY_TASK_DEFAULT_QUEUE = queues.Queue.ORDERS.value
 # Each task's queue is declared with the task (orders/pipeline.py: step_task, beat_task); this
@@ -225,7 +233,9 @@ if REDIS_SENTINELS and CELERY_BROKER_URL.startswith("redis"):
     # the redis:// URL, and the master's name as a transport option.
     _broker = urlsplit(CELERY_BROKER_URL)
     _auth = f"{_broker.username or ''}:{_broker.password}@" if _broker.password else ""
-    CELERY_BROKER_URL = ";".join(f"sentinel://{_auth}{s}{_broker.path or '/0'}" for s in REDIS_SENTINELS)
+    CELERY_BROKER_URL = ";".join(
+        f"sentinel://{_auth}{s}{_broker.path or '/0'}" for s in REDIS_SENTINELS
+    )
     CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task events (received, started, succeeded, sent: four Redis publishes per task, each parsed
@@ -244,7 +254,9 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
 # Workers started with --autoscale=max,min size their pool by tasks in hand plus the broker's
 # backlog (ordersite/autoscale.py); "celery.worker.autoscale:Autoscaler" is Celery's own.
-CELERY_WORKER_AUTOSCALER = env.str("CELERY_WORKER_AUTOSCALER", default="ordersite.autoscale:BacklogAutoscaler")
+CELERY_WORKER_AUTOSCALER = env.str(
+    "CELERY_WORKER_AUTOSCALER", default="ordersite.autoscale:BacklogAutoscaler"
+)
 AUTOSCALE_INTERVAL_SECONDS = env.float("AUTOSCALE_INTERVAL_SECONDS", default=0.5)
 AUTOSCALE_COOLDOWN_SECONDS = env.float("AUTOSCALE_COOLDOWN_SECONDS", default=30.0)
 # The host cap: at most this many pool slots (threads or processes) per CPU in one worker, and no
@@ -306,7 +318,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Gateways ----------------------------------------------------------------------------
-PAYMENT_GATEWAY_CLASS = env.str("PAYMENT_GATEWAY_CLASS", default="payments.gateways.HttpPaymentGateway")
+PAYMENT_GATEWAY_CLASS = env.str(
+    "PAYMENT_GATEWAY_CLASS", default="payments.gateways.HttpPaymentGateway"
+)
 CARRIER_CLASSES = {
     "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.HttpCarrier"),
     "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.HttpCarrier"),
@@ -411,8 +425,14 @@ PIPELINE_STUCK_AFTER_SECONDS = env.int("PIPELINE_STUCK_AFTER_SECONDS", default=3
 PIPELINE_RECONCILE_EVERY_SECONDS = env.int("PIPELINE_RECONCILE_EVERY_SECONDS", default=60)
 CARRIER_PENDING_RETRY_SECONDS = env.int("CARRIER_PENDING_RETRY_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE |= {
-    "resend-stuck-orders": {"task": "orders.resend_stuck_orders", "schedule": PIPELINE_RECONCILE_EVERY_SECONDS},
-    "retry-pending-shipments": {"task": "shipping.retry_pending_shipments", "schedule": CARRIER_PENDING_RETRY_SECONDS},
+    "resend-stuck-orders": {
+        "task": "orders.resend_stuck_orders",
+        "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
+    },
+    "retry-pending-shipments": {
+        "task": "shipping.retry_pending_shipments",
+        "schedule": CARRIER_PENDING_RETRY_SECONDS,
+    },
 }
 
 BREAKER_ERROR_RATE = env.int("BREAKER_ERROR_RATE", default=50)
@@ -429,7 +449,9 @@ BREAKER_CLOSE_AFTER = env.int("BREAKER_CLOSE_AFTER", default=3)
 RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
 # Carriers push deliveries to POST /api/v1/carriers/<carrier>/events/ with this in the
 # X-Carrier-Secret header. Empty: the webhook refuses every call (the poll still works).
-CARRIER_WEBHOOK_SECRET = env.str("CARRIER_WEBHOOK_SECRET", default="dev-only-carrier-secret" if DEBUG else "")
+CARRIER_WEBHOOK_SECRET = env.str(
+    "CARRIER_WEBHOOK_SECRET", default="dev-only-carrier-secret" if DEBUG else ""
+)
 # The poll that catches what no webhook told us: parcels not yet delivered, asked of their
 # carrier this often, at most this many per run (oldest first).
 CARRIER_DELIVERY_POLL_SECONDS = env.int("CARRIER_DELIVERY_POLL_SECONDS", default=600)

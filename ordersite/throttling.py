@@ -73,7 +73,8 @@ class OrderCreateThrottle(UserRateThrottle):
             return True
         try:
             allowed, wait = _script(_write_server(settings.CACHES["default"]["LOCATION"]))(
-                keys=[f"ordersite:throttle:{key}"], args=[self.num_requests, self.duration, uuid.uuid4().hex]
+                keys=[f"ordersite:throttle:{key}"],
+                args=[self.num_requests, self.duration, uuid.uuid4().hex],
             )
         except redis.RedisError:
             logger.warning("order throttle not applied: Redis unreachable", exc_info=True)

@@ -84,7 +84,9 @@ def live_workers(conn: redis.Redis, queues: list[str]) -> dict[str, int]:
 def live_nodes(conn: redis.Redis, queues: list[str]) -> dict[str, list[str]]:
     """The node names with a live heartbeat consuming each queue: one round trip."""
     nodes = conn.register_script(_NODES)(keys=[queue_key(q) for q in queues]) if queues else []
-    return {queue: sorted(_text(n) for n in names) for queue, names in zip(queues, nodes, strict=True)}
+    return {
+        queue: sorted(_text(n) for n in names) for queue, names in zip(queues, nodes, strict=True)
+    }
 
 
 def _text(value: bytes | str) -> str:
@@ -131,7 +133,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             try:
                 forget(client(), node=c.hostname, queues=self.queues)
             except redis.RedisError:
-                logger.warning("worker heartbeat not removed: Redis unreachable (it expires)", exc_info=True)
+                logger.warning(
+                    "worker heartbeat not removed: Redis unreachable (it expires)", exc_info=True
+                )
             self.queues = []
 
     shutdown = stop

@@ -53,7 +53,9 @@ class WorkerPool:
     replied: bool
 
 
-def _pool_from_stats(node: str, queues: tuple[str, ...], stats: dict[str, Any] | None) -> WorkerPool:
+def _pool_from_stats(
+    node: str, queues: tuple[str, ...], stats: dict[str, Any] | None
+) -> WorkerPool:
     if stats is None:
         return WorkerPool(node, queues, pool="", size=None, max=None, min=None, replied=False)
     pool = stats.get("pool", {})
@@ -87,7 +89,9 @@ def worker_pools(*, queues: list[str], timeout: float) -> list[WorkerPool]:
         return []
     nodes = sorted(queues_of)
     # Each reply is the worker's JSON; "autoscaler" is missing from the stubs' _StatInfo.
-    replies: dict[str, Any] = app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
+    replies: dict[str, Any] = (
+        app.control.inspect(destination=nodes, timeout=timeout, limit=len(nodes)).stats() or {}
+    )
     return [_pool_from_stats(node, tuple(queues_of[node]), replies.get(node)) for node in nodes]
 
 
@@ -96,6 +100,9 @@ def cached_worker_pools(*, queues: list[str]) -> list[dict[str, Any]]:
     every web process, however many staff keep the dashboard open."""
     pools = cache.get(POOLS_CACHE_KEY)
     if pools is None:
-        pools = [asdict(p) for p in worker_pools(queues=queues, timeout=settings.DASHBOARD_INSPECT_TIMEOUT)]
+        pools = [
+            asdict(p)
+            for p in worker_pools(queues=queues, timeout=settings.DASHBOARD_INSPECT_TIMEOUT)
+        ]
         cache.set(POOLS_CACHE_KEY, pools, timeout=settings.DASHBOARD_POOLS_CACHE_SECONDS)
     return pools

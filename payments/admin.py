@@ -49,12 +49,23 @@ class RefundAdmin(admin.ModelAdmin):
     """Refunds as they went (or wait, with the processor's last refusal): read-only, since staff
     ask for them through the API (goodwill) or by receiving a return."""
 
-    list_display = ("public_id", "payment", "amount", "status", "failure_code", "requested_by", "created_at")
+    list_display = (
+        "public_id",
+        "payment",
+        "amount",
+        "status",
+        "failure_code",
+        "requested_by",
+        "created_at",
+    )
     list_filter = ("status",)
     search_fields = ("public_id", "payment__order__public_id", "idempotency_key")
     list_select_related = ("payment",)
     amount = money_column(
-        "amount_cents", description="Amount", currency_attr="payment.currency", sort_by="amount_cents"
+        "amount_cents",
+        description="Amount",
+        currency_attr="payment.currency",
+        sort_by="amount_cents",
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:

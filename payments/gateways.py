@@ -13,7 +13,13 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ordersite.breakers import BreakerName, guarded
-from ordersite.gateways import GatewayRejectedError, GatewayRequestError, GatewayUnavailableError, get_json, post_json
+from ordersite.gateways import (
+    GatewayRejectedError,
+    GatewayRequestError,
+    GatewayUnavailableError,
+    get_json,
+    post_json,
+)
 
 __all__ = [
     "GatewayRejectedError",
@@ -50,13 +56,19 @@ class LedgerEntry:
 class PaymentGateway(Protocol):
     name: str
 
-    def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult: ...
+    def authorize(
+        self, *, amount_cents: int, currency: str, token: str, idempotency_key: str
+    ) -> PaymentResult: ...
 
-    def capture(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult: ...
+    def capture(
+        self, *, reference: str, amount_cents: int, idempotency_key: str
+    ) -> PaymentResult: ...
 
     def void(self, *, reference: str, idempotency_key: str) -> PaymentResult: ...
 
-    def refund(self, *, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult: ...
+    def refund(
+        self, *, reference: str, amount_cents: int, idempotency_key: str
+    ) -> PaymentResult: ...
 
 
 class HttpPaymentGateway:
@@ -89,7 +101,9 @@ class HttpPaymentGateway:
             message=error.get("message", ""),
         )
 
-    def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult:
+    def authorize(
+        self, *, amount_cents: int, currency: str, token: str, idempotency_key: str
+    ) -> PaymentResult:
         body = {"amount_cents": amount_cents, "currency": currency, "token": token}
         return self._call("", body, idempotency_key)
 
@@ -128,4 +142,7 @@ def payment_ledger() -> list[LedgerEntry] | None:
 
 def get_payment_gateway() -> PaymentGateway:
     """The configured provider (PAYMENT_GATEWAY_CLASS), every call behind the payment breaker."""
-    return cast(PaymentGateway, guarded(import_string(settings.PAYMENT_GATEWAY_CLASS)(), breaker=BreakerName.PAYMENT))
+    return cast(
+        PaymentGateway,
+        guarded(import_string(settings.PAYMENT_GATEWAY_CLASS)(), breaker=BreakerName.PAYMENT),
+    )

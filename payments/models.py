@@ -41,12 +41,16 @@ class Payment(models.Model):
             # refunded (a refund moves cents from captured to refunded).
             models.CheckConstraint(
                 condition=models.Q(
-                    amount_cents__gte=models.F("captured_cents") + models.F("voided_cents") + models.F("refunded_cents")
+                    amount_cents__gte=models.F("captured_cents")
+                    + models.F("voided_cents")
+                    + models.F("refunded_cents")
                 ),
                 name="payment_outcomes_within_authorized",
             ),
             models.CheckConstraint(
-                condition=models.Q(refunding_cents__gte=0, refunding_cents__lte=models.F("captured_cents")),
+                condition=models.Q(
+                    refunding_cents__gte=0, refunding_cents__lte=models.F("captured_cents")
+                ),
                 name="payment_refunding_within_captured",
             ),
         ]
@@ -70,10 +74,16 @@ class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     # A return is refunded once: its refund is found again by this, whoever asks twice.
     return_request = models.OneToOneField(
-        "orders.ReturnRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="refund"
+        "orders.ReturnRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refund",
     )
     amount_cents = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
     reason = models.CharField(max_length=500, blank=True, default="")
     requested_by = models.CharField(max_length=150, blank=True, default="")
     idempotency_key = models.CharField(max_length=120, unique=True)
@@ -85,7 +95,9 @@ class Refund(models.Model):
     class Meta:
         ordering = ("created_at", "id")
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gte=1), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gte=1), name="refund_amount_positive"
+            ),
         ]
 
     def __str__(self) -> str:

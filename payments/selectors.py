@@ -21,7 +21,11 @@ def open_authorizations() -> QuerySet[Payment]:
 def payment_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Every payment of the orders in `order_pks` (a subquery of order pks; None: all), as plain
     rows for the invariant audit: one query, however many orders."""
-    payments = Payment.objects.all() if order_pks is None else Payment.objects.filter(order_id__in=order_pks)
+    payments = (
+        Payment.objects.all()
+        if order_pks is None
+        else Payment.objects.filter(order_id__in=order_pks)
+    )
     return list(
         payments.values(
             "order_id",
@@ -39,7 +43,9 @@ def payment_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, A
 
 def payment_references(*, references: list[str]) -> dict[str, int]:
     """Which order each of these gateway references belongs to (those we know of)."""
-    rows = Payment.objects.filter(gateway_reference__in=references).values_list("gateway_reference", "order_id")
+    rows = Payment.objects.filter(gateway_reference__in=references).values_list(
+        "gateway_reference", "order_id"
+    )
     return dict(rows)
 
 
@@ -51,7 +57,9 @@ def gateway_ledger() -> list[LedgerEntry] | None:
 def order_refunds(*, order_pk: int) -> QuerySet[Refund]:
     """An order's refunds, oldest first (the caller already may see the order)."""
     return (
-        Refund.objects.filter(payment__order_id=order_pk).select_related("return_request").order_by("created_at", "id")
+        Refund.objects.filter(payment__order_id=order_pk)
+        .select_related("return_request")
+        .order_by("created_at", "id")
     )
 
 
@@ -61,7 +69,11 @@ def refund_detail(*, refund_id: str) -> Refund:
 
 def refund_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Succeeded and pending refunds per order, as sums (one grouped query), for the audit."""
-    refunds = Refund.objects.all() if order_pks is None else Refund.objects.filter(payment__order_id__in=order_pks)
+    refunds = (
+        Refund.objects.all()
+        if order_pks is None
+        else Refund.objects.filter(payment__order_id__in=order_pks)
+    )
     return list(
         refunds.order_by()
         .values(order_id=F("payment__order_id"))
@@ -84,7 +96,9 @@ def payments_owing_refunds() -> QuerySet[Payment]:
 
 
 def pending_refund_ids(*, order_pk: int) -> list[str]:
-    rows = Refund.objects.filter(payment__order_id=order_pk, status=RefundStatus.PENDING).order_by("created_at", "id")
+    rows = Refund.objects.filter(payment__order_id=order_pk, status=RefundStatus.PENDING).order_by(
+        "created_at", "id"
+    )
     return [str(pk) for pk in rows.values_list("public_id", flat=True)]
 
 
@@ -92,5 +106,12 @@ def payment_state_rows(*, first: int, last: int) -> list[tuple]:
     """(order pk, status, amount, captured, voided, refunded, refunding cents) of the payments of
     orders `first`..`last` (pks), by order: what verify_events compares, a batch per query."""
     payments = Payment.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id")
-    fields = ("status", "amount_cents", "captured_cents", "voided_cents", "refunded_cents", "refunding_cents")
+    fields = (
+        "status",
+        "amount_cents",
+        "captured_cents",
+        "voided_cents",
+        "refunded_cents",
+        "refunding_cents",
+    )
     return list(payments.values_list("order_id", *fields))

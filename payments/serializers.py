@@ -6,14 +6,18 @@ from .models import Refund, RefundStatus
 
 
 class RefundCreateInput(serializers.Serializer):
-    amount_cents = serializers.IntegerField(min_value=1, help_text="At most what is captured and not yet refunded.")
+    amount_cents = serializers.IntegerField(
+        min_value=1, help_text="At most what is captured and not yet refunded."
+    )
     reason = serializers.CharField(max_length=500)
 
 
 class RefundOutput(serializers.ModelSerializer):
     refund_id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.ChoiceField(choices=RefundStatus.choices, read_only=True)
-    return_id = serializers.UUIDField(source="return_request.public_id", read_only=True, allow_null=True)
+    return_id = serializers.UUIDField(
+        source="return_request.public_id", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Refund

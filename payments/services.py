@@ -36,14 +36,19 @@ def authorize_payment(*, order_id: str) -> str:
     order = order_selectors.order_for_step(order_id=order_id)
     if order.status == OrderStatus.PENDING:
         with transaction.atomic(durable=True):
-            order_services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
+            order_services.transition_order(
+                order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED
+            )
     elif order.status != OrderStatus.PAYMENT_PROCESSING and not _outcome_unknown(order):
         return f"skipped: order is {order.status}"
 
     gateway = get_payment_gateway()
     key = step_key(order_id, AUTHORIZE)
     result = gateway.authorize(
-        amount_cents=order.total_cents, currency=order.currency, token=order.payment_token, idempotency_key=key
+        amount_cents=order.total_cents,
+        currency=order.currency,
+        token=order.payment_token,
+        idempotency_key=key,
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
@@ -94,10 +99,15 @@ def _record_late_outcome(order: "Order", payment: Payment) -> None:
     that moves no status (the void that follows has its own)."""
     if payment.status == PaymentStatus.AUTHORIZED:
         order_services.record_event(
-            order, EventKind.PAYMENT_AUTHORIZED, amount_cents=payment.amount_cents, reference=payment.gateway_reference
+            order,
+            EventKind.PAYMENT_AUTHORIZED,
+            amount_cents=payment.amount_cents,
+            reference=payment.gateway_reference,
         )
     else:
-        order_services.record_event(order, EventKind.PAYMENT_FAILED, decline_code=payment.failure_code)
+        order_services.record_event(
+            order, EventKind.PAYMENT_FAILED, decline_code=payment.failure_code
+        )
 
 
 def _outcome_unknown(order: "Order") -> bool:
@@ -107,7 +117,9 @@ def _outcome_unknown(order: "Order") -> bool:
     return (
         order.status == OrderStatus.CANCELLED
         and payment_for_order(order_pk=order.pk) is None
-        and order_selectors.order_events(order=order).filter(kind=EventKind.PAYMENT_STARTED).exists()
+        and order_selectors.order_events(order=order)
+        .filter(kind=EventKind.PAYMENT_STARTED)
+        .exists()
     )
 
 
@@ -126,7 +138,9 @@ def capture_payment(*, order_id: str) -> str:
     if payment.status == PaymentStatus.AUTHORIZED:
         key = step_key(order_id, CAPTURE)
         result = get_payment_gateway().capture(
-            reference=payment.gateway_reference, amount_cents=payment.amount_cents, idempotency_key=key
+            reference=payment.gateway_reference,
+            amount_cents=payment.amount_cents,
+            idempotency_key=key,
         )
         if not result.approved:
             raise CaptureRefusedError(
@@ -147,11 +161,20 @@ def capture_payment(*, order_id: str) -> str:
             status=PaymentStatus.CAPTURED,
             captured_cents=F("amount_cents"),
         )
-        if not captured and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists():
+        if (
+            not captured
+            and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists()
+        ):
             # Voided between our read and this transaction: roll back, complete nothing.
-            raise PaymentNotCapturableError(f"The authorization of order {order_id} was released.", order_id=order_id)
-        order_services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents)
-        order_services.transition_order(order, OrderStatus.COMPLETED, kind=EventKind.ORDER_COMPLETED)
+            raise PaymentNotCapturableError(
+                f"The authorization of order {order_id} was released.", order_id=order_id
+            )
+        order_services.record_event(
+            order, EventKind.PAYMENT_CAPTURED, amount_cents=payment.amount_cents
+        )
+        order_services.transition_order(
+            order, OrderStatus.COMPLETED, kind=EventKind.ORDER_COMPLETED
+        )
     return "captured"
 
 
@@ -165,7 +188,9 @@ def void_payment(*, order_id: str) -> str:
         return f"skipped: order is {order.status}"
     payment = payment_for_order(order_pk=order.pk)
     if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
-        get_payment_gateway().void(reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void"))
+        get_payment_gateway().void(
+            reference=payment.gateway_reference, idempotency_key=step_key(order_id, "void")
+        )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         voided = payment is not None and guarded_update(
@@ -176,7 +201,9 @@ def void_payment(*, order_id: str) -> str:
             voided_cents=F("amount_cents"),
         )
         if voided and payment is not None:
-            order_services.record_event(order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents)
+            order_services.record_event(
+                order, EventKind.PAYMENT_VOIDED, amount_cents=payment.amount_cents
+            )
         if order.status == OrderStatus.OUT_OF_STOCK:
             order_services.transition_order(
                 order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, reason="Out of stock."

@@ -38,7 +38,13 @@ STILL_PENDING = Q(status=RefundStatus.PENDING)
 
 
 def _reserve_refund(
-    order: "Order", *, amount_cents: int, key: str, actor: str, reason: str, return_id: int | None = None
+    order: "Order",
+    *,
+    amount_cents: int,
+    key: str,
+    actor: str,
+    reason: str,
+    return_id: int | None = None,
 ) -> Refund:
     """Promise `amount_cents` of the order's captured money to a new pending refund. Call inside a
     transaction. The guard is in the UPDATE itself: captured >= already promised + this."""
@@ -54,11 +60,15 @@ def _reserve_refund(
         cas_update(
             Payment,
             payment.pk,
-            when=Q(status__in=HOLDS_CAPTURED, captured_cents__gte=F("refunding_cents") + amount_cents),
+            when=Q(
+                status__in=HOLDS_CAPTURED, captured_cents__gte=F("refunding_cents") + amount_cents
+            ),
             refunding_cents=F("refunding_cents") + amount_cents,
         )
     except ConflictError as exc:
-        captured, refunding = Payment.objects.filter(pk=payment.pk).values_list("captured_cents", "refunding_cents")[0]
+        captured, refunding = Payment.objects.filter(pk=payment.pk).values_list(
+            "captured_cents", "refunding_cents"
+        )[0]
         raise RefundExceedsCapturedError(
             f"Only {captured - refunding} cents of order {order.public_id} can still be refunded.",
             order_id=str(order.public_id),
@@ -73,7 +83,9 @@ def _reserve_refund(
         requested_by=actor,
         idempotency_key=key,
     )
-    of_return: dict[str, Any] = {"return_id": str(order_selectors.return_public_id(pk=return_id))} if return_id else {}
+    of_return: dict[str, Any] = (
+        {"return_id": str(order_selectors.return_public_id(pk=return_id))} if return_id else {}
+    )
     record_event(
         order,
         EventKind.REFUND_REQUESTED,
@@ -99,7 +111,9 @@ def request_refund(
         return existing, False
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        refund = _reserve_refund(order, amount_cents=amount_cents, key=key, actor=actor, reason=reason)
+        refund = _reserve_refund(
+            order, amount_cents=amount_cents, key=key, actor=actor, reason=reason
+        )
         send_on_commit(REFUND_PAYMENT, order_id, str(refund.public_id))
     return refund, True
 
@@ -135,7 +149,9 @@ def refund_payment(*, order_id: str, refund_id: str) -> str:
         return f"skipped: refund is {refund.status}"
     amount = refund.amount_cents
     result = get_payment_gateway().refund(
-        reference=refund.payment.gateway_reference, amount_cents=amount, idempotency_key=refund.idempotency_key
+        reference=refund.payment.gateway_reference,
+        amount_cents=amount,
+        idempotency_key=refund.idempotency_key,
     )
     if not result.approved:
         with transaction.atomic(durable=True):  # staff see why on the refund, while it retries
@@ -147,7 +163,11 @@ def refund_payment(*, order_id: str, refund_id: str) -> str:
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         if not guarded_update(
-            Refund, refund.pk, when=STILL_PENDING, status=RefundStatus.SUCCEEDED, gateway_reference=result.reference
+            Refund,
+            refund.pk,
+            when=STILL_PENDING,
+            status=RefundStatus.SUCCEEDED,
+            gateway_reference=result.reference,
         ):
             return "skipped: another copy recorded it"
         (kept,) = cas_update(
@@ -169,7 +189,12 @@ def refund_payment(*, order_id: str, refund_id: str) -> str:
             return_services.mark_return_refunded(ret)
             extra["return_id"] = str(ret.public_id)
         return_services.record_refund(
-            order, amount_cents=amount, kept_cents=kept, refund_id=refund_id, reference=result.reference, **extra
+            order,
+            amount_cents=amount,
+            kept_cents=kept,
+            refund_id=refund_id,
+            reference=result.reference,
+            **extra,
         )
     logger.info("refund %s paid", refund_id, extra={"amount_cents": amount})
     return "refunded"
@@ -197,5 +222,7 @@ def abandon_refund(*, order_id: str, refund_task: str, target_id: str) -> str:
             when=Q(refunding_cents__gte=amount),
             refunding_cents=F("refunding_cents") - amount,
         )
-        record_event(order, EventKind.REFUND_ABANDONED, refund_id=str(refund.public_id), amount_cents=amount)
+        record_event(
+            order, EventKind.REFUND_ABANDONED, refund_id=str(refund.public_id), amount_cents=amount
+        )
     return "abandoned"

@@ -29,7 +29,9 @@ def refund_payment(order_id: str, refund_id: str) -> str:
 
 @step_task(name="payments.abandon_refund", queue=Queue.PAYMENTS, retry=FORWARD_RETRY)
 def abandon_refund(order_id: str, refund_task: str, target_id: str) -> str:
-    return services_refunds.abandon_refund(order_id=order_id, refund_task=refund_task, target_id=target_id)
+    return services_refunds.abandon_refund(
+        order_id=order_id, refund_task=refund_task, target_id=target_id
+    )
 
 
 @step_task(name="payments.refund_return", queue=Queue.PAYMENTS, retry=REFUND_RETRY)

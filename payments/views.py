@@ -44,8 +44,12 @@ class OrderRefundListCreateView(APIView):
         parameters=[schema.ORDER_ID_PARAM, schema.IDEMPOTENCY_KEY],
         request=RefundCreateInput,
         responses={
-            202: OpenApiResponse(RefundOutput, description="Accepted: pending until the processor answers."),
-            200: OpenApiResponse(RefundOutput, description="The refund this Idempotency-Key asked for before."),
+            202: OpenApiResponse(
+                RefundOutput, description="Accepted: pending until the processor answers."
+            ),
+            200: OpenApiResponse(
+                RefundOutput, description="The refund this Idempotency-Key asked for before."
+            ),
             **error_responses(
                 "invalid",
                 "parse_error",

@@ -39,6 +39,9 @@ def faults_view(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Sandbox faults",
-        "sandboxes": [(name, FaultsForm(initial=asdict(f), auto_id=f"{name}_%s")) for name, f in all_faults().items()],
+        "sandboxes": [
+            (name, FaultsForm(initial=asdict(f), auto_id=f"{name}_%s"))
+            for name, f in all_faults().items()
+        ],
     }
     return TemplateResponse(request, "admin/faults.html", context)

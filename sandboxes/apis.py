@@ -22,7 +22,9 @@ HANGING_TOKEN = "tok_timeout"  # noqa: S105  (approved, but the first answer com
 # until POST /v1/authorizations/<id>/allow-refunds (the issuer lifted its block: a test or a
 # person says so). A refusal is not kept for its key: asking again asks the issuer again.
 REFUND_REFUSED_TOKEN = "tok_refund_refused"  # noqa: S105
-APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard", FLAKY_TOKEN, HANGING_TOKEN, REFUND_REFUSED_TOKEN})
+APPROVED_TOKENS = frozenset(
+    {"tok_visa", "tok_mastercard", FLAKY_TOKEN, HANGING_TOKEN, REFUND_REFUSED_TOKEN}
+)
 
 
 @dataclass
@@ -46,7 +48,9 @@ class PaymentSandbox:
 
     name = "payments"
     prefix = "sandbox:payments"
-    OP = re.compile(r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refunds|allow-refunds)$")
+    OP = re.compile(
+        r"^/v1/authorizations/(?P<id>[\w-]+)/(?P<op>capture|void|refunds|allow-refunds)$"
+    )
 
     def __init__(self) -> None:
         self.redis = sandbox_redis()
@@ -74,10 +78,14 @@ class PaymentSandbox:
             return _error(503, "processing_error", "A processing error occurred; try again.")
         if stored is None:
             if not self.redis.set(f"{idem}:lock", "1", nx=True, ex=30):
-                return _error(409, "idempotency_in_progress", "A request with this key is in progress.")
+                return _error(
+                    409, "idempotency_in_progress", "A request with this key is in progress."
+                )
             try:
                 reply = self._apply(path, key, body)
-                stored = json.dumps({"fingerprint": fingerprint, "status": reply.status, "body": reply.body})
+                stored = json.dumps(
+                    {"fingerprint": fingerprint, "status": reply.status, "body": reply.body}
+                )
                 if reply.status == 402 and reply.body["error"]["code"] == "refund_refused":
                     return reply  # it paid nothing: the same key may ask again
                 self.redis.set(idem, stored)
@@ -86,7 +94,10 @@ class PaymentSandbox:
         answer = json.loads(stored)
         if answer["fingerprint"] != fingerprint:
             return _error(422, "idempotency_key_reused", "This key was used with another request.")
-        hang = body.get("token") == HANGING_TOKEN and self.redis.incr(f"{self.prefix}:hangs:{key}") == 1
+        hang = (
+            body.get("token") == HANGING_TOKEN
+            and self.redis.incr(f"{self.prefix}:hangs:{key}") == 1
+        )
         return Reply(answer["status"], answer["body"], hang=hang)
 
     def _auth(self, auth_id: str) -> dict | None:
@@ -113,7 +124,9 @@ class PaymentSandbox:
             self.redis.hset(f"{self.prefix}:auth:{auth['id']}", "refunds_allowed", "1")
             return Reply(200, self._auth(auth["id"]) or {})
         if auth["status"] != "authorized" or amount > auth["amount_cents"]:
-            return _error(422, "invalid_state", f"Cannot {op} an authorization that is {auth['status']}.")
+            return _error(
+                422, "invalid_state", f"Cannot {op} an authorization that is {auth['status']}."
+            )
         changes = {
             "capture": {"status": "captured", "captured_cents": amount},
             "void": {"status": "voided", "voided_cents": auth["amount_cents"]},
@@ -125,9 +138,13 @@ class PaymentSandbox:
         """POST /v1/authorizations/<id>/refunds: give back part or all of what is captured, as
         many times as there is money left; 201 with the refund and the authorization after it."""
         if auth["status"] not in ("captured", "partially_refunded"):
-            return _error(422, "invalid_state", f"Cannot refund an authorization that is {auth['status']}.")
+            return _error(
+                422, "invalid_state", f"Cannot refund an authorization that is {auth['status']}."
+            )
         if not 0 < amount <= auth["captured_cents"]:
-            return _error(422, "invalid_amount", f"Refunds go from 1 to {auth['captured_cents']} cents.")
+            return _error(
+                422, "invalid_amount", f"Refunds go from 1 to {auth['captured_cents']} cents."
+            )
         if auth.get("token") == REFUND_REFUSED_TOKEN and not auth.get("refunds_allowed"):
             return _error(402, "refund_refused", "The card issuer refused the refund.")
         kept = auth["captured_cents"] - amount
@@ -137,9 +154,15 @@ class PaymentSandbox:
             "refunded_cents": auth["refunded_cents"] + amount,
         }
         self.redis.hset(f"{self.prefix}:auth:{auth['id']}", mapping=changes)
-        refund = {"id": f"re_{_digest(key)[:20]}", "authorization": auth["id"], "amount_cents": amount}
+        refund = {
+            "id": f"re_{_digest(key)[:20]}",
+            "authorization": auth["id"],
+            "amount_cents": amount,
+        }
         self.redis.rpush(f"{self.prefix}:refunds:{auth['id']}", json.dumps(refund))
-        return Reply(201, {**refund, "status": "succeeded", "authorization_after": self._auth(auth["id"])})
+        return Reply(
+            201, {**refund, "status": "succeeded", "authorization_after": self._auth(auth["id"])}
+        )
 
     def _authorize(self, key: str, body: dict) -> Reply:
         token = str(body.get("token", ""))
@@ -185,7 +208,11 @@ class CarrierSandbox:
         if one:
             order_id = self.redis.get(f"{self.prefix}:tracking:{one['tracking']}")
             shipment = self.redis.get(f"{self.prefix}:shipment:{order_id}") if order_id else None
-            return Reply(200, json.loads(shipment)) if shipment else _error(404, "not_found", "No such shipment.")
+            return (
+                Reply(200, json.loads(shipment))
+                if shipment
+                else _error(404, "not_found", "No such shipment.")
+            )
         if path != "/v1/shipments":
             return _error(404, "not_found", "No such endpoint.")
         orders = sorted(self.redis.smembers(f"{self.prefix}:orders"))
@@ -249,7 +276,9 @@ class CarrierSandbox:
             "status": "created",
         }
         if not self.redis.set(f"{self.prefix}:shipment:{order_id}", json.dumps(shipment), nx=True):
-            return Reply(200, json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}"))
+            return Reply(
+                200, json.loads(self.redis.get(f"{self.prefix}:shipment:{order_id}") or "{}")
+            )
         self.redis.set(f"{self.prefix}:tracking:{shipment['tracking_number']}", order_id)
         self.redis.sadd(f"{self.prefix}:orders", order_id)
         return Reply(201, shipment)

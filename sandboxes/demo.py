@@ -14,8 +14,30 @@ from rest_framework.authtoken.models import Token
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory_services
 
-ADJECTIVES = ("Classic", "Compact", "Deluxe", "Eco", "Heavy-duty", "Mini", "Pro", "Smart", "Travel", "Ultra")
-NOUNS = ("Widget", "Gadget", "Lamp", "Mug", "Backpack", "Notebook", "Headphones", "Bottle", "Charger", "Kettle")
+ADJECTIVES = (
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Eco",
+    "Heavy-duty",
+    "Mini",
+    "Pro",
+    "Smart",
+    "Travel",
+    "Ultra",
+)
+NOUNS = (
+    "Widget",
+    "Gadget",
+    "Lamp",
+    "Mug",
+    "Backpack",
+    "Notebook",
+    "Headphones",
+    "Bottle",
+    "Charger",
+    "Kettle",
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,9 @@ def demo_catalog(count: int = 50) -> list[dict]:
     ]
 
 
-def seed_demo(*, admin_password: str, customer_username: str = "cust-123", products: int = 50) -> DemoLogins:
+def seed_demo(
+    *, admin_password: str, customer_username: str = "cust-123", products: int = 50
+) -> DemoLogins:
     existing = inventory_selectors.products_by_sku(skus=[p["sku"] for p in demo_catalog(products)])
     created = 0
     for item in demo_catalog(products):
@@ -51,7 +75,8 @@ def seed_demo(*, admin_password: str, customer_username: str = "cust-123", produ
     users = get_user_model()
     with transaction.atomic(durable=True):
         admin, _ = users.objects.get_or_create(
-            username="admin", defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True}
+            username="admin",
+            defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True},
         )
         admin.set_password(admin_password)
         admin.is_staff = admin.is_superuser = True

@@ -36,7 +36,10 @@ def get_faults(sandbox: str) -> Faults:
 
 def all_faults() -> dict[str, Faults]:
     stored = sandbox_redis().hgetall(KEY)
-    return {name: Faults(**json.loads(stored[name])) if name in stored else Faults() for name in SANDBOXES}
+    return {
+        name: Faults(**json.loads(stored[name])) if name in stored else Faults()
+        for name in SANDBOXES
+    }
 
 
 def set_faults(sandbox: str, **changes: object) -> Faults:

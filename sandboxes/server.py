@@ -59,7 +59,9 @@ def _handler_for(app: PaymentSandbox | CarrierSandbox) -> type[BaseHTTPRequestHa
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
-                self._send(Reply(400, {"error": {"code": "parse_error", "message": "Body is not JSON."}}))
+                self._send(
+                    Reply(400, {"error": {"code": "parse_error", "message": "Body is not JSON."}})
+                )
                 return
             decision = decide(app.name, get_faults(app.name))
             time.sleep(decision.delay_s)
@@ -128,7 +130,9 @@ class Supervisor:
     def _open(self, name: str) -> None:
         app, host, port = self.apps[name]
         server = SandboxServer((host, port), _handler_for(app))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
         self.servers[name] = server
         logger.info("sandbox %s listening on %s:%s", name, host, port)
 
@@ -149,7 +153,9 @@ class Supervisor:
 
     def run(self) -> None:
         self.sync()
-        logger.info("sandboxes ready: %s", ", ".join(f"{n}={h}:{p}" for n, (_, h, p) in self.apps.items()))
+        logger.info(
+            "sandboxes ready: %s", ", ".join(f"{n}={h}:{p}" for n, (_, h, p) in self.apps.items())
+        )
         while not self.stopping.wait(POLL_S):
             try:
                 self.sync()

@@ -84,11 +84,17 @@ class HttpCarrier:
         body = {"order_id": order_id, "address": address, "parcels": parcels}
         answer = post_json(f"{self.base_url}/v1/shipments", body, idempotency_key=idempotency_key)
         return ShipmentResult(
-            carrier=self.name, tracking_number=answer["tracking_number"], label_reference=answer["label_reference"]
+            carrier=self.name,
+            tracking_number=answer["tracking_number"],
+            label_reference=answer["label_reference"],
         )
 
     def cancel_shipment(self, *, tracking_number: str, idempotency_key: str) -> None:
-        post_json(f"{self.base_url}/v1/shipments/{tracking_number}/cancel", {}, idempotency_key=idempotency_key)
+        post_json(
+            f"{self.base_url}/v1/shipments/{tracking_number}/cancel",
+            {},
+            idempotency_key=idempotency_key,
+        )
 
     def cancel_booking(self, *, booking_key: str, idempotency_key: str) -> bool:
         answer = post_json(
@@ -103,7 +109,11 @@ class HttpCarrier:
         """Every parcel the carrier holds (GET /v1/shipments), for the invariant audit. Optional
         for an adapter: without it, the audit skips the comparison with this carrier."""
         return [
-            Booking(order_id=row["order_id"], tracking_number=row["tracking_number"], status=row["status"])
+            Booking(
+                order_id=row["order_id"],
+                tracking_number=row["tracking_number"],
+                status=row["status"],
+            )
             for row in get_json(f"{self.base_url}/v1/shipments")["data"]
         ]
 
@@ -123,7 +133,9 @@ def carrier_tracking(role: str, *, tracking_number: str) -> Tracking | None:
     Read-only, outside the breaker (a poll must not trip the pipeline's breaker); raises
     GatewayUnavailableError when the carrier does not answer."""
     adapter = import_string(settings.CARRIER_CLASSES[role])(name=role)
-    return adapter.tracking(tracking_number=tracking_number) if hasattr(adapter, "tracking") else None
+    return (
+        adapter.tracking(tracking_number=tracking_number) if hasattr(adapter, "tracking") else None
+    )
 
 
 def carrier_bookings(role: str) -> list[Booking] | None:

@@ -13,7 +13,9 @@ class Shipment(models.Model):
     carrier = models.CharField(max_length=40)
     tracking_number = models.CharField(max_length=80)
     label_reference = models.CharField(max_length=120, blank=True, default="")
-    status = models.CharField(max_length=16, choices=ShipmentStatus.choices, default=ShipmentStatus.CREATED)
+    status = models.CharField(
+        max_length=16, choices=ShipmentStatus.choices, default=ShipmentStatus.CREATED
+    )
     # When the carrier (its webhook or our poll) or staff said the parcel arrived.
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

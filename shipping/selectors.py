@@ -23,7 +23,11 @@ def live_bookings() -> QuerySet[Shipment]:
 def shipment_audit_rows(*, order_pks: QuerySet | None = None) -> list[dict[str, Any]]:
     """Every shipment of the orders in `order_pks` (a subquery of order pks; None: all), as plain
     rows for the invariant audit: one query."""
-    shipments = Shipment.objects.all() if order_pks is None else Shipment.objects.filter(order_id__in=order_pks)
+    shipments = (
+        Shipment.objects.all()
+        if order_pks is None
+        else Shipment.objects.filter(order_id__in=order_pks)
+    )
     return list(shipments.values("order_id", "carrier", "tracking_number", "status"))
 
 
@@ -35,7 +39,11 @@ def carrier_ledgers() -> dict[str, list[Booking] | None]:
 
 def shipment_by_tracking(*, carrier: str, tracking_number: str) -> Shipment:
     """The shipment a carrier's event names (404 for a parcel we do not know of)."""
-    shipment = Shipment.objects.select_related("order").filter(carrier=carrier, tracking_number=tracking_number).first()
+    shipment = (
+        Shipment.objects.select_related("order")
+        .filter(carrier=carrier, tracking_number=tracking_number)
+        .first()
+    )
     if shipment is None:
         raise Http404(f"No {carrier} shipment {tracking_number}.")
     return shipment
@@ -46,7 +54,11 @@ def undelivered_shipments(*, limit: int) -> list[Shipment]:
     delivery poll asks the carriers about. Staff's manual shipments are not tracked."""
     return list(
         Shipment.objects.select_related("order")
-        .filter(status=ShipmentStatus.CREATED, delivered_at__isnull=True, order__status=OrderStatus.COMPLETED)
+        .filter(
+            status=ShipmentStatus.CREATED,
+            delivered_at__isnull=True,
+            order__status=OrderStatus.COMPLETED,
+        )
         .filter(carrier__in=ROLES)
         .order_by("created_at")[:limit]
     )
@@ -55,5 +67,9 @@ def undelivered_shipments(*, limit: int) -> list[Shipment]:
 def shipment_state_rows(*, first: int, last: int) -> list[tuple]:
     """(order pk, carrier, tracking number, status, delivered at) of the shipments of orders
     `first`..`last` (pks), by order: what verify_events compares, a batch per query."""
-    shipments = Shipment.objects.filter(order_id__gte=first, order_id__lte=last).order_by("order_id")
-    return list(shipments.values_list("order_id", "carrier", "tracking_number", "status", "delivered_at"))
+    shipments = Shipment.objects.filter(order_id__gte=first, order_id__lte=last).order_by(
+        "order_id"
+    )
+    return list(
+        shipments.values_list("order_id", "carrier", "tracking_number", "status", "delivered_at")
+    )

@@ -4,11 +4,15 @@ from rest_framework import serializers
 
 
 class OrderShipInput(serializers.Serializer):
-    tracking_number = serializers.CharField(max_length=80, help_text="The carrier's tracking number.")
+    tracking_number = serializers.CharField(
+        max_length=80, help_text="The carrier's tracking number."
+    )
 
 
 class OrderDeliverInput(serializers.Serializer):
-    delivered_at = serializers.DateTimeField(required=False, help_text="When the parcel arrived; default: now.")
+    delivered_at = serializers.DateTimeField(
+        required=False, help_text="When the parcel arrived; default: now."
+    )
 
 
 class CarrierEventInput(serializers.Serializer):
@@ -16,11 +20,15 @@ class CarrierEventInput(serializers.Serializer):
     answer 2xx, so the id makes it count once)."""
 
     event_id = serializers.CharField(max_length=120)
-    kind = serializers.CharField(max_length=40, help_text="`delivered` is acted on; other kinds are acknowledged.")
+    kind = serializers.CharField(
+        max_length=40, help_text="`delivered` is acted on; other kinds are acknowledged."
+    )
     tracking_number = serializers.CharField(max_length=80)
     occurred_at = serializers.DateTimeField()
 
 
 class CarrierEventOutput(serializers.Serializer):
     event_id = serializers.CharField(read_only=True)
-    duplicate = serializers.BooleanField(read_only=True, help_text="True if this event id was handled before.")
+    duplicate = serializers.BooleanField(
+        read_only=True, help_text="True if this event id was handled before."
+    )

@@ -16,7 +16,14 @@ from orders import selectors as order_selectors
 from orders import services as order_services
 from orders import services_returns as return_services
 from orders.exceptions import OrderNotDeliverableError
-from orders.pipeline import CAPTURE, SHIP, compensate_on_commit, pipeline_chain, send_on_commit, step_key
+from orders.pipeline import (
+    CAPTURE,
+    SHIP,
+    compensate_on_commit,
+    pipeline_chain,
+    send_on_commit,
+    step_key,
+)
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
@@ -96,7 +103,9 @@ def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
                 )
             compensate_on_commit(order_id=order_id)
             return f"booked after {order.status}; compensating"
-        duplicate = order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
+        duplicate = (
+            order.status not in SHIPPABLE and shipment.tracking_number != result.tracking_number
+        )
         if order.status in SHIPPABLE:
             inventory_services.commit_stock(order_pk=order.pk)
             order_services.transition_order(
@@ -112,7 +121,8 @@ def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
         # Staff shipped it by hand while the carrier answered: call back this second parcel
         # only; the payment and the order are theirs, not ours to compensate.
         _carrier_that_booked(result.carrier).cancel_shipment(
-            tracking_number=result.tracking_number, idempotency_key=step_key(order_id, "cancel_duplicate")
+            tracking_number=result.tracking_number,
+            idempotency_key=step_key(order_id, "cancel_duplicate"),
         )
         return f"booked after {order.status}; duplicate booking cancelled"
     return f"skipped: order is {order.status}"
@@ -131,7 +141,9 @@ def _book(order: "Order", *, final: bool) -> ShipmentResult:
     request = {
         "order_id": str(order.public_id),
         "address": order.shipping_address,
-        "parcels": [{"sku": i.sku, "quantity": i.quantity} for i in order_selectors.order_items(order=order)],
+        "parcels": [
+            {"sku": i.sku, "quantity": i.quantity} for i in order_selectors.order_items(order=order)
+        ],
         "idempotency_key": step_key(str(order.public_id), SHIP),
     }
     try:
@@ -171,8 +183,13 @@ def _note_unknown_outcome(order: "Order", carrier: str, exc: Exception) -> None:
 def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
     """Carriers that may hold a booking for the order although its parcel went with `shipped_with`
     (or nowhere): those whose booking answer was lost."""
-    unknown = order_selectors.order_events(order=order).filter(kind=EventKind.CARRIER_OUTCOME_UNKNOWN)
-    return sorted({str(data.get("carrier")) for data in unknown.values_list("data", flat=True)} - {shipped_with})
+    unknown = order_selectors.order_events(order=order).filter(
+        kind=EventKind.CARRIER_OUTCOME_UNKNOWN
+    )
+    return sorted(
+        {str(data.get("carrier")) for data in unknown.values_list("data", flat=True)}
+        - {shipped_with}
+    )
 
 
 def _call_back_strays_on_commit(order: "Order", *, shipped_with: str) -> None:
@@ -190,11 +207,14 @@ def cancel_stray_booking(*, order_id: str, carrier: str) -> str:
     if shipment is not None and shipment.carrier == carrier:
         return f"skipped: the order's parcel is with {carrier}"
     found = get_carrier(carrier).cancel_booking(
-        booking_key=step_key(order_id, SHIP), idempotency_key=step_key(order_id, f"cancel_stray_{carrier}")
+        booking_key=step_key(order_id, SHIP),
+        idempotency_key=step_key(order_id, f"cancel_stray_{carrier}"),
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
-        order_services.record_event(order, EventKind.STRAY_BOOKING_CANCELLED, carrier=carrier, found=found)
+        order_services.record_event(
+            order, EventKind.STRAY_BOOKING_CANCELLED, carrier=carrier, found=found
+        )
     return f"stray booking at {carrier} {'cancelled' if found else 'not found; its key is refused'}"
 
 
@@ -206,7 +226,11 @@ def _hold_for_shipment(*, order_id: str, error: Exception) -> str:
         failure = f"{type(error).__name__}: {error}"[:300]
         if order.status == OrderStatus.RESERVED:
             order_services.transition_order(
-                order, OrderStatus.PENDING_SHIPMENT, kind=EventKind.SHIPMENT_FAILED, reason=reason, error=failure
+                order,
+                OrderStatus.PENDING_SHIPMENT,
+                kind=EventKind.SHIPMENT_FAILED,
+                reason=reason,
+                error=failure,
             )
         elif order.status == OrderStatus.PENDING_SHIPMENT:
             order_services.record_event(order, EventKind.SHIPMENT_FAILED, error=failure)
@@ -237,12 +261,16 @@ def cancel_shipment(*, order_id: str) -> str:
     if shipment is None or shipment.status != ShipmentStatus.CREATED:
         return "nothing to cancel"
     _carrier_that_booked(shipment.carrier).cancel_shipment(
-        tracking_number=shipment.tracking_number, idempotency_key=step_key(order_id, "cancel_shipment")
+        tracking_number=shipment.tracking_number,
+        idempotency_key=step_key(order_id, "cancel_shipment"),
     )
     with transaction.atomic(durable=True):
         order = order_selectors.order_for_step(order_id=order_id)
         if guarded_update(
-            Shipment, shipment.pk, when=Q(status=ShipmentStatus.CREATED), status=ShipmentStatus.CANCELLED
+            Shipment,
+            shipment.pk,
+            when=Q(status=ShipmentStatus.CREATED),
+            status=ShipmentStatus.CANCELLED,
         ):
             order_services.record_event(
                 order,
@@ -274,7 +302,11 @@ def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "
             carrier=MANUAL_CARRIER,
             tracking_number=tracking_number,
         )
-        booked = {"carrier": MANUAL_CARRIER, "tracking_number": tracking_number, "status": ShipmentStatus.CREATED}
+        booked = {
+            "carrier": MANUAL_CARRIER,
+            "tracking_number": tracking_number,
+            "status": ShipmentStatus.CREATED,
+        }
         # A carrier's earlier, cancelled booking may hold the order's one shipment row.
         if not Shipment.objects.filter(order=order).update(label_reference="", **booked):
             Shipment.objects.create(order=order, **booked)
@@ -286,7 +318,9 @@ def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "
 
 
 # --- delivery (issue 18) --------------------------------------------------------------------
-def record_delivery(*, order_id: str, delivered_at: datetime, actor: str, source: str, **data: Any) -> bool:
+def record_delivery(
+    *, order_id: str, delivered_at: datetime, actor: str, source: str, **data: Any
+) -> bool:
     """The parcel arrived: the shipment and the order record it in one transaction, with the
     time and who said so (`source`: carrier_webhook, carrier_poll, staff). Idempotent: False if
     the order already knew. Raises OrderNotDeliverableError for an order not yet completed."""
@@ -296,16 +330,23 @@ def record_delivery(*, order_id: str, delivered_at: datetime, actor: str, source
             order, delivered_at=delivered_at, actor=actor, source=source, **data
         ):
             return False
-        Shipment.objects.filter(order=order, delivered_at__isnull=True).update(delivered_at=delivered_at)
+        Shipment.objects.filter(order=order, delivered_at__isnull=True).update(
+            delivered_at=delivered_at
+        )
     logger.info("order %s delivered", order_id, extra={"source": source})
     return True
 
 
-def deliver_order_by_hand(*, order: "Order", actor: str, delivered_at: datetime | None = None) -> "Order":
+def deliver_order_by_hand(
+    *, order: "Order", actor: str, delivered_at: datetime | None = None
+) -> "Order":
     """Staff say the parcel arrived (a manual shipment, a carrier that cannot be tracked). A
     second click changes nothing; an order not yet completed is a 409 `not_deliverable`."""
     record_delivery(
-        order_id=str(order.public_id), delivered_at=delivered_at or timezone.now(), actor=actor, source="staff"
+        order_id=str(order.public_id),
+        delivered_at=delivered_at or timezone.now(),
+        actor=actor,
+        source="staff",
     )
     return order_selectors.order_for_step(order_id=str(order.public_id))
 
@@ -321,7 +362,9 @@ def handle_carrier_event(
     if CarrierEvent.objects.filter(event_id=event_id).exists():
         return False
     if kind == "delivered":
-        with contextlib.suppress(OrderNotDeliverableError):  # capture not recorded yet: the poll comes back
+        with contextlib.suppress(
+            OrderNotDeliverableError
+        ):  # capture not recorded yet: the poll comes back
             record_delivery(
                 order_id=str(shipment.order.public_id),
                 delivered_at=occurred_at,
@@ -331,7 +374,8 @@ def handle_carrier_event(
             )
     with transaction.atomic(durable=True):
         _, created = CarrierEvent.objects.get_or_create(
-            event_id=event_id, defaults={"carrier": carrier, "kind": kind, "tracking_number": tracking_number}
+            event_id=event_id,
+            defaults={"carrier": carrier, "kind": kind, "tracking_number": tracking_number},
         )
     return created
 

@@ -31,7 +31,13 @@ class OrderShipView(APIView):
         responses={
             200: OrderOutput,
             **error_responses(
-                "invalid", "parse_error", *AUTHENTICATED, "permission_denied", "not_found", "not_shippable", "conflict"
+                "invalid",
+                "parse_error",
+                *AUTHENTICATED,
+                "permission_denied",
+                "not_found",
+                "not_shippable",
+                "conflict",
             ),
         },
         examples=[schema.SHIP_REQUEST, schema.SHIPPED_RESPONSE],
@@ -41,7 +47,9 @@ class OrderShipView(APIView):
         incoming.is_valid(raise_exception=True)
         order = selectors.order_detail(user=request.user, order_id=order_id)
         order = services.ship_order_by_hand(
-            order=order, tracking_number=incoming.validated_data["tracking_number"], actor=request.user.get_username()
+            order=order,
+            tracking_number=incoming.validated_data["tracking_number"],
+            actor=request.user.get_username(),
         )
         return Response(OrderOutput(order, context={"request": request}).data)
 
@@ -110,8 +118,15 @@ class CarrierEventView(APIView):
         summary="A carrier reports a parcel event (shared secret in X-Carrier-Secret)",
         request=CarrierEventInput,
         parameters=[
-            OpenApiParameter("carrier", OpenApiTypes.STR, OpenApiParameter.PATH, description="primary or fallback."),
-            OpenApiParameter("X-Carrier-Secret", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "carrier",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="primary or fallback.",
+            ),
+            OpenApiParameter(
+                "X-Carrier-Secret", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
+            ),
         ],
         responses={
             200: CarrierEventOutput,

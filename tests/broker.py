@@ -59,7 +59,9 @@ _GIVEN_ISOLATED = os.environ.get("TEST_ISOLATED_BROKER_URL", "")
 # A second Redis database of the tests' own: the isolated broker on Redis, and the "outside
 # world's" Redis of the sandbox tests whatever the broker.
 ISOLATED_REDIS_URL = (
-    _GIVEN_ISOLATED if _GIVEN_ISOLATED and not queues.is_amqp(_GIVEN_ISOLATED) else _neighbour_db(TEST_REDIS_URL)
+    _GIVEN_ISOLATED
+    if _GIVEN_ISOLATED and not queues.is_amqp(_GIVEN_ISOLATED)
+    else _neighbour_db(TEST_REDIS_URL)
 )
 if not ON_RABBITMQ:
     ISOLATED_BROKER_URL = ISOLATED_REDIS_URL
@@ -125,7 +127,9 @@ def closed_broker_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return f"amqp://guest:guest@127.0.0.1:{port}//" if ON_RABBITMQ else f"redis://127.0.0.1:{port}/0"
+    return (
+        f"amqp://guest:guest@127.0.0.1:{port}//" if ON_RABBITMQ else f"redis://127.0.0.1:{port}/0"
+    )
 
 
 def take_headers(url: str, name: str) -> list[dict]:

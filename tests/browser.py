@@ -55,7 +55,9 @@ def browser(monkeypatch, settings) -> Iterator[Browser]:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, SITE_HOST]
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         context = chromium.new_context()
         session = Browser(page=context.new_page())
 
@@ -76,7 +78,9 @@ def browser(monkeypatch, settings) -> Iterator[Browser]:
         connections.close_all()
 
 
-def log_in(page: Any, base_url: str, *, username: str, password: str, next_path: str = "/admin/") -> None:
+def log_in(
+    page: Any, base_url: str, *, username: str, password: str, next_path: str = "/admin/"
+) -> None:
     page.goto(f"{base_url}/admin/login/?next={next_path}")
     page.fill("#id_username", username)
     page.fill("#id_password", password)

@@ -245,11 +245,21 @@ class SandboxProcess:
     def __init__(self) -> None:
         pay, primary, fallback = (f"http://127.0.0.1:{port}" for port in _free_ports(3))
         self.urls = {"payments": pay, "carrier_primary": primary, "carrier_fallback": fallback}
-        self.env = {"PAYMENT_GATEWAY_URL": pay, "CARRIER_PRIMARY_URL": primary, "CARRIER_FALLBACK_URL": fallback}
+        self.env = {
+            "PAYMENT_GATEWAY_URL": pay,
+            "CARRIER_PRIMARY_URL": primary,
+            "CARRIER_FALLBACK_URL": fallback,
+        }
         self.log = ROOT / "var" / f"sandboxes-{os.getpid()}.log"
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
-        env = dict(os.environ, REDIS_URL=TEST_REDIS_URL, PYTHONUNBUFFERED="1", SANDBOXES_ENABLED="true", **self.env)
+        env = dict(
+            os.environ,
+            REDIS_URL=TEST_REDIS_URL,
+            PYTHONUNBUFFERED="1",
+            SANDBOXES_ENABLED="true",
+            **self.env,
+        )
         env["SANDBOX_HANG_SECONDS"] = FAULT_TIMINGS["SANDBOX_HANG_SECONDS"]
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "run_sandboxes"],
@@ -274,7 +284,10 @@ def sandboxes(_use_test_redis) -> Iterator[SandboxProcess]:
     process = SandboxProcess()
     SANDBOX_ENV.update(process.env)
     settings.PAYMENT_GATEWAY_URL = process.urls["payments"]
-    settings.CARRIER_URLS = {"primary": process.urls["carrier_primary"], "fallback": process.urls["carrier_fallback"]}
+    settings.CARRIER_URLS = {
+        "primary": process.urls["carrier_primary"],
+        "fallback": process.urls["carrier_fallback"],
+    }
     yield process
     process.stop()
 
@@ -333,13 +346,31 @@ class WebProcess:
         self._log_file = self.log.open("w")
         defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
         defaults["SECRET_KEY"] = "tests-only"
-        command = [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}"]
-        command += ["--workers", str(workers), "--threads", str(threads), "--timeout", "60", "--access-logfile", "-"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "ordersite.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ]
+        command += [
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ]
         self._serve(command, worker_env(**{**defaults, **env}))
 
     def _serve(self, command: list[str], env: dict[str, str]) -> None:
         """Start `command` and wait until it answers on /api/v1/health (the live server too)."""
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 30
         while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -400,7 +431,9 @@ def _pipeline_idle() -> bool:
     nodes = [worker.nodename for worker in _live_workers]
     inspect = celery_app.control.inspect(destination=nodes, timeout=2, limit=len(nodes))
     return not any(
-        tasks for method in (inspect.active, inspect.reserved, inspect.scheduled) for tasks in (method() or {}).values()
+        tasks
+        for method in (inspect.active, inspect.reserved, inspect.scheduled)
+        for tasks in (method() or {}).values()
     )
 
 
@@ -427,7 +460,9 @@ def without_live_publish(callbacks: list) -> list:
     return [callback for callback in callbacks if not is_publish(callback)]
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1) -> object:
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.1
+) -> object:
     """Poll `predicate` until it returns something truthy (bounded, never a bare sleep)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -30,7 +30,9 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return "$".join(VARIABLE.sub(value, part) for part in text.split("$$"))
 
 
-def run_healthcheck(service: str, env: dict[str, str], **replace: str) -> subprocess.CompletedProcess:
+def run_healthcheck(
+    service: str, env: dict[str, str], **replace: str
+) -> subprocess.CompletedProcess:
     """Run a service's healthcheck as Docker does (CMD-SHELL through sh, CMD as an argv), after
     Compose's substitution from `env` and the given text replacements (a port of the tests')."""
     test = compose_services()[service]["healthcheck"]["test"]

@@ -63,7 +63,12 @@ class PgBouncerProcess:
     def admin(self, command: str) -> list[dict]:
         """A command of PgBouncer's admin console (SHOW SERVERS, SHOW STATS), as rows of dicts."""
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname="pgbouncer", autocommit=True, connect_timeout=2
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            dbname="pgbouncer",
+            autocommit=True,
+            connect_timeout=2,
         ) as conn:
             cursor = conn.execute(command)
             names = [column.name for column in cursor.description or []]
@@ -83,7 +88,9 @@ def pgbouncer(django_db_setup, django_db_blocker) -> Iterator[PgBouncerProcess]:
     from .conftest import _free_ports
 
     if not Path(PGBOUNCER).exists():
-        pytest.fail("pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer); see README, PgBouncer")
+        pytest.fail(
+            "pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer); see README, PgBouncer"
+        )
     with django_db_blocker.unblock():
         process = PgBouncerProcess(_free_ports(1)[0])
     yield process

@@ -55,7 +55,12 @@ def test_post_only_endpoints_show_their_form_and_render_the_result(browser, staf
     shippable = _pending_shipment_order()
     for target in (order, shippable):
         for action in ("cancel", "ship"):
-            page = _html(browser.get(f"/api/v1/orders/{target.public_id}/{action}/", HTTP_ACCEPT="text/html"), 405)
+            page = _html(
+                browser.get(
+                    f"/api/v1/orders/{target.public_id}/{action}/", HTTP_ACCEPT="text/html"
+                ),
+                405,
+            )
             assert "<form" in page
     page = _html(browser.get("/api/v1/orders/", HTTP_ACCEPT="text/html"))
     assert 'name="_content"' in page or "<form" in page, "the POST form of /orders/"

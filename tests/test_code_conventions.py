@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("orders", "payments", "inventory", "shipping", "notifications", "sandboxes", "ordersite", "deadletters")
+APPS = (
+    "orders",
+    "payments",
+    "inventory",
+    "shipping",
+    "notifications",
+    "sandboxes",
+    "ordersite",
+    "deadletters",
+)
 
 
 def _sources() -> Iterator[tuple[Path, str]]:
@@ -32,8 +41,12 @@ def test_order_id_is_the_public_id_and_order_pk_the_primary_key():
                 continue
             types = set(ast.unparse(arg.annotation).split(" | ")) if arg.annotation else set()
             if not types or ("int" in types) != (arg.arg == "order_pk"):
-                offenders.append(f"{path}:{arg.lineno}: {arg.arg}: {' | '.join(sorted(types)) or '(no annotation)'}")
-    assert not offenders, "order_id: str (the public id), order_pk: int (the pk):\n" + "\n".join(offenders)
+                offenders.append(
+                    f"{path}:{arg.lineno}: {arg.arg}: {' | '.join(sorted(types)) or '(no annotation)'}"
+                )
+    assert not offenders, "order_id: str (the public id), order_pk: int (the pk):\n" + "\n".join(
+        offenders
+    )
 
 
 # A hand-rolled compare-and-swap: one row by pk, a guard beside it, then update().
@@ -65,4 +78,6 @@ def test_an_order_is_looked_up_by_public_id_in_orders_selectors_only():
         for number, line in enumerate(source.splitlines(), 1)
         if _ORDER_BY_PUBLIC_ID.search(line)
     ]
-    assert not offenders, "use orders.selectors.order_for_step or order_by_public_id:\n" + "\n".join(offenders)
+    assert not offenders, (
+        "use orders.selectors.order_for_step or order_by_public_id:\n" + "\n".join(offenders)
+    )

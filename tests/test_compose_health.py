@@ -17,7 +17,9 @@ HOSTNAME = socket.gethostname()
 
 
 def _compose_env() -> dict[str, str]:
-    return worker_env(HOSTNAME=HOSTNAME, PATH=f"{Path(sys.executable).parent}:{worker_env()['PATH']}")
+    return worker_env(
+        HOSTNAME=HOSTNAME, PATH=f"{Path(sys.executable).parent}:{worker_env()['PATH']}"
+    )
 
 
 class ComposeProcess:
@@ -82,13 +84,23 @@ def test_web_healthcheck_answers_when_gunicorn_serves(web_server):
     env = _compose_env()
     assert run_healthcheck("web", env, **{"http://127.0.0.1:8000/": f"{web.url}/"}).returncode == 0
     free = _free_ports(1)[0]
-    assert run_healthcheck("web", env, **{"http://127.0.0.1:8000/": f"http://127.0.0.1:{free}/"}).returncode != 0
+    assert (
+        run_healthcheck(
+            "web", env, **{"http://127.0.0.1:8000/": f"http://127.0.0.1:{free}/"}
+        ).returncode
+        != 0
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_live_healthcheck_answers_while_the_live_server_runs(compose_process):
     """The `live` service's own command (uvicorn on LIVE_PORT), checked by its healthcheck."""
-    env = {**_compose_env(), "LIVE_PORT": str(_free_ports(1)[0]), "SECRET_KEY": "tests-only", "DEBUG": "false"}
+    env = {
+        **_compose_env(),
+        "LIVE_PORT": str(_free_ports(1)[0]),
+        "SECRET_KEY": "tests-only",
+        "DEBUG": "false",
+    }
     live = compose_process("live", env)
     wait_for(lambda: run_healthcheck("live", env).returncode == 0, timeout=60, interval=0.5)
     live.stop()

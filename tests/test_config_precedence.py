@@ -57,7 +57,10 @@ def test_make_run_processes_see_the_environment_over_dotenv_over_defaults(tmp_pa
     (tmp_path / "probe.py").write_text(PROBE)
     (tmp_path / "Procfile").write_text("probe: python probe.py\n")
     env = _environment(
-        IN_ENV_AND_FILE="env", API_PAGE_SIZE="7", PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="ordersite.settings"
+        IN_ENV_AND_FILE="env",
+        API_PAGE_SIZE="7",
+        PYTHONPATH=str(ROOT),
+        DJANGO_SETTINGS_MODULE="ordersite.settings",
     )
     defaults = {
         "IN_ENV_AND_FILE": "default",
@@ -69,11 +72,19 @@ def test_make_run_processes_see_the_environment_over_dotenv_over_defaults(tmp_pa
     for name, value in defaults.items():
         command += ["--default", f"{name}={value}"]
 
-    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
 
     assert run.returncode == 0, run.stdout + run.stderr
-    probe = json.loads(next(line for line in run.stdout.splitlines() if "PROBE " in line).split("PROBE ", 1)[1])
-    assert probe["env"] == {"IN_ENV_AND_FILE": "env", "IN_FILE_AND_DEFAULT": "file", "ONLY_DEFAULT": "default"}
+    probe = json.loads(
+        next(line for line in run.stdout.splitlines() if "PROBE " in line).split("PROBE ", 1)[1]
+    )
+    assert probe["env"] == {
+        "IN_ENV_AND_FILE": "env",
+        "IN_FILE_AND_DEFAULT": "file",
+        "ONLY_DEFAULT": "default",
+    }
     assert probe["settings"] == {
         "API_PAGE_SIZE": 7,
         "API_MAX_PAGE_SIZE": 55,
@@ -88,7 +99,9 @@ def _project_copy(tmp_path: Path, dotenv: str) -> Path:
     """manage.py and the ordersite package (settings.py reads the .env beside it) in a folder of
     their own; the apps still come from the repository through PYTHONPATH."""
     app = tmp_path / "app"
-    shutil.copytree(ROOT / "ordersite", app / "ordersite", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "ordersite", app / "ordersite", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "manage.py", app / "manage.py")
     (app / ".env").write_text(dotenv)
     return app
@@ -129,10 +142,21 @@ def test_gunicorn_serves_with_the_environment_over_dotenv_over_defaults(tmp_path
     app = _project_copy(tmp_path, "DEBUG=true\nALLOWED_HOSTS=precedence.test\n")
     port = _free_ports(1)[0]
     # Plain HTTP: without DEBUG every other request would be redirected to https.
-    env = _environment(DEBUG="false", SECRET_KEY="tests-only", SECURE_SSL_REDIRECT="false", PYTHONPATH=str(ROOT))
+    env = _environment(
+        DEBUG="false", SECRET_KEY="tests-only", SECURE_SSL_REDIRECT="false", PYTHONPATH=str(ROOT)
+    )
     log = (tmp_path / "gunicorn.log").open("w")
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "ordersite.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "ordersite.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
         cwd=app,
         env=env,
         stdout=log,
@@ -142,7 +166,9 @@ def test_gunicorn_serves_with_the_environment_over_dotenv_over_defaults(tmp_path
 
         def answer(host: str) -> httpx.Response | None:
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/no-such-page/", headers={"Host": host}, timeout=5)
+                return httpx.get(
+                    f"http://127.0.0.1:{port}/no-such-page/", headers={"Host": host}, timeout=5
+                )
             except httpx.TransportError:
                 assert gunicorn.poll() is None, (tmp_path / "gunicorn.log").read_text()
                 return None
@@ -150,7 +176,9 @@ def test_gunicorn_serves_with_the_environment_over_dotenv_over_defaults(tmp_path
         allowed = wait_for(lambda: answer("precedence.test"), timeout=60, interval=0.2)
         assert allowed.status_code == 404
         assert "Using the URLconf" not in allowed.text, "DEBUG from .env beat the environment"
-        assert answer("127.0.0.1").status_code == 400, "ALLOWED_HOSTS from .env did not beat the default"
+        assert answer("127.0.0.1").status_code == 400, (
+            "ALLOWED_HOSTS from .env did not beat the default"
+        )
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)

@@ -19,8 +19,12 @@ def test_every_env_var_is_in_the_readme_and_env_example():
     example = (ROOT / ".env.example").read_text()
     names = _env_vars_read_in_settings()
     assert names, "settings.py reads its variables through env"
-    assert not {n for n in names if f"`{n}`" not in readme}, "missing from README's configuration table"
-    assert not {n for n in names if not re.search(rf"^#? ?{n}=", example, re.M)}, "missing from .env.example"
+    assert not {n for n in names if f"`{n}`" not in readme}, (
+        "missing from README's configuration table"
+    )
+    assert not {n for n in names if not re.search(rf"^#? ?{n}=", example, re.M)}, (
+        "missing from .env.example"
+    )
 
 
 def _procfile() -> dict[str, str]:
@@ -34,7 +38,9 @@ def test_docker_compose_runs_every_procfile_process_with_the_same_command():
     for name, command in _procfile().items():
         service = name.replace("_", "-")
         assert service in services, f"{service} missing from docker-compose.yml"
-        assert services[service]["command"] == command, f"{service} runs something else than the Procfile"
+        assert services[service]["command"] == command, (
+            f"{service} runs something else than the Procfile"
+        )
 
 
 def test_compose_redis_keeps_the_dead_letter_queue_on_disk():
@@ -44,7 +50,9 @@ def test_compose_redis_keeps_the_dead_letter_queue_on_disk():
 
 
 # Ways to build a Redis client (or its pool) by hand; ordersite/redis.py is the one place that may.
-_REDIS_CONSTRUCTION = re.compile(r"\b(?:Strict)?Redis\(|\bfrom_url\(|\bConnectionPool\(|\bSentinel\(|\bRedisCluster\(")
+_REDIS_CONSTRUCTION = re.compile(
+    r"\b(?:Strict)?Redis\(|\bfrom_url\(|\bConnectionPool\(|\bSentinel\(|\bRedisCluster\("
+)
 
 
 def test_every_redis_client_comes_from_the_factory():
@@ -57,7 +65,9 @@ def test_every_redis_client_comes_from_the_factory():
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if _REDIS_CONSTRUCTION.search(line):
                 offenders.append(f"{relative}:{number}: {line.strip()}")
-    assert not offenders, "build Redis clients with ordersite.redis.client():\n" + "\n".join(offenders)
+    assert not offenders, "build Redis clients with ordersite.redis.client():\n" + "\n".join(
+        offenders
+    )
 
 
 # Session state that PgBouncer's transaction mode would carry over to another client's
@@ -120,6 +130,8 @@ def test_every_breaker_is_named_through_the_breaker_name_enum():
                 continue
             parts = list(ast.walk(name))
             literal = any(isinstance(part, ast.Constant | ast.JoinedStr) for part in parts)
-            if literal or any(isinstance(part, ast.Name) and part.id in constants for part in parts):
+            if literal or any(
+                isinstance(part, ast.Name) and part.id in constants for part in parts
+            ):
                 offenders.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
     assert not offenders, "name breakers with BreakerName members:\n" + "\n".join(offenders)

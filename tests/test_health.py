@@ -26,7 +26,9 @@ QUEUES = list(Queue)
 
 @pytest.fixture(autouse=True)
 def _fresh_answers(settings):
-    settings.HEALTH_CACHE_SECONDS = 0  # every probe of these tests checks afresh, unless it says otherwise
+    settings.HEALTH_CACHE_SECONDS = (
+        0  # every probe of these tests checks afresh, unless it says otherwise
+    )
 
 
 def _ready():
@@ -67,7 +69,9 @@ def test_ready_when_database_redis_and_a_worker_per_queue_answer():
 @pytest.mark.usefixtures("live_worker")
 def test_503_names_a_queue_no_worker_consumes(settings):
     settings.HEALTH_QUEUES = [*QUEUES, "nobody-listens"]
-    wait_for(lambda: _ready().json()["error"]["data"]["checks"]["worker:orders"] == "ok", timeout=10)
+    wait_for(
+        lambda: _ready().json()["error"]["data"]["checks"]["worker:orders"] == "ok", timeout=10
+    )
     response = _ready()
     assert response.status_code == 503
     error = response.json()["error"]
@@ -126,7 +130,9 @@ def test_readiness_answers_within_its_timeout_when_redis_hangs(settings):
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
-def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_down(settings, scheme):
+def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_down(
+    settings, scheme
+):
     """Whatever the broker, one that refuses connections (a closed port) or accepts them and
     never answers (hung) is `broker: down` within HEALTH_CHECK_TIMEOUT; the rest still answers."""
     settings.HEALTH_CHECK_TIMEOUT = 0.5
@@ -136,7 +142,9 @@ def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_do
     with _hung_server() as hung_port:
         for port in (closed_port, hung_port):
             settings.CELERY_BROKER_URL = (
-                f"amqp://guest:guest@127.0.0.1:{port}//" if scheme == "amqp" else f"redis://127.0.0.1:{port}/0"
+                f"amqp://guest:guest@127.0.0.1:{port}//"
+                if scheme == "amqp"
+                else f"redis://127.0.0.1:{port}/0"
             )
             started = time.monotonic()
             response = _ready()
@@ -148,7 +156,8 @@ def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_do
 
 
 @pytest.mark.parametrize(
-    "url", [TEST_REDIS_URL, TEST_BROKER_URL if ON_RABBITMQ else "amqp://guest:guest@127.0.0.1:5672//"]
+    "url",
+    [TEST_REDIS_URL, TEST_BROKER_URL if ON_RABBITMQ else "amqp://guest:guest@127.0.0.1:5672//"],
 )
 def test_the_broker_check_passes_on_a_live_redis_or_rabbitmq(settings, url):
     settings.HEALTH_CHECK_TIMEOUT = 2

@@ -32,7 +32,9 @@ def _run(name, fn, **kwargs):
     return [q["sql"] for q in ctx.captured_queries]
 
 
-def test_every_step_stays_within_its_statement_budget(customer, redis_client, sandboxes, monkeypatch):
+def test_every_step_stays_within_its_statement_budget(
+    customer, redis_client, sandboxes, monkeypatch
+):
     # This test runs each step itself: the chain place_order sends after commit would let the
     # session's live worker (if one runs) move the same order meanwhile.
     monkeypatch.setattr(transaction, "on_commit", lambda *args, **kwargs: None)
@@ -54,7 +56,8 @@ def test_every_step_stays_within_its_statement_budget(customer, redis_client, sa
         statements[name] = _run(name, step, order_id=order_id)
     assert Order.objects.get(pk=order.pk).status == "completed"
     report = "\n\n".join(
-        f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql) for name, sql in statements.items()
+        f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql)
+        for name, sql in statements.items()
     )
     over = {name: len(sql) for name, sql in statements.items() if len(sql) > BUDGET[name]}
     assert not over, f"over budget {over}:\n{report}"

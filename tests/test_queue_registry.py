@@ -22,7 +22,9 @@ _NAME = "|".join(queue.value for queue in Queue)
 _QUOTED = rf"""["'](?:{_NAME})["']"""
 # A queue spelled as a string: given to a name, keyword or key that says queue (alone or first in
 # a list), or in a worker's `-Q`. An app label or a sandbox that shares a queue's name is neither.
-_QUEUE_LITERAL = re.compile(rf"""(?i:queue)\w*["']?\s*[=:]\s*[\[({{]?\s*{_QUOTED}|-Q[\s="',]+(?:{_NAME})\b""")
+_QUEUE_LITERAL = re.compile(
+    rf"""(?i:queue)\w*["']?\s*[=:]\s*[\[({{]?\s*{_QUOTED}|-Q[\s="',]+(?:{_NAME})\b"""
+)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,11 @@ def test_no_queue_is_spelled_outside_the_enum():
     offenders = []
     for path in sorted(ROOT.glob("**/*.py")):
         relative = path.relative_to(ROOT)
-        if relative.parts[0] in (".venv", "var") or "migrations" in relative.parts or relative in ALLOWED:
+        if (
+            relative.parts[0] in (".venv", "var")
+            or "migrations" in relative.parts
+            or relative in ALLOWED
+        ):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if _QUEUE_LITERAL.search(line):
@@ -85,11 +91,15 @@ def test_the_procfile_runs_one_worker_per_queue_with_the_shared_command_line():
     assert set(workers) == {f"worker_{queue}" for queue in Queue}
     for queue in Queue:
         expected = shlex.join(worker_argv([queue], node=f"{queue}@%h"))
-        assert workers[f"worker_{queue}"].startswith(f"{expected} "), f"worker_{queue}: {workers[f'worker_{queue}']}"
+        assert workers[f"worker_{queue}"].startswith(f"{expected} "), (
+            f"worker_{queue}: {workers[f'worker_{queue}']}"
+        )
 
 
 def test_compose_runs_one_worker_service_per_queue():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert {name for name in services if name.startswith("worker-")} == {f"worker-{queue}" for queue in Queue}
+    assert {name for name in services if name.startswith("worker-")} == {
+        f"worker-{queue}" for queue in Queue
+    }
     for queue in Queue:
         assert services[f"worker-{queue}"]["command"] == _procfile()[f"worker_{queue}"]

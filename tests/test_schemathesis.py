@@ -58,5 +58,10 @@ def test_no_request_the_schema_allows_makes_a_server_error(case, staff_token):
     # Beyond "no 5xx": every answer is one the schema documents, in the documented shape.
     case.validate_response(
         response,
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )

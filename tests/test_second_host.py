@@ -27,7 +27,8 @@ from .factories import ProductFactory, UserFactory
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("ip"), reason="a network namespace needs root and iproute2"
+        os.geteuid() != 0 or not shutil.which("ip"),
+        reason="a network namespace needs root and iproute2",
     ),
 ]
 
@@ -52,7 +53,9 @@ def _settled(pks: list[int]) -> bool:
     capture whose answer died with its host can be refused when re-sent: see the closing note of
     issue 15; lost is what no order may be)."""
     orders = Order.objects.filter(pk__in=pks)
-    return orders.filter(Q(status=OrderStatus.COMPLETED) | Q(dead_lettered_at__isnull=False)).count() == len(pks)
+    return orders.filter(
+        Q(status=OrderStatus.COMPLETED) | Q(dead_lettered_at__isnull=False)
+    ).count() == len(pks)
 
 
 def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
@@ -65,7 +68,11 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
         assert all("127.0.0.1" not in inside[key] for key in SERVICE_URLS)
         log = ROOT / "var" / f"worker-hostb-{os.getpid()}.log"
         options = ("-c", "2", "-l", "info", "--without-mingle", "--without-gossip")
-        command = [sys.executable, "-m", *worker_argv(Queue, node=f"hostb-{os.getpid()}@%h", options=options)]
+        command = [
+            sys.executable,
+            "-m",
+            *worker_argv(Queue, node=f"hostb-{os.getpid()}@%h", options=options),
+        ]
         worker = host.start(command, inside, log)
         wait_for(lambda: "ready." in log.read_text() or worker.poll() is not None, timeout=60)
         assert worker.poll() is None, log.read_text()[-3000:]
@@ -73,7 +80,10 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
 
         customer = UserFactory()
         ProductFactory(sku="hosts-1", price_cents=500, on_hand=ORDERS)
-        orders = [place_order(customer=customer, items=[{"sku": "hosts-1", "quantity": 1}])[0] for _ in range(ORDERS)]
+        orders = [
+            place_order(customer=customer, items=[{"sku": "hosts-1", "quantity": 1}])[0]
+            for _ in range(ORDERS)
+        ]
         ids, pks = {str(o.public_id) for o in orders}, [o.pk for o in orders]
 
         wait_for(lambda: _succeeded(log, ids) >= 4, timeout=60)
@@ -84,8 +94,12 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
 
         wait_for(lambda: _settled(pks), timeout=120)
         for order in Order.objects.filter(pk__in=pks).exclude(status=OrderStatus.COMPLETED):
-            assert store.matching(store.Filters(order_id=str(order.public_id))), f"{order.public_id} parked, no entry"
-        assert Order.objects.filter(pk__in=pks, status=OrderStatus.COMPLETED).count() > len(pks) // 2
+            assert store.matching(store.Filters(order_id=str(order.public_id))), (
+                f"{order.public_id} parked, no entry"
+            )
+        assert (
+            Order.objects.filter(pk__in=pks, status=OrderStatus.COMPLETED).count() > len(pks) // 2
+        )
         share_a = _succeeded(live_worker.log, ids)
         assert share_a > 0
         assert share_b > 0
@@ -93,7 +107,9 @@ def test_a_second_host_takes_a_share_and_losing_it_loses_no_order(live_worker):
         if beat is not None:
             beat.stop()
         host.close()
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    netns = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
     assert host.name not in netns
     assert host.name.startswith(PREFIX)
 
@@ -105,7 +121,9 @@ def test_a_namespace_left_by_a_dead_run_is_deleted_by_the_next():
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         assert name in cleanup_stale()
-        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+        netns = subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
         assert name not in netns
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)

@@ -33,7 +33,14 @@ SERVER_COMPUTED = {
 
 @pytest.mark.parametrize(
     "serializer",
-    [OrderOutput, OrderItemOutput, OrderEventOutput, OrderStatusOutput, ProductOutput, DashboardOutput],
+    [
+        OrderOutput,
+        OrderItemOutput,
+        OrderEventOutput,
+        OrderStatusOutput,
+        ProductOutput,
+        DashboardOutput,
+    ],
 )
 def test_output_serializers_are_read_only(serializer):
     writable = [name for name, field in serializer().fields.items() if not field.read_only]

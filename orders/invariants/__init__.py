@@ -21,10 +21,20 @@ from .audit import RULES, SETTLING_RULES, Audit, Breach, Report
 from .books import check_books
 from .timeline import INTERNALS, check_customer_timelines, customer_timeline
 
-__all__ = ["INTERNALS", "RULES", "SETTLING_RULES", "Breach", "Report", "check_invariants", "customer_timeline"]
+__all__ = [
+    "INTERNALS",
+    "RULES",
+    "SETTLING_RULES",
+    "Breach",
+    "Report",
+    "check_invariants",
+    "customer_timeline",
+]
 
 
-def check_invariants(*, since: datetime | None = None, window_s: float | None = None, ledgers: bool = True) -> Report:
+def check_invariants(
+    *, since: datetime | None = None, window_s: float | None = None, ledgers: bool = True
+) -> Report:
     """Audit every order (or those created since `since`, with the products, DLQ entries and
     ledger entries they touch). `window_s`: how long an order may still be moving (default
     PIPELINE_STUCK_AFTER_SECONDS; 0 holds every order to every rule now). `ledgers=False` skips
@@ -36,5 +46,7 @@ def check_invariants(*, since: datetime | None = None, window_s: float | None = 
     audit.check_sequences()
     check_books(audit, ledgers=ledgers)
     check_customer_timelines(audit)
-    audit.report.breaches = sorted(audit.drop_settling(), key=lambda b: (b.rule, b.order_id or "", b.product or ""))
+    audit.report.breaches = sorted(
+        audit.drop_settling(), key=lambda b: (b.rule, b.order_id or "", b.product or "")
+    )
     return audit.report

@@ -143,19 +143,29 @@ class Audit:
             "refunded_cents",
         )
         self.orders: dict[int, OrderRow] = {
-            row[0]: OrderRow(row[0], str(row[1]), *row[2:]) for row in self.scope.order_by().values_list(*fields)
+            row[0]: OrderRow(row[0], str(row[1]), *row[2:])
+            for row in self.scope.order_by().values_list(*fields)
         }
         self.by_public_id: dict[str, int] = {o.public_id: pk for pk, o in self.orders.items()}
         self.found: list[Breach] = []
         self.report = Report(checked={"orders": len(self.orders)})
         live = dlq.entries() + dlq.in_replay()
-        self.live_entries = [entry for entry in live if not entry.malformed and entry.order_id in self.by_public_id]
+        self.live_entries = [
+            entry for entry in live if not entry.malformed and entry.order_id in self.by_public_id
+        ]
         self.parked = {entry.order_id for entry in self.live_entries}
         self.report.checked["live DLQ entries"] = len(self.live_entries)
 
-    def flag(self, rule: str, detail: str, *, order: OrderRow | None = None, product: str | None = None) -> None:
+    def flag(
+        self, rule: str, detail: str, *, order: OrderRow | None = None, product: str | None = None
+    ) -> None:
         self.found.append(
-            Breach(rule=rule, detail=detail, order_id=order.public_id if order else None, product=product)
+            Breach(
+                rule=rule,
+                detail=detail,
+                order_id=order.public_id if order else None,
+                product=product,
+            )
         )
 
     def is_parked(self, order: OrderRow) -> bool:
@@ -167,7 +177,11 @@ class Audit:
             if order.status in TERMINAL or order.status in WAITING or self.is_parked(order):
                 continue
             why = " (marked dead-lettered, but no live DLQ entry)" if order.dead_lettered_at else ""
-            self.flag("state.stuck", f"{order.status} since {order.updated_at:%Y-%m-%d %H:%M:%S}{why}", order=order)
+            self.flag(
+                "state.stuck",
+                f"{order.status} since {order.updated_at:%Y-%m-%d %H:%M:%S}{why}",
+                order=order,
+            )
 
     def check_dead_letters(self) -> None:
         per_step = Counter((entry.order_id, entry.task) for entry in self.live_entries)
@@ -206,7 +220,11 @@ class Audit:
         window: one grouped query over just those orders."""
         if self.window_s <= 0:
             return self.found
-        candidates = {self.by_public_id[b.order_id] for b in self.found if b.rule in SETTLING_RULES and b.order_id}
+        candidates = {
+            self.by_public_id[b.order_id]
+            for b in self.found
+            if b.rule in SETTLING_RULES and b.order_id
+        }
         if not candidates:
             return self.found
         cutoff = self.now - timedelta(seconds=self.window_s)

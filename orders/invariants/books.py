@@ -30,7 +30,10 @@ LIVE = "created"  # our own Shipment rows: a delivery sets delivered_at, not the
 
 
 def check_books(audit: Audit, *, ledgers: bool) -> None:
-    payments = {row["order_id"]: row for row in payment_selectors.payment_audit_rows(order_pks=audit.scope_pks)}
+    payments = {
+        row["order_id"]: row
+        for row in payment_selectors.payment_audit_rows(order_pks=audit.scope_pks)
+    }
     ledger = _payment_ledger(audit) if ledgers else None
     by_order = _ledger_by_order(audit, ledger, payments) if ledger is not None else {}
     if ledger is not None:
@@ -61,11 +64,15 @@ def _ledger_by_order(
     """The gateway's authorizations of each order in scope: by the reference our payment row
     keeps, else by the merchant key the gateway kept (`<order>:<step>`). Entries of orders out of
     scope are left out; those of no order at all are unknown charges."""
-    ours = {row["gateway_reference"]: pk for pk, row in payments.items() if row["gateway_reference"]}
+    ours = {
+        row["gateway_reference"]: pk for pk, row in payments.items() if row["gateway_reference"]
+    }
     grouped: dict[int, list[LedgerEntry]] = defaultdict(list)
     strays = []
     for entry in ledger:
-        pk = ours.get(entry.reference) or audit.by_public_id.get(parse_step_key(entry.idempotency_key)[0])
+        pk = ours.get(entry.reference) or audit.by_public_id.get(
+            parse_step_key(entry.idempotency_key)[0]
+        )
         if pk is not None:
             grouped[pk].append(entry)
         else:
@@ -81,29 +88,48 @@ def _describe(entry: "LedgerEntry") -> str:
 
 
 def _check_ledger(
-    audit: Audit, ledger: list["LedgerEntry"], by_order: dict[int, list["LedgerEntry"]], payments: dict[int, dict]
+    audit: Audit,
+    ledger: list["LedgerEntry"],
+    by_order: dict[int, list["LedgerEntry"]],
+    payments: dict[int, dict],
 ) -> None:
     known = {entry.reference for entry in ledger}
     for pk, row in payments.items():
         if row["gateway_reference"] and row["gateway_reference"] not in known:
-            detail = f"our {row['status']} payment {row['gateway_reference']} is unknown to the gateway"
+            detail = (
+                f"our {row['status']} payment {row['gateway_reference']} is unknown to the gateway"
+            )
             audit.flag("ledger.missing", detail, order=audit.orders[pk])
     for pk, entries in by_order.items():
         order, row = audit.orders[pk], payments.get(pk)
         if len(entries) > 1:
             refs = ", ".join(f"{e.reference} ({e.status})" for e in entries)
-            audit.flag("ledger.duplicate", f"authorized {len(entries)} times at the gateway: {refs}", order=order)
+            audit.flag(
+                "ledger.duplicate",
+                f"authorized {len(entries)} times at the gateway: {refs}",
+                order=order,
+            )
         charged = [e for e in entries if e.captured_cents + e.refunded_cents > 0]
         if len(charged) > 1 or sum(e.captured_cents for e in charged) > order.total_cents:
-            detail = f"charged {len(charged)} time(s), {sum(e.captured_cents for e in charged)} cents"
-            audit.flag("money.double_charge", f"{detail} for a total of {order.total_cents}", order=order)
+            detail = (
+                f"charged {len(charged)} time(s), {sum(e.captured_cents for e in charged)} cents"
+            )
+            audit.flag(
+                "money.double_charge", f"{detail} for a total of {order.total_cents}", order=order
+            )
         for entry in entries:
             if entry.status in ENDED and _settled(entry) != entry.amount_cents:
-                audit.flag("money.unbalanced", f"at the gateway, {_describe(entry)}: {_split(entry)}", order=order)
+                audit.flag(
+                    "money.unbalanced",
+                    f"at the gateway, {_describe(entry)}: {_split(entry)}",
+                    order=order,
+                )
             if row is None or row["gateway_reference"] != entry.reference:
                 audit.flag("ledger.unknown", f"{_describe(entry)} is not in our books", order=order)
             elif _differences(row, entry) and not audit.is_parked(order):
-                audit.flag("ledger.mismatch", f"{entry.reference}: {_differences(row, entry)}", order=order)
+                audit.flag(
+                    "ledger.mismatch", f"{entry.reference}: {_differences(row, entry)}", order=order
+                )
 
 
 def _settled(row: Any) -> int:
@@ -168,10 +194,15 @@ def _check_captured_once(audit: Audit, order: OrderRow, row: dict | None, events
 CAPTURED_ONCE = frozenset({"captured", "partially_refunded", "refunded"})
 
 
-def _check_refunds(audit: Audit, payments: dict[int, dict], by_order: dict[int, list["LedgerEntry"]]) -> None:
+def _check_refunds(
+    audit: Audit, payments: dict[int, dict], by_order: dict[int, list["LedgerEntry"]]
+) -> None:
     """captured = refunded + kept, per order: the order's refunded amount is its payment's and its
     succeeded refunds' (and the gateway's, when it was read); the status follows the money."""
-    refunds = {row["order_id"]: row for row in payment_selectors.refund_audit_rows(order_pks=audit.scope_pks)}
+    refunds = {
+        row["order_id"]: row
+        for row in payment_selectors.refund_audit_rows(order_pks=audit.scope_pks)
+    }
     for pk, order in audit.orders.items():
         row, sums = payments.get(pk), refunds.get(pk, {"succeeded": 0, "pending": 0})
         refunded = row["refunded_cents"] if row else 0
@@ -182,13 +213,19 @@ def _check_refunds(audit: Audit, payments: dict[int, dict], by_order: dict[int, 
                 f" succeeded refunds {sums['succeeded']}"
             )
         if row is not None and row["refunding_cents"] != sums["pending"]:
-            problems.append(f"payment promises {row['refunding_cents']} cents, pending refunds {sums['pending']}")
-        gateway = [e for e in by_order.get(pk, []) if row and e.reference == row["gateway_reference"]]
+            problems.append(
+                f"payment promises {row['refunding_cents']} cents, pending refunds {sums['pending']}"
+            )
+        gateway = [
+            e for e in by_order.get(pk, []) if row and e.reference == row["gateway_reference"]
+        ]
         if gateway and gateway[0].refunded_cents != refunded:
             problems.append(f"gateway refunded {gateway[0].refunded_cents} cents, we {refunded}")
         expected = _status_for_refunds(order, refunded)
         if expected is not None and order.status != expected:
-            problems.append(f"{order.status} order with {refunded} of {order.total_cents} cents refunded")
+            problems.append(
+                f"{order.status} order with {refunded} of {order.total_cents} cents refunded"
+            )
         if problems:
             audit.flag("money.refund_mismatch", "; ".join(problems), order=order)
 
@@ -199,12 +236,16 @@ def _status_for_refunds(order: OrderRow, refunded: int) -> str | None:
         return None
     if refunded == 0:
         return (
-            order.status if order.status in (OrderStatus.COMPLETED, OrderStatus.DELIVERED) else "completed or delivered"
+            order.status
+            if order.status in (OrderStatus.COMPLETED, OrderStatus.DELIVERED)
+            else "completed or delivered"
         )
     return OrderStatus.REFUNDED if refunded >= order.total_cents else OrderStatus.PARTIALLY_REFUNDED
 
 
-def _check_nothing_held(audit: Audit, order: OrderRow, row: dict | None, entries: list["LedgerEntry"]) -> None:
+def _check_nothing_held(
+    audit: Audit, order: OrderRow, row: dict | None, entries: list["LedgerEntry"]
+) -> None:
     held = []
     if row is not None and row["status"] == "authorized":
         held.append(f"our payment {row['gateway_reference']} is still authorized")
@@ -216,12 +257,18 @@ def _check_nothing_held(audit: Audit, order: OrderRow, row: dict | None, entries
         elif entry.captured_cents:
             held.append(f"{entry.reference} captured {entry.captured_cents} cents at the gateway")
     if held:
-        audit.flag("money.held_after_terminal", f"{order.status} order: " + "; ".join(held), order=order)
+        audit.flag(
+            "money.held_after_terminal", f"{order.status} order: " + "; ".join(held), order=order
+        )
 
 
 # --- stock --------------------------------------------------------------------------------------
 def _check_stock(audit: Audit) -> None:
-    products = None if audit.since is None else OrderItem.objects.filter(order__in=audit.scope_pks).values("product_id")
+    products = (
+        None
+        if audit.since is None
+        else OrderItem.objects.filter(order__in=audit.scope_pks).values("product_id")
+    )
     rows = inventory_selectors.stock_audit_rows(product_ids=products)
     audit.report.checked["products"] = len(rows)
     for product in rows:
@@ -234,7 +281,9 @@ def _check_stock(audit: Audit) -> None:
     held: dict[int, dict[int, int]] = defaultdict(dict)
     committed: dict[int, dict[int, int]] = defaultdict(dict)
     for row in inventory_selectors.reservation_audit_rows(order_pks=audit.scope_pks):
-        target = held if row["status"] == "held" else committed if row["status"] == "committed" else None
+        target = (
+            held if row["status"] == "held" else committed if row["status"] == "committed" else None
+        )
         if target is not None:
             target[row["order_id"]][row["product_id"]] = row["quantity"]
     shipped_items: dict[int, dict[int, int]] = defaultdict(dict)
@@ -242,19 +291,39 @@ def _check_stock(audit: Audit) -> None:
     for order_pk, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
         shipped_items[order_pk][product_id] = quantity
     for pk in held.keys() | committed.keys() | shipped_items.keys():
-        _check_order_stock(audit, audit.orders[pk], held.get(pk, {}), committed.get(pk, {}), shipped_items.get(pk, {}))
+        _check_order_stock(
+            audit,
+            audit.orders[pk],
+            held.get(pk, {}),
+            committed.get(pk, {}),
+            shipped_items.get(pk, {}),
+        )
 
 
 def _check_order_stock(
-    audit: Audit, order: OrderRow, held: dict[int, int], committed: dict[int, int], shipped: dict[int, int]
+    audit: Audit,
+    order: OrderRow,
+    held: dict[int, int],
+    committed: dict[int, int],
+    shipped: dict[int, int],
 ) -> None:
     if order.status in FINISHED_UNCOMPLETED and held:
-        audit.flag("stock.held_after_terminal", f"{order.status} order holds {sum(held.values())} unit(s)", order=order)
+        audit.flag(
+            "stock.held_after_terminal",
+            f"{order.status} order holds {sum(held.values())} unit(s)",
+            order=order,
+        )
     if order.status in SHIPPED and (committed != shipped or held):
-        detail = f"shipped {_units(shipped)}, committed {_units(committed)}, still held {_units(held)}"
+        detail = (
+            f"shipped {_units(shipped)}, committed {_units(committed)}, still held {_units(held)}"
+        )
         audit.flag("stock.committed_mismatch", detail, order=order)
     elif order.status not in SHIPPED and committed:
-        audit.flag("stock.committed_mismatch", f"{order.status} order committed {_units(committed)}", order=order)
+        audit.flag(
+            "stock.committed_mismatch",
+            f"{order.status} order committed {_units(committed)}",
+            order=order,
+        )
 
 
 def _units(lines: dict[int, int]) -> str:
@@ -277,7 +346,10 @@ def _carrier_ledgers(audit: Audit) -> dict[str, list["Booking"]]:
 
 
 def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
-    shipments = {row["order_id"]: row for row in shipping_selectors.shipment_audit_rows(order_pks=audit.scope_pks)}
+    shipments = {
+        row["order_id"]: row
+        for row in shipping_selectors.shipment_audit_rows(order_pks=audit.scope_pks)
+    }
     live_at: dict[str, set[str]] = {role: set() for role in ledgers}
     for role, bookings in ledgers.items():
         for booking in (b for b in bookings if b.status in LIVE_STATUSES):
@@ -289,7 +361,10 @@ def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
             if ours is None or ours["status"] != LIVE:
                 detail = f"{order.status} order without a live shipment of ours"
                 audit.flag("shipping.booking_missing", detail, order=order)
-            elif ours["carrier"] in live_at and ours["tracking_number"] not in live_at[ours["carrier"]]:
+            elif (
+                ours["carrier"] in live_at
+                and ours["tracking_number"] not in live_at[ours["carrier"]]
+            ):
                 detail = f"our parcel {ours['tracking_number']} is not live at the {ours['carrier']} carrier"
                 audit.flag("shipping.booking_missing", detail, order=order)
         elif ours is not None and ours["status"] == LIVE and order.status in TERMINAL:
@@ -297,7 +372,9 @@ def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
             audit.flag("shipping.live_booking", detail, order=order)
 
 
-def _check_booking(audit: Audit, role: str, booking: "Booking", shipments: dict[int, dict[str, Any]]) -> None:
+def _check_booking(
+    audit: Audit, role: str, booking: "Booking", shipments: dict[int, dict[str, Any]]
+) -> None:
     """A parcel live at a carrier belongs to an order shipped through that carrier, as ours says."""
     where = f"live parcel {booking.tracking_number} at the {role} carrier"
     pk = audit.by_public_id.get(booking.order_id)
@@ -313,7 +390,9 @@ def _check_booking(audit: Audit, role: str, booking: "Booking", shipments: dict[
     ):
         return
     theirs = f"ours: {_shipment(ours)}" if ours else "no shipment of ours"
-    audit.flag("shipping.live_booking", f"{where} for a {order.status} order ({theirs})", order=order)
+    audit.flag(
+        "shipping.live_booking", f"{where} for a {order.status} order ({theirs})", order=order
+    )
 
 
 def _shipment(row: dict[str, Any]) -> str:

@@ -62,7 +62,9 @@ def check_customer_timelines(audit: Audit) -> None:
             if found:
                 leaks.append(f"#{shown.get('seq')} {shown.get('kind')}: " + ", ".join(found))
         if leaks:
-            audit.flag("timeline.customer_internals", "; ".join(leaks)[:1000], order=audit.orders[pk])
+            audit.flag(
+                "timeline.customer_internals", "; ".join(leaks)[:1000], order=audit.orders[pk]
+            )
 
 
 def _gateway_references(audit: Audit) -> dict[int, set[str]]:
@@ -76,7 +78,11 @@ def _gateway_references(audit: Audit) -> dict[int, set[str]]:
 def _internals_in(shown: dict[str, Any], staff: set[str], references: set[str]) -> list[str]:
     values = list(_strings(shown))
     text = "\n".join(values)
-    found = [f"{name} {match.group(0)!r}" for name, pattern in INTERNALS if (match := pattern.search(text))]
+    found = [
+        f"{name} {match.group(0)!r}"
+        for name, pattern in INTERNALS
+        if (match := pattern.search(text))
+    ]
     found += [f"the gateway reference {ref!r}" for ref in sorted(references) if ref in text]
     found += [f"the staff username {name!r}" for name in sorted(set(values) & staff)]
     return found
@@ -94,7 +100,9 @@ def _strings(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def _suspect_events(audit: Audit, staff: set[str], references: dict[int, set[str]]) -> list[OrderEvent]:
+def _suspect_events(
+    audit: Audit, staff: set[str], references: dict[int, set[str]]
+) -> list[OrderEvent]:
     """Events of the orders in scope whose raw data or actor could leak something: one query
     (the gateway references joined per order, as arrays, not a query per order)."""
     events, orders = OrderEvent._meta.db_table, Order._meta.db_table
@@ -124,7 +132,10 @@ def _suspect_events(audit: Audit, staff: set[str], references: dict[int, set[str
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # Plain instances (no queryset machinery: it costs more than the rule for 100k events).
-    return [OrderEvent(**dict(zip(columns, row[:-1], strict=True)), data=json.loads(row[-1])) for row in rows]
+    return [
+        OrderEvent(**dict(zip(columns, row[:-1], strict=True)), data=json.loads(row[-1]))
+        for row in rows
+    ]
 
 
 def _like_escape(text: str) -> str:

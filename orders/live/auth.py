@@ -48,7 +48,9 @@ def credentials(scope: dict[str, Any]) -> Credentials:
     cookies = SimpleCookie()
     cookies.load(header(scope, b"cookie") or "")
     morsel = cookies.get(settings.SESSION_COOKIE_NAME)
-    return Credentials(token=token, session_key=morsel.value if morsel else None, origin=header(scope, b"origin"))
+    return Credentials(
+        token=token, session_key=morsel.value if morsel else None, origin=header(scope, b"origin")
+    )
 
 
 def _user(found: Credentials, *, check_origin: bool) -> "AbstractBaseUser | None":

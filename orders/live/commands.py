@@ -87,7 +87,9 @@ COMMANDS: dict[str, Callable[["AbstractBaseUser", dict[str, Any]], None]] = {
 def parse(text: str | bytes) -> dict[str, Any]:
     """A client message as a dict with a `type`, within the REST API's size and depth limits."""
     if len(text) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        raise RequestTooLargeError(f"The message is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        raise RequestTooLargeError(
+            f"The message is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     try:
         message = json.loads(text)
     except RecursionError:
@@ -95,7 +97,9 @@ def parse(text: str | bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise ParseError(f"The message is not JSON: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise ValidationError({"type": ['A message is a JSON object with a "type": command, ping or pong.']})
+        raise ValidationError(
+            {"type": ['A message is a JSON object with a "type": command, ping or pong.']}
+        )
     # The command's body sits two levels down ({"action": {"PlaceOrder": body}}).
     if json_depth(message) > settings.API_MAX_JSON_DEPTH + 2:
         raise BodyTooDeepError(settings.API_MAX_JSON_DEPTH)
@@ -105,10 +109,14 @@ def parse(text: str | bytes) -> dict[str, Any]:
 def run(user: "AbstractBaseUser", action: Any) -> None:
     """Run a `command` message's action: {"PlaceOrder": {...}} and the like."""
     if not isinstance(action, dict) or len(action) != 1:
-        raise ValidationError({"action": [f"An action is an object with one command: {', '.join(COMMANDS)}."]})
+        raise ValidationError(
+            {"action": [f"An action is an object with one command: {', '.join(COMMANDS)}."]}
+        )
     ((name, body),) = action.items()
     if name not in COMMANDS:
-        raise ValidationError({"action": [f"Unknown command {name!r}; one of {', '.join(COMMANDS)}."]})
+        raise ValidationError(
+            {"action": [f"Unknown command {name!r}; one of {', '.join(COMMANDS)}."]}
+        )
     if not isinstance(body, dict):
         raise ValidationError({"action": [f"The body of {name} must be an object."]})
     COMMANDS[name](user, body)
@@ -121,5 +129,12 @@ def error_message(exc: Exception) -> dict[str, Any]:
     message = error["message"]
     if error["fields"]:
         # A seed client reads only `message`: say there what is wrong.
-        message = f"{message.removesuffix(' see fields.').rstrip(';')}: {json.dumps(error['fields'])}"
-    return {"message": message, "code": error["code"], "fields": error["fields"], "data": error["data"]}
+        message = (
+            f"{message.removesuffix(' see fields.').rstrip(';')}: {json.dumps(error['fields'])}"
+        )
+    return {
+        "message": message,
+        "code": error["code"],
+        "fields": error["fields"],
+        "data": error["data"],
+    }

@@ -95,7 +95,9 @@ async def order_feed(
                 yield delivered, view, delivered.seq
 
 
-async def all_feed(reader: Reader, subscription: Subscription, *, after: str | None) -> AsyncIterator[Delivery]:
+async def all_feed(
+    reader: Reader, subscription: Subscription, *, after: str | None
+) -> AsyncIterator[Delivery]:
     """Every event of the reader's orders (staff: every order), after stream id `after` if given,
     else from the subscription on."""
     position = parse_stream_id(after) if after else None

@@ -48,8 +48,16 @@ def seed_action(event: LiveEvent, view: dict[str, Any], *, customer_id: str) -> 
     return {action_name(event.kind): body}
 
 
-def ws_event(event: LiveEvent, view: dict[str, Any], *, customer_id: str, event_id: str | int) -> str:
-    return json.dumps({"type": "event", "id": event_id, "action": seed_action(event, view, customer_id=customer_id)})
+def ws_event(
+    event: LiveEvent, view: dict[str, Any], *, customer_id: str, event_id: str | int
+) -> str:
+    return json.dumps(
+        {
+            "type": "event",
+            "id": event_id,
+            "action": seed_action(event, view, customer_id=customer_id),
+        }
+    )
 
 
 def ws_error(message: str, **details: Any) -> str:

@@ -69,7 +69,12 @@ class _Batch:
         try:
             pipe = client().pipeline(transaction=False)
             for entry in self.entries:
-                pipe.xadd(settings.LIVE_STREAM_KEY, entry, maxlen=settings.LIVE_STREAM_MAXLEN, approximate=True)
+                pipe.xadd(
+                    settings.LIVE_STREAM_KEY,
+                    entry,
+                    maxlen=settings.LIVE_STREAM_MAXLEN,
+                    approximate=True,
+                )
             pipe.execute()
         except redis.RedisError:
             # Committed is committed: live clients fill the gap from the timeline (by seq) when
@@ -95,7 +100,9 @@ def publish_on_commit(event: "OrderEvent", order: "Order") -> None:
 def _registered(connection: Any, batch: _Batch) -> bool:
     """Whether the batch's callback still waits for this transaction's commit (it is gone once
     the transaction committed or rolled back)."""
-    return any(getattr(callback, "__self__", None) is batch for _, callback, _ in connection.run_on_commit)
+    return any(
+        getattr(callback, "__self__", None) is batch for _, callback, _ in connection.run_on_commit
+    )
 
 
 def is_publish(callback: Any) -> bool:

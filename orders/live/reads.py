@@ -33,8 +33,12 @@ async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await sync_to_async(call, thread_sensitive=False)()
 
 
-def order_timeline(*, order_id: str, after_seq: int, up_to_seq: int | None = None) -> list[LiveEvent]:
-    events = selectors.order_events_between(order_id=order_id, after_seq=after_seq, up_to_seq=up_to_seq)
+def order_timeline(
+    *, order_id: str, after_seq: int, up_to_seq: int | None = None
+) -> list[LiveEvent]:
+    events = selectors.order_events_between(
+        order_id=order_id, after_seq=after_seq, up_to_seq=up_to_seq
+    )
     return [LiveEvent.from_entry("", stream_entry(event, event.order)) for event in events]
 
 

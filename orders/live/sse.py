@@ -21,7 +21,9 @@ from .reads import run_sync
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "Live updates are unavailable for a moment (their Redis stream does not answer); try again."
+UNAVAILABLE = (
+    "Live updates are unavailable for a moment (their Redis stream does not answer); try again."
+)
 
 # The browser's EventSource waits this long before reconnecting (it sends Last-Event-ID then).
 RETRY_MS = 2000
@@ -29,7 +31,11 @@ RETRY_MS = 2000
 
 async def _answer(send: Any, status: int, body: dict, headers: tuple = ()) -> None:
     await send(
-        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), *headers]}
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *headers],
+        }
     )
     await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
@@ -47,11 +53,15 @@ def _position(scope: dict[str, Any], *, per_order: bool) -> tuple[str | None, bo
 
 async def serve(scope: dict[str, Any], receive: Any, send: Any, *, order_id: str | None) -> None:
     if scope["method"] != "GET":
-        await _answer(send, 405, error_body("method_not_allowed", f'Method "{scope["method"]}" not allowed.'))
+        await _answer(
+            send, 405, error_body("method_not_allowed", f'Method "{scope["method"]}" not allowed.')
+        )
         return
     user = await authenticate(scope)
     if user is None:
-        body = error_body("not_authenticated", "Authentication credentials were not provided or are invalid.")
+        body = error_body(
+            "not_authenticated", "Authentication credentials were not provided or are invalid."
+        )
         await _answer(send, 401, body, ((b"www-authenticate", b"Token"),))
         return
     if order_id is not None:
@@ -64,7 +74,9 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any, *, order_id: str
     last, valid = _position(scope, per_order=order_id is not None)
     if not valid:
         message = "Last-Event-ID must be an event id this stream sent."
-        await _answer(send, 400, error_body("invalid", message, fields={"Last-Event-ID": [message]}))
+        await _answer(
+            send, 400, error_body("invalid", message, fields={"Last-Event-ID": [message]})
+        )
         return
 
     reader = Reader(user)
@@ -77,7 +89,9 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any, *, order_id: str
             )
             await _stream(feed, receive, send)
     except LiveUnavailableError:
-        await _answer(send, 503, error_body("live_unavailable", UNAVAILABLE), ((b"retry-after", b"5"),))
+        await _answer(
+            send, 503, error_body("live_unavailable", UNAVAILABLE), ((b"retry-after", b"5"),)
+        )
 
 
 async def _stream(feed: AsyncIterator[Delivery], receive: Any, send: Any) -> None:
@@ -88,7 +102,9 @@ async def _stream(feed: AsyncIterator[Delivery], receive: Any, send: Any) -> Non
         (b"x-accel-buffering", b"no"),  # a proxy (nginx) must not buffer the stream
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True})
+    await send(
+        {"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(), "more_body": True}
+    )
 
     async def pump() -> None:
         async with contextlib.aclosing(feed):

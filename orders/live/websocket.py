@@ -54,7 +54,9 @@ class Connection:
                 if delivery is not None:
                     event, view, event_id = delivery
                     customer_id = await self.customer_id(event.owner_id)
-                    await self.send_text(protocol.ws_event(event, view, customer_id=customer_id, event_id=event_id))
+                    await self.send_text(
+                        protocol.ws_event(event, view, customer_id=customer_id, event_id=event_id)
+                    )
 
     async def handle(self, text: str | bytes) -> None:
         try:
@@ -65,7 +67,9 @@ class Connection:
             elif kind == "command":
                 await reads.run_sync(commands.run, self.reader.user, message.get("action"))
             elif kind != "pong":
-                await self.send_text(protocol.ws_error(f"Unknown message type {kind!r}: send command, ping or pong."))
+                await self.send_text(
+                    protocol.ws_error(f"Unknown message type {kind!r}: send command, ping or pong.")
+                )
         except Exception as exc:  # noqa: BLE001  (every refusal becomes an error message; the socket stays)
             await self.error(exc)
 
@@ -87,7 +91,10 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if after is not None and parse_stream_id(after) is None:
         await send({"type": "websocket.accept"})
         await send(
-            {"type": "websocket.send", "text": protocol.ws_error("last_event_id is not an event id.", code="invalid")}
+            {
+                "type": "websocket.send",
+                "text": protocol.ws_error("last_event_id is not an event id.", code="invalid"),
+            }
         )
         await send({"type": "websocket.close", "code": CLOSE_BAD_POSITION})
         return
@@ -100,7 +107,12 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await _converse(Connection(send, reader, subscription), receive, send, after)
     except LiveUnavailableError:
         await send({"type": "websocket.accept"})
-        await send({"type": "websocket.send", "text": protocol.ws_error(UNAVAILABLE, code="live_unavailable")})
+        await send(
+            {
+                "type": "websocket.send",
+                "text": protocol.ws_error(UNAVAILABLE, code="live_unavailable"),
+            }
+        )
         await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
 
@@ -126,4 +138,9 @@ async def _converse(connection: Connection, receive: Any, send: Any, after: str 
     if error is not None and not isinstance(error, SlowClientError):
         logger.error("live WebSocket feed failed", exc_info=error)
     with contextlib.suppress(Exception):
-        await send({"type": "websocket.close", "code": CLOSE_TOO_SLOW if isinstance(error, SlowClientError) else 1011})
+        await send(
+            {
+                "type": "websocket.close",
+                "code": CLOSE_TOO_SLOW if isinstance(error, SlowClientError) else 1011,
+            }
+        )

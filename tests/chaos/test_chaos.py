@@ -41,8 +41,20 @@ def chaos(tmp_path_factory) -> dict:
     """Every scenario's short run: `python bench/chaos.py --short --all`, stopped (it stops what
     it started) if it overruns."""
     out = tmp_path_factory.mktemp("chaos")
-    command = [sys.executable, "bench/chaos.py", "--short", "--all", "--json-out", str(out / "result.json")]
-    command += ["--logs", str(out / "logs"), "--ports", os.environ.get("TEST_SANDBOX_PORTS", "8300-8399")]
+    command = [
+        sys.executable,
+        "bench/chaos.py",
+        "--short",
+        "--all",
+        "--json-out",
+        str(out / "result.json"),
+    ]
+    command += [
+        "--logs",
+        str(out / "logs"),
+        "--ports",
+        os.environ.get("TEST_SANDBOX_PORTS", "8300-8399"),
+    ]
     with (out / "chaos.out").open("w") as log:
         run = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -66,7 +78,10 @@ def _scenario(chaos: dict, name: str) -> dict:
 def test_chaos_short_run_loses_nothing_and_holds_nothing(chaos, name):
     run = _scenario(chaos, name)
     breaches = {rule: n for rule, n in run["by_rule"].items() if rule not in CONTENT_RULES}
-    details = json.dumps({"examples": run["examples"], "timelines": run["timelines"], "notes": run["notes"]}, indent=1)
+    details = json.dumps(
+        {"examples": run["examples"], "timelines": run["timelines"], "notes": run["notes"]},
+        indent=1,
+    )
     assert run["accepted"] == run["sent"] > 0, f"orders were refused: {run['http']}"
     assert (run["lost"], run["double_charges"], run["held_after_terminal"]) == (0, 0, 0), details
     assert breaches == {}, details
@@ -74,7 +89,10 @@ def test_chaos_short_run_loses_nothing_and_holds_nothing(chaos, name):
 
 
 def test_chaos_short_runs_show_customers_no_internals(chaos):
-    leaks = {name: run["by_rule"].get("timeline.customer_internals", 0) for name, run in chaos["scenarios"].items()}
+    leaks = {
+        name: run["by_rule"].get("timeline.customer_internals", 0)
+        for name, run in chaos["scenarios"].items()
+    }
     assert set(leaks.values()) == {0}, leaks
 
 

@@ -54,7 +54,9 @@ def isolated_worker(isolated_broker) -> Iterator[Callable[..., WorkerProcess]]:
 
     def start(**env: str) -> WorkerProcess:
         worker = WorkerProcess(
-            worker_env(CELERY_BROKER_URL=ISOLATED_BROKER_URL, **env), name=f"dlq{len(started)}", concurrency=1
+            worker_env(CELERY_BROKER_URL=ISOLATED_BROKER_URL, **env),
+            name=f"dlq{len(started)}",
+            concurrency=1,
         )
         started.append(worker)
         return worker

@@ -14,7 +14,9 @@ class UnavailablePaymentGateway(HttpPaymentGateway):
 
     name = "always-down"
 
-    def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult:
+    def authorize(
+        self, *, amount_cents: int, currency: str, token: str, idempotency_key: str
+    ) -> PaymentResult:
         raise GatewayUnavailableError("payment provider unreachable (test adapter)")
 
 
@@ -23,5 +25,7 @@ class WorkerKillingPaymentGateway(HttpPaymentGateway):
 
     name = "worker-killer"
 
-    def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult:
+    def authorize(
+        self, *, amount_cents: int, currency: str, token: str, idempotency_key: str
+    ) -> PaymentResult:
         os._exit(13)

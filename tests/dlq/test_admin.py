@@ -36,7 +36,9 @@ def test_staff_without_the_permission_cannot_see_the_page(client, redis_client):
     assert "Dead letters" not in client.get(reverse("admin:index")).content.decode()
 
 
-def test_index_shows_the_count_and_turns_red_past_the_maximum(client, reviewer, make_entry, settings):
+def test_index_shows_the_count_and_turns_red_past_the_maximum(
+    client, reviewer, make_entry, settings
+):
     make_entry()
     page = client.get(reverse("admin:index")).content.decode()
     assert 'class="dlq-count"' in page
@@ -45,7 +47,9 @@ def test_index_shows_the_count_and_turns_red_past_the_maximum(client, reviewer, 
     assert "dlq-alarm" in client.get(reverse("admin:index")).content.decode()
 
 
-def test_list_filters_searches_by_order_and_survives_garbage(client, reviewer, make_entry, redis_client):
+def test_list_filters_searches_by_order_and_survives_garbage(
+    client, reviewer, make_entry, redis_client
+):
     order = OrderFactory()
     mine = make_entry(args=[str(order.public_id)], exc_type="KeyError")
     make_entry(task="inventory.reserve_stock", queue=Queue.INVENTORY)
@@ -62,7 +66,9 @@ def test_list_filters_searches_by_order_and_survives_garbage(client, reviewer, m
 def test_detail_shows_the_envelope_and_links_the_order(client, reviewer, make_entry):
     order = OrderFactory()
     entry = make_entry(args=[str(order.public_id)])
-    page = client.get(reverse("admin:deadletters_deadletter_change", args=[entry.id])).content.decode()
+    page = client.get(
+        reverse("admin:deadletters_deadletter_change", args=[entry.id])
+    ).content.decode()
     assert reverse("admin:orders_order_change", args=[order.pk]) in page
     assert "&quot;exc_type&quot;: &quot;GatewayUnavailableError&quot;" in page
 
@@ -70,19 +76,28 @@ def test_detail_shows_the_envelope_and_links_the_order(client, reviewer, make_en
 def test_discard_asks_for_a_reason_and_records_it(client, reviewer, make_entry):
     order = OrderFactory(status=OrderStatus.PAID)
     entry = make_entry(args=[str(order.public_id)])
-    response = client.post(reverse(LIST), {"action": "discard", "scope": "selected", "entry": [entry.id]})
+    response = client.post(
+        reverse(LIST), {"action": "discard", "scope": "selected", "entry": [entry.id]}
+    )
     confirm = response["Location"]
     assert client.get(confirm).status_code == 200
-    refused = client.post(reverse("admin:deadletters_deadletter_discard"), {"entry": [entry.id], "reason": ""})
+    refused = client.post(
+        reverse("admin:deadletters_deadletter_discard"), {"entry": [entry.id], "reason": ""}
+    )
     assert "A reason is required" in refused.content.decode()
     assert store.dead_letter_count() == 1
-    client.post(reverse("admin:deadletters_deadletter_discard"), {"entry": [entry.id], "reason": "test order"})
+    client.post(
+        reverse("admin:deadletters_deadletter_discard"),
+        {"entry": [entry.id], "reason": "test order"},
+    )
     assert store.dead_letter_count() == 0
     event = Order.objects.get(pk=order.pk).events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
     assert (event.actor, event.data["reason"]) == (reviewer.username, "test order")
 
 
-def test_replay_from_the_detail_page_lands_in_recent_actions(client, reviewer, make_entry, redis_client):
+def test_replay_from_the_detail_page_lands_in_recent_actions(
+    client, reviewer, make_entry, redis_client
+):
     broker.empty_queue(TEST_BROKER_URL, "dlq-test-parked")
     entry = make_entry(task="orders.parked_task", queue="dlq-test-parked", order_id="")
     detail = reverse("admin:deadletters_deadletter_change", args=[entry.id])
@@ -97,7 +112,9 @@ def test_the_pages_former_addresses_redirect_to_their_room(client, reviewer, mak
     old_to_new = {
         "/admin/orders/deadletter/?task=payments.authorize_payment": f"{reverse(LIST)}?task=payments.authorize_payment",
         "/admin/orders/deadletter/discard/?entry=x": f"{reverse('admin:deadletters_deadletter_discard')}?entry=x",
-        f"/admin/orders/deadletter/{entry.id}/": reverse("admin:deadletters_deadletter_change", args=[entry.id]),
+        f"/admin/orders/deadletter/{entry.id}/": reverse(
+            "admin:deadletters_deadletter_change", args=[entry.id]
+        ),
     }
     for old, new in old_to_new.items():
         response = client.get(old)
@@ -111,7 +128,9 @@ _MOVE = importlib.import_module("orders.migrations.0008_deadletter_moves_to_dead
 def _grant_the_old_permission():
     """The database as it was before the move: the permission hangs on orders' content type."""
     old = ContentType.objects.create(app_label="orders", model="deadletter")
-    permission = Permission.objects.create(content_type=old, codename="review_dead_letters", name="Can review")
+    permission = Permission.objects.create(
+        content_type=old, codename="review_dead_letters", name="Can review"
+    )
     user = StaffFactory()
     user.user_permissions.add(permission)
     return user

@@ -28,7 +28,9 @@ def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_
     to_replay = OrderFactory(status=OrderStatus.PAID)
     to_discard = OrderFactory(status=OrderStatus.PAID)
     replayed = make_entry(task="orders.parked_task", queue=PARKED, args=[str(to_replay.public_id)])
-    discarded = make_entry(task="inventory.reserve_stock", queue=PARKED, args=[str(to_discard.public_id)])
+    discarded = make_entry(
+        task="inventory.reserve_stock", queue=PARKED, args=[str(to_discard.public_id)]
+    )
     make_entry(task="shipping.create_shipment", queue=PARKED, args=["someone-else"], order_id="")
 
     log_in(page, live_server.url, username="reviewer", password="a-long-test-password")
@@ -58,7 +60,11 @@ def test_staff_logs_in_filters_replays_and_discards(live_server, browser, redis_
     expect(page.locator(".messagelist")).to_contain_text("Discarded 1 dead letter(s).")
 
     assert store.dead_letter_count() == 1
-    assert Order.objects.get(pk=to_replay.pk).events.filter(kind=EventKind.DEAD_LETTER_REPLAYED).exists()
+    assert (
+        Order.objects.get(pk=to_replay.pk)
+        .events.filter(kind=EventKind.DEAD_LETTER_REPLAYED)
+        .exists()
+    )
     event = Order.objects.get(pk=to_discard.pk).events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
     assert (event.actor, event.data["reason"]) == ("reviewer", "customer asked by phone")
     assert discarded.id == event.data["entry_id"]

@@ -38,9 +38,13 @@ def test_dlq_api_lists_filters_shows_and_discards(reviewer_api, redis_client, ma
 
     refused = reviewer_api.post(f"/api/v1/dlq/{entry.id}/discard/", {}, format="json")
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid")
-    done = reviewer_api.post(f"/api/v1/dlq/{entry.id}/discard/", {"reason": "test data"}, format="json")
+    done = reviewer_api.post(
+        f"/api/v1/dlq/{entry.id}/discard/", {"reason": "test data"}, format="json"
+    )
     assert done.status_code == 200
-    assert Order.objects.get(pk=order.pk).events.filter(kind=EventKind.DEAD_LETTER_DISCARDED).exists()
+    assert (
+        Order.objects.get(pk=order.pk).events.filter(kind=EventKind.DEAD_LETTER_DISCARDED).exists()
+    )
     gone = reviewer_api.get(f"/api/v1/dlq/{entry.id}/")
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "dead_letter_not_found")
     assert store.dead_letter_count() == 1

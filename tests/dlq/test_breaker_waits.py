@@ -38,7 +38,9 @@ def payment_breaker_held_open(redis_client, *, seconds: float) -> Iterator[threa
         while not done.is_set() and time.monotonic() < deadline:
             now_s, now_us = redis_client.time()
             now_ms = now_s * 1000 + now_us // 1000
-            redis_client.hset(key, mapping={"state": "open", "open_until": now_ms + 1000, "opened_at": now_ms})
+            redis_client.hset(
+                key, mapping={"state": "open", "open_until": now_ms + 1000, "opened_at": now_ms}
+            )
             done.wait(0.2)
         Breaker(BreakerName.PAYMENT).reset()
 
@@ -52,7 +54,9 @@ def payment_breaker_held_open(redis_client, *, seconds: float) -> Iterator[threa
 
 
 def _order(token: str) -> Order:
-    return OrderFactory(status=OrderStatus.PENDING, lines=[(ProductFactory(on_hand=5), 1)], payment_token=token)
+    return OrderFactory(
+        status=OrderStatus.PENDING, lines=[(ProductFactory(on_hand=5), 1)], payment_token=token
+    )
 
 
 def _retries(order: Order) -> list[dict]:
@@ -68,7 +72,9 @@ def test_waiting_on_an_open_breaker_does_not_spend_the_steps_retries(
     order = _order("tok_processing_error")
     with payment_breaker_held_open(redis_client, seconds=6):
         pipeline_chain(str(order.public_id)).apply_async(connection=isolated_broker)
-        wait_for(lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 4, timeout=20)
+        wait_for(
+            lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 4, timeout=20
+        )
     wait_for(lambda: Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED, timeout=60)
     waits = [r for r in _retries(order) if "CircuitOpenError" in r["error"]]
     assert all(r["breaker_wait"] for r in waits)
@@ -76,7 +82,9 @@ def test_waiting_on_an_open_breaker_does_not_spend_the_steps_retries(
     assert store.dead_letter_count() == 0
 
 
-def test_an_outage_that_never_ends_still_ends_in_the_dlq(redis_client, faults, isolated_broker, isolated_worker):
+def test_an_outage_that_never_ends_still_ends_in_the_dlq(
+    redis_client, faults, isolated_broker, isolated_worker
+):
     isolated_worker(PIPELINE_MAX_RETRIES="50", PIPELINE_BREAKER_WAIT_MAX_SECONDS="3")
     order = _order("tok_visa")
     with payment_breaker_held_open(redis_client, seconds=30):
@@ -99,11 +107,17 @@ def test_a_compensation_waits_out_an_outage_longer_than_the_bound(
     isolated_worker(PIPELINE_BREAKER_WAIT_MAX_SECONDS="2")
     order = _order("tok_visa")
     assert payment_services.authorize_payment(order_id=str(order.public_id)) == "authorized"
-    monkeypatch.setattr(transaction, "on_commit", lambda *args, **kwargs: None)  # sent below, by hand
+    monkeypatch.setattr(
+        transaction, "on_commit", lambda *args, **kwargs: None
+    )  # sent below, by hand
     order_services.cancel_order(order=Order.objects.get(pk=order.pk), actor="test")
     with payment_breaker_held_open(redis_client, seconds=6):
-        signature("payments.void_payment", args=(str(order.public_id),)).apply_async(connection=isolated_broker)
-        wait_for(lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 3, timeout=20)
+        signature("payments.void_payment", args=(str(order.public_id),)).apply_async(
+            connection=isolated_broker
+        )
+        wait_for(
+            lambda: sum("CircuitOpenError" in r["error"] for r in _retries(order)) >= 3, timeout=20
+        )
         assert store.dead_letter_count() == 0
     wait_for(lambda: Payment.objects.get(order=order).status == PaymentStatus.VOIDED, timeout=30)
     assert store.dead_letter_count() == 0

@@ -31,7 +31,9 @@ OTHER_APPS = sorted(p.parent.name for p in ROOT.glob("*/apps.py") if p.parent.na
 
 @pytest.mark.parametrize("module", OLD_MODULES)
 def test_the_old_dead_letter_modules_are_gone(module):
-    assert importlib.util.find_spec(module) is None, f"{module} is back: the DLQ lives in deadletters/"
+    assert importlib.util.find_spec(module) is None, (
+        f"{module} is back: the DLQ lives in deadletters/"
+    )
 
 
 def test_the_old_dead_letter_templates_are_gone():
@@ -61,7 +63,11 @@ def test_deadletters_imports_no_other_app():
 def test_the_import_contract_of_deadletters_holds():
     """The same rule as import-linter sees it (make lint runs it too)."""
     lint = subprocess.run(
-        [str(Path(sys.executable).with_name("lint-imports")), "--contract", "deadletters-imports-only-ordersite"],
+        [
+            str(Path(sys.executable).with_name("lint-imports")),
+            "--contract",
+            "deadletters-imports-only-ordersite",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -78,7 +84,9 @@ def test_dead_letter_reasons_are_spelled_only_in_their_enum():
     offenders = []
     for path in sorted(ROOT.glob("**/*.py")):
         relative = path.relative_to(ROOT)
-        if relative.parts[0] in (".venv", "tests", "var") or relative == Path("deadletters/store.py"):
+        if relative.parts[0] in (".venv", "tests", "var") or relative == Path(
+            "deadletters/store.py"
+        ):
             continue
         lines = enumerate(path.read_text().splitlines(), 1)
         offenders += [f"{relative}:{number}" for number, line in lines if _REASON.search(line)]

@@ -49,7 +49,9 @@ def test_malformed_entry_is_listed_as_such_and_can_be_discarded(redis_client, ma
     assert store.dead_letter_count() == 2
 
 
-def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(redis_client, settings, make_entry, db):
+def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(
+    redis_client, settings, make_entry, db
+):
     settings.DLQ_MAX_ARGS_BYTES = 100
     args, cut = store.bounded(["x" * 500])
     assert cut
@@ -62,7 +64,9 @@ def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(redis_cli
         dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
 
 
-def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(redis_client, settings, make_entry, caplog):
+def test_over_max_length_nothing_is_trimmed_and_the_overflow_is_counted(
+    redis_client, settings, make_entry, caplog
+):
     settings.DLQ_MAX_LENGTH = 2
     with caplog.at_level(logging.ERROR, logger="deadletters.store"):
         for n in range(4):
@@ -112,11 +116,17 @@ def test_a_replay_that_crashed_midway_is_put_back(redis_client, make_entry):
 
 
 @pytest.mark.django_db
-def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(redis_client, make_entry):
+def test_discard_records_the_reason_fails_the_order_and_logs_the_admin_action(
+    redis_client, make_entry
+):
     order = OrderFactory(status=OrderStatus.PAID, dead_lettered_at="2026-01-01T00:00:00Z")
-    entry = make_entry(args=[str(order.public_id)], task="inventory.reserve_stock", queue=Queue.INVENTORY)
+    entry = make_entry(
+        args=[str(order.public_id)], task="inventory.reserve_stock", queue=Queue.INVENTORY
+    )
     staff = StaffFactory()
-    dlq_services.discard_dead_letter(entry_id=entry.id, actor=staff.username, reason="duplicate order", user=staff)
+    dlq_services.discard_dead_letter(
+        entry_id=entry.id, actor=staff.username, reason="duplicate order", user=staff
+    )
 
     order = Order.objects.get(pk=order.pk)
     assert (order.status, order.needs_review) == (OrderStatus.FAILED, False)
@@ -152,9 +162,20 @@ def test_manage_py_dlq_lists_shows_replays_discards_and_counts(redis_client, mak
     out = StringIO()
     call_command("dlq", "show", kept.id, stdout=out)
     assert json.loads(out.getvalue())["id"] == kept.id
-    call_command("dlq", "replay", "--all", "--task", "orders.parked_task", "--actor", "cron", stdout=StringIO())
+    call_command(
+        "dlq",
+        "replay",
+        "--all",
+        "--task",
+        "orders.parked_task",
+        "--actor",
+        "cron",
+        stdout=StringIO(),
+    )
     assert broker.backlog(TEST_BROKER_URL, (PARKED,)) == 1
-    call_command("dlq", "discard", other.id, "--actor", "cron", "--reason", "obsolete", stdout=StringIO())
+    call_command(
+        "dlq", "discard", other.id, "--actor", "cron", "--reason", "obsolete", stdout=StringIO()
+    )
     out = StringIO()
     call_command("dlq", "stats", stdout=out)
     assert json.loads(out.getvalue())["length"] == 0
@@ -164,7 +185,9 @@ def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_cl
     """Finding 1: a step that fails again (a redelivery, a re-send) while its entry waits adds no
     second entry; another step of the order, or an entry naming no order, is its own entry."""
     first = make_entry(args=["order-a"], task="payments.authorize_payment")
-    again = store.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X")
+    again = store.Envelope(
+        task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X"
+    )
     assert store.push(again) == 1
     assert again.id == first.id, "the push answers with the entry that is already waiting"
     assert [e.id for e in store.entries()] == [first.id]

@@ -26,7 +26,9 @@ def _recovered_order() -> Order:
     """An order whose authorize step was dead-lettered, then got through some other way: it is
     reserved now, with its authorization and its stock held."""
     product = ProductFactory(on_hand=5)
-    order = OrderFactory(status=OrderStatus.RESERVED, lines=[(product, 2)], dead_lettered_at=timezone.now())
+    order = OrderFactory(
+        status=OrderStatus.RESERVED, lines=[(product, 2)], dead_lettered_at=timezone.now()
+    )
     Payment.objects.create(
         order=order,
         amount_cents=order.total_cents,
@@ -51,7 +53,9 @@ def reviewer() -> APIClient:
     return client
 
 
-def test_discarding_a_stale_entry_only_removes_it(redis_client, make_entry, django_capture_on_commit_callbacks):
+def test_discarding_a_stale_entry_only_removes_it(
+    redis_client, make_entry, django_capture_on_commit_callbacks
+):
     order = _recovered_order()
     entry = make_entry(args=[str(order.public_id)], task="payments.authorize_payment")
     with django_capture_on_commit_callbacks(execute=False) as sent:
@@ -62,7 +66,11 @@ def test_discarding_a_stale_entry_only_removes_it(redis_client, make_entry, djan
     assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORIZED
     assert Reservation.objects.get(order=order).status == ReservationStatus.HELD
     event = order.events.get(kind=EventKind.DEAD_LETTER_DISCARDED)
-    assert (event.data["stale"], event.data["reason"], event.status) == (True, "looks old", OrderStatus.RESERVED)
+    assert (event.data["stale"], event.data["reason"], event.status) == (
+        True,
+        "looks old",
+        OrderStatus.RESERVED,
+    )
     assert not order.events.filter(kind=EventKind.ORDER_FAILED).exists()
     assert store.dead_letter_count() == 0
 
@@ -71,9 +79,13 @@ def test_discarding_a_current_entry_fails_the_order_and_compensates(
     redis_client, make_entry, django_capture_on_commit_callbacks
 ):
     order = _recovered_order()
-    entry = make_entry(args=[str(order.public_id)], task="shipping.create_shipment", queue=Queue.SHIPPING)
+    entry = make_entry(
+        args=[str(order.public_id)], task="shipping.create_shipment", queue=Queue.SHIPPING
+    )
     with django_capture_on_commit_callbacks(execute=False) as sent:
-        dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="carrier refuses it")
+        dlq_services.discard_dead_letter(
+            entry_id=entry.id, actor="ops", reason="carrier refuses it"
+        )
     assert len(without_live_publish(sent)) == 1, "the compensations are sent after commit"
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.FAILED, False)
@@ -111,6 +123,8 @@ def test_discarding_one_of_two_parked_steps_keeps_the_order_flagged(redis_client
     """needs_review holds while any current entry of the order waits."""
     order = OrderFactory(status=OrderStatus.SHIPPED, dead_lettered_at=timezone.now())
     make_entry(args=[str(order.public_id)], task="payments.capture_payment", queue=Queue.ORDERS)
-    stray = make_entry(args=[str(order.public_id)], task="shipping.cancel_stray_booking", queue=Queue.SHIPPING)
+    stray = make_entry(
+        args=[str(order.public_id)], task="shipping.cancel_stray_booking", queue=Queue.SHIPPING
+    )
     dlq_services.discard_dead_letter(entry_id=stray.id, actor="ops", reason="handled by phone")
     assert Order.objects.get(pk=order.pk).needs_review

@@ -39,7 +39,10 @@ def test_poison_step_is_dead_lettered_after_max_retries_then_replay_completes_th
 ):
     order = _order()
     order_id = str(order.public_id)
-    isolated_worker(PIPELINE_MAX_RETRIES="2", PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.UnavailablePaymentGateway")
+    isolated_worker(
+        PIPELINE_MAX_RETRIES="2",
+        PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.UnavailablePaymentGateway",
+    )
     pipeline_chain(order_id).apply_async(connection=isolated_broker)
 
     entry = wait_for(_one_entry, timeout=60)
@@ -49,13 +52,19 @@ def test_poison_step_is_dead_lettered_after_max_retries_then_replay_completes_th
         [order_id],
         order_id,
     )
-    assert (entry.exc_type, entry.reason, entry.attempts) == ("GatewayUnavailableError", "retries_exhausted", 3)
+    assert (entry.exc_type, entry.reason, entry.attempts) == (
+        "GatewayUnavailableError",
+        "retries_exhausted",
+        3,
+    )
     assert "payment provider unreachable" in entry.exc_message
     assert "GatewayUnavailableError" in entry.traceback
     assert entry.task_id
     assert entry.hostname
     assert entry.correlation_id
-    assert datetime.fromisoformat(entry.first_failed_at) <= datetime.fromisoformat(entry.last_failed_at)
+    assert datetime.fromisoformat(entry.first_failed_at) <= datetime.fromisoformat(
+        entry.last_failed_at
+    )
     # Celery keeps the rest of a chain last-step-first.
     assert [step["task"] for step in reversed(entry.chain)] == [
         "inventory.reserve_stock",
@@ -87,7 +96,8 @@ def test_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
 ):
     order = _order()
     worker = isolated_worker(
-        DLQ_MAX_DELIVERIES="2", PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.WorkerKillingPaymentGateway"
+        DLQ_MAX_DELIVERIES="2",
+        PAYMENT_GATEWAY_CLASS="tests.dlq.gateways.WorkerKillingPaymentGateway",
     )
     pipeline_chain(str(order.public_id)).apply_async(connection=isolated_broker)
 
@@ -105,9 +115,13 @@ def test_message_that_kills_its_worker_is_dead_lettered_after_max_deliveries(
     assert "Task inventory.reserve_stock[" not in worker.log.read_text()
 
 
-def test_unknown_task_and_undecodable_message_land_in_the_dlq(redis_client, isolated_broker, isolated_worker):
+def test_unknown_task_and_undecodable_message_land_in_the_dlq(
+    redis_client, isolated_broker, isolated_worker
+):
     isolated_worker()
-    app.send_task("orders.no_such_task", args=["abc"], queue=Queue.ORDERS, connection=isolated_broker)
+    app.send_task(
+        "orders.no_such_task", args=["abc"], queue=Queue.ORDERS, connection=isolated_broker
+    )
     with isolated_broker.Producer() as producer:
         producer.publish(
             b"\x00not json at all",

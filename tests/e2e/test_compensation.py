@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def _authorized(order: Order) -> Payment:
     """A real authorization at the payment sandbox, recorded as the pipeline would."""
     key = pipeline.step_key(str(order.public_id), pipeline.AUTHORIZE)
-    result = HttpPaymentGateway().authorize(amount_cents=1000, currency="USD", token="tok_visa", idempotency_key=key)
+    result = HttpPaymentGateway().authorize(
+        amount_cents=1000, currency="USD", token="tok_visa", idempotency_key=key
+    )
     return Payment.objects.create(
         order=order,
         amount_cents=1000,
@@ -58,13 +60,22 @@ def test_a_release_that_keeps_failing_does_not_hold_back_the_void(faults):
     with transaction.atomic():
         pipeline.compensate_on_commit(order_id=str(order.public_id))
 
-    wait_for(lambda: order.events.filter(kind=EventKind.STEP_RETRY, data__task="inventory.release_stock").exists())
+    wait_for(
+        lambda: order.events.filter(
+            kind=EventKind.STEP_RETRY, data__task="inventory.release_stock"
+        ).exists()
+    )
     wait_for(lambda: _voided(payment), timeout=15)
     assert _ledger_status(faults, payment) == "voided"
-    assert Reservation.objects.get(order=order).status == ReservationStatus.HELD, "release still failing"
+    assert Reservation.objects.get(order=order).status == ReservationStatus.HELD, (
+        "release still failing"
+    )
 
     Product.objects.filter(pk=product.pk).update(reserved=2)  # the row is right again
-    wait_for(lambda: Reservation.objects.get(order=order).status == ReservationStatus.RELEASED, timeout=30)
+    wait_for(
+        lambda: Reservation.objects.get(order=order).status == ReservationStatus.RELEASED,
+        timeout=30,
+    )
     assert Product.objects.get(pk=product.pk).reserved == 0
 
 
@@ -78,7 +89,10 @@ def test_the_reconciler_gives_back_what_an_ended_order_still_holds(faults, setti
     Reservation.objects.create(order=order, product=product, quantity=1)
     payment = _authorized(order)
     booked = HttpCarrier("primary").create_shipment(
-        order_id=order_id, address={}, parcels=[], idempotency_key=pipeline.step_key(order_id, pipeline.SHIP)
+        order_id=order_id,
+        address={},
+        parcels=[],
+        idempotency_key=pipeline.step_key(order_id, pipeline.SHIP),
     )
     Shipment.objects.create(order=order, carrier="primary", tracking_number=booked.tracking_number)
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
@@ -86,11 +100,21 @@ def test_the_reconciler_gives_back_what_an_ended_order_still_holds(faults, setti
 
     assert resend_lost_compensations() == 1
     wait_for(lambda: _voided(payment), timeout=30)
-    wait_for(lambda: Shipment.objects.get(order=order).status == ShipmentStatus.CANCELLED, timeout=30)
-    wait_for(lambda: Reservation.objects.get(order=order).status == ReservationStatus.RELEASED, timeout=30)
+    wait_for(
+        lambda: Shipment.objects.get(order=order).status == ShipmentStatus.CANCELLED, timeout=30
+    )
+    wait_for(
+        lambda: Reservation.objects.get(order=order).status == ReservationStatus.RELEASED,
+        timeout=30,
+    )
     assert _ledger_status(faults, payment) == "voided"
-    shipments = httpx.get(f"{faults.urls['carrier_primary']}/v1/shipments", timeout=5).json()["data"]
+    shipments = httpx.get(f"{faults.urls['carrier_primary']}/v1/shipments", timeout=5).json()[
+        "data"
+    ]
     assert [(s["order_id"], s["status"]) for s in shipments] == [(order_id, "cancelled")]
     assert Product.objects.get(pk=product.pk).reserved == 0
-    assert Order.objects.get(pk=order.pk).events.filter(kind=EventKind.COMPENSATION_RESENT).count() == 1
+    assert (
+        Order.objects.get(pk=order.pk).events.filter(kind=EventKind.COMPENSATION_RESENT).count()
+        == 1
+    )
     assert resend_lost_compensations() == 0

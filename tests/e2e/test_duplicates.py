@@ -40,7 +40,9 @@ def test_a_duplicate_authorize_that_sees_the_order_paid_compensates_nothing(faul
     `paid`: the order is not cancelled, so nothing is voided."""
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
-    set_faults("payments", latency_ms=1000)  # below the worker's read timeout, long enough to overlap
+    set_faults(
+        "payments", latency_ms=1000
+    )  # below the worker's read timeout, long enough to overlap
     first = celery_app.send_task("payments.authorize_payment", args=[order_id])
     wait_for(lambda: request_count("payments") >= 1, timeout=10, interval=0.02)
     second = celery_app.send_task("payments.authorize_payment", args=[order_id])
@@ -103,12 +105,22 @@ def test_a_booking_that_lands_after_the_order_failed_is_called_back(faults):
 
     step = threading.Thread(target=ship)
     step.start()
-    wait_for(lambda: request_count("carrier_primary") >= 1, timeout=10, interval=0.02)  # booking on the wire
+    wait_for(
+        lambda: request_count("carrier_primary") >= 1, timeout=10, interval=0.02
+    )  # booking on the wire
     with transaction.atomic():
         order_services.transition_order(
-            Order.objects.get(pk=order.pk), OrderStatus.FAILED, kind=EventKind.ORDER_FAILED, reason="given up"
+            Order.objects.get(pk=order.pk),
+            OrderStatus.FAILED,
+            kind=EventKind.ORDER_FAILED,
+            reason="given up",
         )
     step.join(timeout=30)
     assert outcome == ["booked after failed; compensating"]
-    wait_for(lambda: Shipment.objects.filter(order=order, status=ShipmentStatus.CANCELLED).exists(), timeout=30)
-    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_primary")] == [(order_id, "cancelled")]
+    wait_for(
+        lambda: Shipment.objects.filter(order=order, status=ShipmentStatus.CANCELLED).exists(),
+        timeout=30,
+    )
+    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_primary")] == [
+        (order_id, "cancelled")
+    ]

@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 def _place(product, *, token: str = "tok_visa", quantity: int = 1) -> Order:
     order, _ = services.place_order(
-        customer=UserFactory(), items=[{"sku": product.sku, "quantity": quantity}], payment_token=token
+        customer=UserFactory(),
+        items=[{"sku": product.sku, "quantity": quantity}],
+        payment_token=token,
     )
     return order
 
@@ -57,7 +59,9 @@ def test_every_pipeline_path_rebuilds_from_its_events():
     # After the sale: the parcels arrive, part of the money goes back, one unit is returned.
     for order in (refunded, completed):
         shipping_services.deliver_order_by_hand(order=order, actor="staff")
-    services_refunds.request_refund(order_id=str(refunded.public_id), amount_cents=400, actor="staff", reason="Late.")
+    services_refunds.request_refund(
+        order_id=str(refunded.public_id), amount_cents=400, actor="staff", reason="Late."
+    )
     completed.refresh_from_db()
     returned = return_services.request_return(
         order=completed,
@@ -67,13 +71,19 @@ def test_every_pipeline_path_rebuilds_from_its_events():
     )
     return_services.decide_return(return_id=str(returned.public_id), approve=True, actor="staff")
     inventory_services.receive_return(
-        return_id=str(returned.public_id), conditions={product.sku: "restockable"}, actor="warehouse"
+        return_id=str(returned.public_id),
+        conditions={product.sku: "restockable"},
+        actor="warehouse",
     )
     wait_for(lambda: _settled(refunded, OrderStatus.PARTIALLY_REFUNDED), timeout=30)
     wait_for(lambda: _settled(completed, OrderStatus.PARTIALLY_REFUNDED), timeout=30)
 
     code, out = _verify()
-    assert (code, out.splitlines()[-1].split(" in ")[0], out.endswith("0 differ from their events\n")) == (
+    assert (
+        code,
+        out.splitlines()[-1].split(" in ")[0],
+        out.endswith("0 differ from their events\n"),
+    ) == (
         0,
         "verified 4 orders",
         True,
@@ -105,7 +115,9 @@ def test_verify_events_reports_a_stored_field_changed_behind_the_timeline():
     assert (code, out.splitlines()[-1].split(" in ")[0]) == (1, "verified 1 orders")
 
     # A return the tables hold and no event explains is reported too.
-    forged = ReturnRequest.objects.create(order=clean, reason="Forged.", amount_cents=1000, status="refunded")
+    forged = ReturnRequest.objects.create(
+        order=clean, reason="Forged.", amount_cents=1000, status="refunded"
+    )
     code, out = _verify("--order", str(clean.public_id))
     assert code == 1
     assert f"return {forged.public_id}: the tables hold one, the events none" in out

@@ -37,7 +37,11 @@ def _reached(order_id: str, *statuses: str) -> bool:
 
 
 def _events(order_id: str, kind: str) -> list[dict]:
-    return list(Order.objects.get(public_id=order_id).events.filter(kind=kind).values_list("data", flat=True))
+    return list(
+        Order.objects.get(public_id=order_id)
+        .events.filter(kind=kind)
+        .values_list("data", flat=True)
+    )
 
 
 def _ledger(faults) -> dict[str, dict]:
@@ -55,17 +59,28 @@ def _assert_invariants(faults) -> None:
     reservations that hold it."""
     ledger = _ledger(faults)
     payments = Payment.objects.exclude(status=PaymentStatus.FAILED).select_related("order")
-    assert len(ledger) == payments.count(), "one authorization per paid order, never a second charge"
+    assert len(ledger) == payments.count(), (
+        "one authorization per paid order, never a second charge"
+    )
     for order in Order.objects.all():
-        assert order.status in TERMINAL | WAITING, f"{order} is neither finished nor clearly waiting"
+        assert order.status in TERMINAL | WAITING, (
+            f"{order} is neither finished nor clearly waiting"
+        )
     for payment in payments:
         entry = ledger[payment.gateway_reference]
         settled = payment.captured_cents + payment.voided_cents + payment.refunded_cents
         if payment.order.status in WAITING:
-            assert (payment.status, entry["status"], settled) == (PaymentStatus.AUTHORIZED, "authorized", 0)
+            assert (payment.status, entry["status"], settled) == (
+                PaymentStatus.AUTHORIZED,
+                "authorized",
+                0,
+            )
             continue
         assert payment.amount_cents == settled == entry["amount_cents"]
-        assert entry["captured_cents"] + entry["voided_cents"] + entry["refunded_cents"] == entry["amount_cents"]
+        assert (
+            entry["captured_cents"] + entry["voided_cents"] + entry["refunded_cents"]
+            == entry["amount_cents"]
+        )
         assert entry["captured_cents"] == payment.captured_cents
     for product in Product.objects.all():
         held = Reservation.objects.filter(product=product, status=ReservationStatus.HELD)
@@ -76,7 +91,12 @@ def _assert_invariants(faults) -> None:
 def test_declined_cards_end_payment_failed_never_retried_nor_tripping_the_breaker(api, faults):
     ProductFactory(sku="p")
     declined, broke = _place(api, "p", "tok_declined"), _place(api, "p", "tok_insufficient_funds")
-    wait_for(lambda: _reached(declined, OrderStatus.PAYMENT_FAILED) and _reached(broke, OrderStatus.PAYMENT_FAILED))
+    wait_for(
+        lambda: (
+            _reached(declined, OrderStatus.PAYMENT_FAILED)
+            and _reached(broke, OrderStatus.PAYMENT_FAILED)
+        )
+    )
     assert Order.objects.get(public_id=broke).status_reason == "The card has insufficient funds."
     assert _events(declined, EventKind.STEP_RETRY) == _events(broke, EventKind.STEP_RETRY) == []
     assert not Reservation.objects.exists()
@@ -101,7 +121,9 @@ def test_processing_error_card_is_retried_with_backoff_and_succeeds_on_attempt_3
     order_id = _place(api, "p", "tok_processing_error")
     wait_for(lambda: _reached(order_id, OrderStatus.COMPLETED))
     retries = _events(order_id, EventKind.STEP_RETRY)
-    assert [(r["task"], r["attempt"]) for r in retries] == [("payments.authorize_payment", n) for n in (1, 2)]
+    assert [(r["task"], r["attempt"]) for r in retries] == [
+        ("payments.authorize_payment", n) for n in (1, 2)
+    ]
     assert all("503" in r["error"] for r in retries)
     _assert_invariants(faults)
 
@@ -119,7 +141,13 @@ def test_breaker_opens_under_a_burst_of_errors_and_closes_after_recovery(api, fa
     set_faults("payments", error_rate=1.0)
     order_ids = [_place(api, "p") for _ in range(3)]
     wait_for(lambda: Breaker(BreakerName.PAYMENT).snapshot().state == "open")
-    wait_for(lambda: any("CircuitOpenError" in r["error"] for o in order_ids for r in _events(o, EventKind.STEP_RETRY)))
+    wait_for(
+        lambda: any(
+            "CircuitOpenError" in r["error"]
+            for o in order_ids
+            for r in _events(o, EventKind.STEP_RETRY)
+        )
+    )
     set_faults("payments", error_rate=0.0)
     wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in order_ids), timeout=60)
     breaker = Breaker(BreakerName.PAYMENT).snapshot()
@@ -136,8 +164,12 @@ def test_primary_carrier_down_ships_with_the_fallback(api, faults):
     wait_for(lambda: _reached(order_id, OrderStatus.COMPLETED), timeout=60)
     assert Shipment.objects.get(order__public_id=order_id).carrier == "fallback"
     assert [s["order_id"] for s in _shipments(faults, "carrier_fallback")] == [order_id]
-    assert {r["task"] for r in _events(order_id, EventKind.STEP_RETRY)} == {"shipping.create_shipment"}
-    assert _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN) == [], "refused connections booked nothing"
+    assert {r["task"] for r in _events(order_id, EventKind.STEP_RETRY)} == {
+        "shipping.create_shipment"
+    }
+    assert _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN) == [], (
+        "refused connections booked nothing"
+    )
     _assert_invariants(faults)
 
 
@@ -150,12 +182,20 @@ def test_a_primary_booking_that_timed_out_is_called_back_after_the_fallback_ship
     order_id = _place(api, "p")
     wait_for(lambda: _reached(order_id, OrderStatus.COMPLETED), timeout=60)
     assert Shipment.objects.get(order__public_id=order_id).carrier == "fallback"
-    assert {e["carrier"] for e in _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN)} == {"primary"}
+    assert {e["carrier"] for e in _events(order_id, EventKind.CARRIER_OUTCOME_UNKNOWN)} == {
+        "primary"
+    }
     set_faults("carrier_primary", timeout_rate=0.0)  # the primary answers again
     wait_for(lambda: _events(order_id, EventKind.STRAY_BOOKING_CANCELLED), timeout=60)
-    assert _events(order_id, EventKind.STRAY_BOOKING_CANCELLED) == [{"carrier": "primary", "found": True}]
-    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_primary")] == [(order_id, "cancelled")]
-    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_fallback")] == [(order_id, "created")]
+    assert _events(order_id, EventKind.STRAY_BOOKING_CANCELLED) == [
+        {"carrier": "primary", "found": True}
+    ]
+    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_primary")] == [
+        (order_id, "cancelled")
+    ]
+    assert [(s["order_id"], s["status"]) for s in _shipments(faults, "carrier_fallback")] == [
+        (order_id, "created")
+    ]
     _assert_invariants(faults)
 
 
@@ -163,7 +203,9 @@ def test_both_carriers_down_hold_the_order_pending_until_beat_ships_it(api, faul
     product = ProductFactory(sku="p", on_hand=5)
     for carrier in ("carrier_primary", "carrier_fallback"):
         set_faults(carrier, down=True)
-    wait_for(lambda: refuses(faults.urls["carrier_primary"]) and refuses(faults.urls["carrier_fallback"]))
+    wait_for(
+        lambda: refuses(faults.urls["carrier_primary"]) and refuses(faults.urls["carrier_fallback"])
+    )
     order_id = _place(api, "p")
     wait_for(lambda: _reached(order_id, OrderStatus.PENDING_SHIPMENT), timeout=60)
     product.refresh_from_db()
@@ -188,7 +230,11 @@ def test_cancel_while_an_authorization_times_out_voids_it_and_never_ships(api, f
     response = api.post(f"/api/v1/orders/{order_id}/cancel/", format="json")
     assert response.status_code == 200, response.content
     set_faults("payments", latency_ms=0)
-    wait_for(lambda: Payment.objects.filter(order__public_id=order_id, status=PaymentStatus.VOIDED).exists())
+    wait_for(
+        lambda: Payment.objects.filter(
+            order__public_id=order_id, status=PaymentStatus.VOIDED
+        ).exists()
+    )
     assert _reached(order_id, OrderStatus.CANCELLED)
     assert not Shipment.objects.exists()
     assert [e["status"] for e in _ledger(faults).values()] == ["voided"]
@@ -230,5 +276,9 @@ def test_customers_with_a_flaky_card_cannot_open_the_shared_payment_breaker(api,
     wait_for(lambda: all(_reached(o, OrderStatus.COMPLETED) for o in flaky), timeout=60)
     breaker = Breaker(BreakerName.PAYMENT).snapshot()
     assert (breaker.times_opened, breaker.errors) == (0, 0)
-    assert not any("CircuitOpenError" in r["error"] for o in [*flaky, normal] for r in _events(o, EventKind.STEP_RETRY))
+    assert not any(
+        "CircuitOpenError" in r["error"]
+        for o in [*flaky, normal]
+        for r in _events(o, EventKind.STEP_RETRY)
+    )
     _assert_invariants(faults)

@@ -24,8 +24,15 @@ from ..factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STEP_OF_QUEUE = {Queue.PAYMENTS: AUTHORIZE, Queue.INVENTORY: RESERVE, Queue.SHIPPING: SHIP, Queue.ORDERS: CAPTURE}
-SEED_BODY = {"items": [{"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000}]}
+STEP_OF_QUEUE = {
+    Queue.PAYMENTS: AUTHORIZE,
+    Queue.INVENTORY: RESERVE,
+    Queue.SHIPPING: SHIP,
+    Queue.ORDERS: CAPTURE,
+}
+SEED_BODY = {
+    "items": [{"product_id": "prod-1", "name": "Widget", "quantity": 2, "unit_price_cents": 1000}]
+}
 
 
 @pytest.fixture
@@ -36,7 +43,11 @@ def queue_workers() -> Iterator[dict[str, WorkerProcess]]:
     env = worker_env(CELERY_BROKER_URL=ISOLATED_BROKER_URL)
     queues = tuple(STEP_OF_QUEUE)  # the pipeline's (customer mail is off in the tests)
     with ThreadPoolExecutor(len(queues)) as pool:
-        started = list(pool.map(lambda q: WorkerProcess(env, queues=q, concurrency=1, name=f"logs-{q}"), queues))
+        started = list(
+            pool.map(
+                lambda q: WorkerProcess(env, queues=q, concurrency=1, name=f"logs-{q}"), queues
+            )
+        )
     yield dict(zip(queues, started, strict=True))
     for worker in started:
         worker.stop()
@@ -46,28 +57,50 @@ def _naming(log: Path, order_id: str) -> list[dict[str, Any]]:
     return [record for record in log_records(log) if record.get("order_id") == order_id]
 
 
-def test_one_orders_id_is_in_the_web_access_every_worker_and_gateway_lines(web_server, queue_workers, token_for):
+def test_one_orders_id_is_in_the_web_access_every_worker_and_gateway_lines(
+    web_server, queue_workers, token_for
+):
     ProductFactory(sku="prod-1", price_cents=1000, on_hand=10)
     customer = UserFactory(username="cust-123")
     web = web_server(workers=1, CELERY_BROKER_URL=ISOLATED_BROKER_URL)
-    with httpx.Client(base_url=web.url, headers={"Authorization": f"Token {token_for(customer)}"}, timeout=30) as http:
+    with httpx.Client(
+        base_url=web.url, headers={"Authorization": f"Token {token_for(customer)}"}, timeout=30
+    ) as http:
         placed = http.post("/api/v1/orders/", json=SEED_BODY)
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["order_id"]
-        wait_for(lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED, timeout=60)
-        assert http.get(f"/api/v1/orders/{order_id}/", headers={"X-Request-ID": "support-ticket-42"}).status_code == 200
+        wait_for(
+            lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED,
+            timeout=60,
+        )
+        assert (
+            http.get(
+                f"/api/v1/orders/{order_id}/", headers={"X-Request-ID": "support-ticket-42"}
+            ).status_code
+            == 200
+        )
     order = Order.objects.get(public_id=order_id)
     story = {"order_id": order_id, "correlation_id": str(order.correlation_id)}
     placing_request = placed.headers["X-Request-ID"]
 
     # The web: the order placed, and the access lines of the POST that placed it and of the GET.
     def access_lines() -> dict[str, dict] | None:
-        lines = {r["http_method"]: r for r in _naming(web.log, order_id) if r["logger"] == "gunicorn.access"}
-        return lines if {"POST", "GET"} <= set(lines) else None  # gunicorn writes it after the answer
+        lines = {
+            r["http_method"]: r
+            for r in _naming(web.log, order_id)
+            if r["logger"] == "gunicorn.access"
+        }
+        return (
+            lines if {"POST", "GET"} <= set(lines) else None
+        )  # gunicorn writes it after the answer
 
     web_lines = wait_for(access_lines, timeout=10)
     post = web_lines["POST"]
-    assert (post["path"], post["http_status"], post["request_id"]) == ("/api/v1/orders/", 201, placing_request)
+    assert (post["path"], post["http_status"], post["request_id"]) == (
+        "/api/v1/orders/",
+        201,
+        placing_request,
+    )
     assert post["correlation_id"] == story["correlation_id"]
     read = web_lines["GET"]
     assert (read["path"], read["http_status"]) == (f"/api/v1/orders/{order_id}/", 200)
@@ -80,11 +113,15 @@ def test_one_orders_id_is_in_the_web_access_every_worker_and_gateway_lines(web_s
     # carried from the web through each step's message to the next.
     for queue, worker in queue_workers.items():
         lines = [r for r in _naming(worker.log, order_id) if r.get("task") == STEP_OF_QUEUE[queue]]
-        assert lines, f"no line of {STEP_OF_QUEUE[queue]} names the order in the {queue} worker's log"
+        assert lines, (
+            f"no line of {STEP_OF_QUEUE[queue]} names the order in the {queue} worker's log"
+        )
         for record in lines:
             assert record["correlation_id"] == story["correlation_id"], record
             assert record["request_id"] == placing_request, record
-        assert any(r["logger"] == "orders.services" for r in lines), f"no state change logged by {queue}"
+        assert any(r["logger"] == "orders.services" for r in lines), (
+            f"no state change logged by {queue}"
+        )
 
     # The gateway calls: authorize, ship, capture, each with the order's idempotency key.
     gateway_calls = [

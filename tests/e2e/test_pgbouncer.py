@@ -30,7 +30,11 @@ def _backends_of_others() -> set[int]:
 
 
 def _transactions(pgbouncer) -> int:
-    return sum(row["total_xact_count"] for row in pgbouncer.admin("SHOW STATS") if row["database"] == pgbouncer.dbname)
+    return sum(
+        row["total_xact_count"]
+        for row in pgbouncer.admin("SHOW STATS")
+        if row["database"] == pgbouncer.dbname
+    )
 
 
 def test_the_live_worker_reaches_postgresql_only_through_pgbouncer(live_worker, pgbouncer):
@@ -39,9 +43,13 @@ def test_the_live_worker_reaches_postgresql_only_through_pgbouncer(live_worker, 
 
     customer = UserFactory()
     ProductFactory(sku="pgb-1", price_cents=700, on_hand=5)
-    orders = [place_order(customer=customer, items=[{"sku": "pgb-1", "quantity": 1}])[0] for _ in range(3)]
+    orders = [
+        place_order(customer=customer, items=[{"sku": "pgb-1", "quantity": 1}])[0] for _ in range(3)
+    ]
     for order in orders:
-        wait_for(lambda o=order: Order.objects.get(pk=o.pk).status == OrderStatus.COMPLETED, timeout=60)
+        wait_for(
+            lambda o=order: Order.objects.get(pk=o.pk).status == OrderStatus.COMPLETED, timeout=60
+        )
 
     after = _transactions(pgbouncer)
     assert after - before >= 3 * 6  # every step of every order: transactions through PgBouncer

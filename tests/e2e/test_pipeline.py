@@ -73,7 +73,11 @@ def test_twenty_orders_race_for_five_units_through_the_workers(api):
     product = ProductFactory(sku="last-five", on_hand=5)
     ids = []
     for _ in range(20):
-        response = api.post("/api/v1/orders/", {"items": [{"product_id": "last-five", "quantity": 1}]}, format="json")
+        response = api.post(
+            "/api/v1/orders/",
+            {"items": [{"product_id": "last-five", "quantity": 1}]},
+            format="json",
+        )
         assert response.status_code == 201
         ids.append(response.json()["order_id"])
 
@@ -87,7 +91,11 @@ def test_twenty_orders_race_for_five_units_through_the_workers(api):
     assert Reservation.objects.filter(product=product).count() == 5
     for order in Order.objects.filter(status=OrderStatus.CANCELLED):
         kinds = list(order.events.values_list("kind", flat=True))
-        assert kinds[-3:] == [EventKind.STOCK_UNAVAILABLE, EventKind.PAYMENT_VOIDED, EventKind.ORDER_CANCELLED]
+        assert kinds[-3:] == [
+            EventKind.STOCK_UNAVAILABLE,
+            EventKind.PAYMENT_VOIDED,
+            EventKind.ORDER_CANCELLED,
+        ]
         assert Payment.objects.get(order=order).status == PaymentStatus.VOIDED
 
 

@@ -33,11 +33,16 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 def _place(api, lines: list[tuple[str, int]], token: str = "tok_visa") -> str:
-    body = {"items": [{"product_id": sku, "quantity": n} for sku, n in lines], "payment_token": token}
+    body = {
+        "items": [{"product_id": sku, "quantity": n} for sku, n in lines],
+        "payment_token": token,
+    }
     response = api.post("/api/v1/orders/", body, format="json")
     assert response.status_code == 201, response.content
     order_id = response.json()["order_id"]
-    wait_for(lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED, timeout=60)
+    wait_for(
+        lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED, timeout=60
+    )
     return order_id
 
 
@@ -49,7 +54,9 @@ def _carrier_delivers(faults, order_id: str) -> None:
     """The courier hands the parcel over: the carrier sandbox records it (as a scan would)."""
     shipment = Shipment.objects.get(order__public_id=order_id)
     url = faults.urls[f"carrier_{shipment.carrier}"]
-    answer = httpx.post(f"{url}/v1/shipments/{shipment.tracking_number}/deliver", json={}, timeout=5)
+    answer = httpx.post(
+        f"{url}/v1/shipments/{shipment.tracking_number}/deliver", json={}, timeout=5
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -103,10 +110,18 @@ def test_delivered_order_is_returned_in_two_parts_and_refunded_in_full(api, staf
         format="json",
     )
     assert too_many.status_code == 409
-    assert too_many.json()["error"]["data"] == {"sku": "mug", "bought": 2, "already_returned": 1, "requested": 2}
+    assert too_many.json()["error"]["data"] == {
+        "sku": "mug",
+        "bought": 2,
+        "already_returned": 1,
+        "requested": 2,
+    }
 
     assert api.post(f"/api/v1/returns/{first_id}/approve/", {}, format="json").status_code == 403
-    assert staff_api.post(f"/api/v1/returns/{first_id}/approve/", {}, format="json").json()["status"] == "approved"
+    assert (
+        staff_api.post(f"/api/v1/returns/{first_id}/approve/", {}, format="json").json()["status"]
+        == "approved"
+    )
     received = staff_api.post(
         f"/api/v1/returns/{first_id}/receive/",
         {"lines": [{"product_id": "mug", "condition": "restockable"}]},
@@ -117,7 +132,12 @@ def test_delivered_order_is_returned_in_two_parts_and_refunded_in_full(api, staf
     assert Product.objects.get(sku="mug").on_hand == 9  # 10 - 2 shipped + 1 back
     assert ReturnRequest.objects.get(public_id=first_id).status == ReturnStatus.REFUNDED
     payment = Payment.objects.get(order__public_id=order_id)
-    assert (payment.status, payment.captured_cents, payment.refunded_cents, payment.refunding_cents) == (
+    assert (
+        payment.status,
+        payment.captured_cents,
+        payment.refunded_cents,
+        payment.refunding_cents,
+    ) == (
         PaymentStatus.PARTIALLY_REFUNDED,
         2300,
         1500,
@@ -129,20 +149,36 @@ def test_delivered_order_is_returned_in_two_parts_and_refunded_in_full(api, staf
     # The rest comes back: the plate broken (not restocked), the other mug fine.
     second = api.post(
         f"/api/v1/orders/{order_id}/returns/",
-        {"lines": [{"product_id": "mug", "quantity": 1}, {"product_id": "plate", "quantity": 1}], "reason": "Broken"},
+        {
+            "lines": [{"product_id": "mug", "quantity": 1}, {"product_id": "plate", "quantity": 1}],
+            "reason": "Broken",
+        },
         format="json",
     ).json()
     staff_api.post(f"/api/v1/returns/{second['return_id']}/approve/", {}, format="json")
-    conditions = [{"product_id": "mug", "condition": "restockable"}, {"product_id": "plate", "condition": "damaged"}]
-    staff_api.post(f"/api/v1/returns/{second['return_id']}/receive/", {"lines": conditions}, format="json")
+    conditions = [
+        {"product_id": "mug", "condition": "restockable"},
+        {"product_id": "plate", "condition": "damaged"},
+    ]
+    staff_api.post(
+        f"/api/v1/returns/{second['return_id']}/receive/", {"lines": conditions}, format="json"
+    )
     # A second click of "received" is refused; nothing is restocked or refunded twice.
-    again = staff_api.post(f"/api/v1/returns/{second['return_id']}/receive/", {"lines": conditions}, format="json")
+    again = staff_api.post(
+        f"/api/v1/returns/{second['return_id']}/receive/", {"lines": conditions}, format="json"
+    )
     assert again.json()["error"]["code"] == "invalid_return_transition"
     wait_for(lambda: _order(order_id).status == OrderStatus.REFUNDED, timeout=30)
-    assert (Product.objects.get(sku="mug").on_hand, Product.objects.get(sku="plate").on_hand) == (10, 9)
+    assert (Product.objects.get(sku="mug").on_hand, Product.objects.get(sku="plate").on_hand) == (
+        10,
+        9,
+    )
     order = _order(order_id)
     assert order.refunded_cents == order.total_cents == 3800
-    assert (_ledger(faults, order_id)["status"], _ledger(faults, order_id)["captured_cents"]) == ("refunded", 0)
+    assert (_ledger(faults, order_id)["status"], _ledger(faults, order_id)["captured_cents"]) == (
+        "refunded",
+        0,
+    )
     kinds = _kinds(order_id)
     assert kinds[kinds.index(EventKind.ORDER_DELIVERED) :] == [
         EventKind.ORDER_DELIVERED,
@@ -178,7 +214,9 @@ def test_a_return_past_the_window_is_a_409_saying_when_it_closed(api, faults, se
     order_id = _place(api, [("lamp", 1)])
     settings.RETURN_WINDOW_DAYS = 14
     long_ago = timezone.now() - timedelta(days=15)
-    shipping_services.record_delivery(order_id=order_id, delivered_at=long_ago, actor="test", source="staff")
+    shipping_services.record_delivery(
+        order_id=order_id, delivered_at=long_ago, actor="test", source="staff"
+    )
     response = api.post(
         f"/api/v1/orders/{order_id}/returns/",
         {"lines": [{"product_id": "lamp", "quantity": 1}], "reason": "Changed my mind."},
@@ -192,11 +230,15 @@ def test_a_return_past_the_window_is_a_409_saying_when_it_closed(api, faults, se
     assert not ReturnRequest.objects.exists()
 
 
-def test_a_refund_the_issuer_refuses_is_retried_dead_lettered_and_replayed(api, staff_api, faults, redis_client):
+def test_a_refund_the_issuer_refuses_is_retried_dead_lettered_and_replayed(
+    api, staff_api, faults, redis_client
+):
     ProductFactory(sku="chair", price_cents=6000, on_hand=3)
     order_id = _place(api, [("chair", 1)], token="tok_refund_refused")
     response = staff_api.post(
-        f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 2500, "reason": "Scratched leg."}, format="json"
+        f"/api/v1/orders/{order_id}/refunds/",
+        {"amount_cents": 2500, "reason": "Scratched leg."},
+        format="json",
     )
     assert response.status_code == 202, response.content
     refund_id = response.json()["refund_id"]
@@ -209,7 +251,9 @@ def test_a_refund_the_issuer_refuses_is_retried_dead_lettered_and_replayed(api, 
         "retries_exhausted",
     )
     wait_for(lambda: _order(order_id).needs_review, timeout=10)
-    assert _kinds(order_id).count(EventKind.STEP_RETRY) == 3  # PIPELINE_REFUND_MAX_RETRIES in the tests
+    assert (
+        _kinds(order_id).count(EventKind.STEP_RETRY) == 3
+    )  # PIPELINE_REFUND_MAX_RETRIES in the tests
     refund = Refund.objects.get(public_id=refund_id)
     assert (refund.status, refund.failure_code) == (RefundStatus.PENDING, "refund_refused")
     payment = Payment.objects.get(order__public_id=order_id)
@@ -242,7 +286,9 @@ def test_two_staff_refunding_the_whole_order_at_once_refund_it_once(api, staff, 
     def refund(name: str) -> None:
         try:
             barrier.wait(timeout=10)
-            services_refunds.request_refund(order_id=order_id, amount_cents=9000, actor=name, reason="Goodwill")
+            services_refunds.request_refund(
+                order_id=order_id, amount_cents=9000, actor=name, reason="Goodwill"
+            )
             outcomes.append("refunded")
         except DomainError as exc:
             outcomes.append(exc.code)
@@ -261,12 +307,16 @@ def test_two_staff_refunding_the_whole_order_at_once_refund_it_once(api, staff, 
     # Over the API the loser learns how much is left.
     client = api.__class__()
     client.force_authenticate(staff)
-    late = client.post(f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 1, "reason": "x"}, format="json")
+    late = client.post(
+        f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 1, "reason": "x"}, format="json"
+    )
     assert (late.status_code, late.json()["error"]["code"]) == (409, "not_refundable")
     _audit_clean()
 
 
-def test_carrier_webhook_records_a_delivery_once_and_refuses_a_wrong_secret(api, client, faults, settings):
+def test_carrier_webhook_records_a_delivery_once_and_refuses_a_wrong_secret(
+    api, client, faults, settings
+):
     settings.CARRIER_WEBHOOK_SECRET = "s3cret"
     ProductFactory(sku="rug", price_cents=12000, on_hand=2)
     order_id = _place(api, [("rug", 1)])
@@ -278,12 +328,20 @@ def test_carrier_webhook_records_a_delivery_once_and_refuses_a_wrong_secret(api,
         "occurred_at": "2026-11-30T09:15:00Z",
     }
     url = f"/api/v1/carriers/{shipment.carrier}/events/"
-    assert client.post(url, event, content_type="application/json", HTTP_X_CARRIER_SECRET="nope").status_code == 403
+    assert (
+        client.post(
+            url, event, content_type="application/json", HTTP_X_CARRIER_SECRET="nope"
+        ).status_code
+        == 403
+    )
     first = client.post(url, event, content_type="application/json", HTTP_X_CARRIER_SECRET="s3cret")
     again = client.post(url, event, content_type="application/json", HTTP_X_CARRIER_SECRET="s3cret")
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
     order = _order(order_id)
-    assert (order.status, order.delivered_at.isoformat()) == (OrderStatus.DELIVERED, "2026-11-30T09:15:00+00:00")
+    assert (order.status, order.delivered_at.isoformat()) == (
+        OrderStatus.DELIVERED,
+        "2026-11-30T09:15:00+00:00",
+    )
     assert _kinds(order_id).count(EventKind.ORDER_DELIVERED) == 1
     unknown = client.post(
         url,
@@ -294,22 +352,37 @@ def test_carrier_webhook_records_a_delivery_once_and_refuses_a_wrong_secret(api,
     assert unknown.status_code == 404
 
 
-def test_discarding_a_refused_refund_gives_it_up_and_frees_its_cents(api, staff_api, faults, redis_client):
+def test_discarding_a_refused_refund_gives_it_up_and_frees_its_cents(
+    api, staff_api, faults, redis_client
+):
     ProductFactory(sku="stool", price_cents=3000, on_hand=3)
     order_id = _place(api, [("stool", 1)], token="tok_refund_refused")
     refund_id = staff_api.post(
-        f"/api/v1/orders/{order_id}/refunds/", {"amount_cents": 3000, "reason": "Wobbly."}, format="json"
+        f"/api/v1/orders/{order_id}/refunds/",
+        {"amount_cents": 3000, "reason": "Wobbly."},
+        format="json",
     ).json()["refund_id"]
     entry = wait_for(lambda: next(iter(store.entries()), None), timeout=60)
     wait_for(lambda: _order(order_id).needs_review, timeout=10)
 
-    dlq_services.discard_dead_letter(entry_id=entry.id, actor="ops", reason="Card closed; refunding by bank transfer.")
-    wait_for(lambda: Refund.objects.get(public_id=refund_id).status == RefundStatus.ABANDONED, timeout=30)
+    dlq_services.discard_dead_letter(
+        entry_id=entry.id, actor="ops", reason="Card closed; refunding by bank transfer."
+    )
+    wait_for(
+        lambda: Refund.objects.get(public_id=refund_id).status == RefundStatus.ABANDONED, timeout=30
+    )
     order = _order(order_id)
-    assert (order.status, order.refunded_cents, order.needs_review) == (OrderStatus.COMPLETED, 0, False)
+    assert (order.status, order.refunded_cents, order.needs_review) == (
+        OrderStatus.COMPLETED,
+        0,
+        False,
+    )
     assert Payment.objects.get(order=order).refunding_cents == 0
     public = api.get(f"/api/v1/orders/{order_id}/events/").json()
-    assert public[-1]["message"] == "The refund could not be made to your card; our team will contact you."
+    assert (
+        public[-1]["message"]
+        == "The refund could not be made to your card; our team will contact you."
+    )
     _audit_clean()
 
 
@@ -318,7 +391,11 @@ def test_the_reconciler_sends_again_a_refund_whose_message_was_lost(api, faults,
     order_id = _place(api, [("vase", 1)])
     with transaction.atomic():  # reserved and recorded, but its task never sent (a broker outage)
         refund = services_refunds._reserve_refund(
-            _order(order_id), amount_cents=2200, key=f"{order_id}:refund-lost", actor="ann", reason="Lost."
+            _order(order_id),
+            amount_cents=2200,
+            key=f"{order_id}:refund-lost",
+            actor="ann",
+            reason="Lost.",
         )
     settings.PIPELINE_STUCK_AFTER_SECONDS = 0
     assert recovery.resend_lost_refunds() == 1

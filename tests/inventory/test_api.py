@@ -42,5 +42,10 @@ def test_catalog_is_paginated_with_a_maximum_page_size(catalog, settings):
 
 def test_product_detail_shows_available_stock_and_404_for_unknown(catalog):
     body = APIClient().get(f"{URL}mug-2/").json()
-    assert (body["product_id"], body["on_hand"], body["reserved"], body["available"]) == ("mug-2", 5, 1, 4)
+    assert (body["product_id"], body["on_hand"], body["reserved"], body["available"]) == (
+        "mug-2",
+        5,
+        1,
+        4,
+    )
     assert APIClient().get(f"{URL}nope/").json()["error"]["code"] == "not_found"

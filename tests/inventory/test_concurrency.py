@@ -47,7 +47,11 @@ def test_reserve_stock_never_oversells_the_last_units_under_20_connections():
     statuses = list(Order.objects.values_list("status", flat=True))
     assert statuses.count(OrderStatus.RESERVED) == 5
     # A live worker, if one runs, may already have turned them round to cancelled.
-    assert all(s in (OrderStatus.OUT_OF_STOCK, OrderStatus.CANCELLED) for s in statuses if s != OrderStatus.RESERVED)
+    assert all(
+        s in (OrderStatus.OUT_OF_STOCK, OrderStatus.CANCELLED)
+        for s in statuses
+        if s != OrderStatus.RESERVED
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,6 +59,8 @@ def test_reserve_stock_in_opposite_line_orders_does_not_deadlock():
     a, b = ProductFactory(on_hand=100), ProductFactory(on_hand=100)
     forward = [OrderFactory(status=OrderStatus.PAID, lines=[(a, 1), (b, 1)]) for _ in range(5)]
     backward = [OrderFactory(status=OrderStatus.PAID, lines=[(b, 1), (a, 1)]) for _ in range(5)]
-    results = _race([lambda o=o: services.reserve_stock(order_id=str(o.public_id)) for o in forward + backward])
+    results = _race(
+        [lambda o=o: services.reserve_stock(order_id=str(o.public_id)) for o in forward + backward]
+    )
     assert results == ["reserved"] * 10
     assert list(Product.objects.order_by("pk").values_list("reserved", flat=True)) == [10, 10]

@@ -34,8 +34,14 @@ def test_reserve_stock_is_all_or_nothing_when_one_line_is_short(django_capture_o
     order.refresh_from_db()
     assert order.status == OrderStatus.OUT_OF_STOCK
     event = order.events.last()
-    assert (event.kind, event.data["sku"], event.data["available"]) == (EventKind.STOCK_UNAVAILABLE, b.sku, 1)
-    assert len(without_live_publish(compensation)) == 1, "voiding the authorization is sent on commit"
+    assert (event.kind, event.data["sku"], event.data["available"]) == (
+        EventKind.STOCK_UNAVAILABLE,
+        b.sku,
+        1,
+    )
+    assert len(without_live_publish(compensation)) == 1, (
+        "voiding the authorization is sent on commit"
+    )
 
 
 def test_reserve_stock_twice_changes_nothing_the_second_time():
@@ -51,7 +57,9 @@ def test_release_stock_gives_units_back_once():
     product = ProductFactory(on_hand=5)
     order = OrderFactory(status=OrderStatus.PAID, lines=[(product, 3)])
     services.reserve_stock(order_id=str(order.public_id))
-    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)  # only an order given up is released
+    Order.objects.filter(pk=order.pk).update(
+        status=OrderStatus.CANCELLED
+    )  # only an order given up is released
     services.release_stock(order_id=str(order.public_id))
     services.release_stock(order_id=str(order.public_id))
     product.refresh_from_db()

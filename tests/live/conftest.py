@@ -28,7 +28,14 @@ class LiveProcess(WebProcess):
         # The test process's SECRET_KEY: sessions it logs in are signed with it.
         defaults = {"CACHE_URL": TEST_REDIS_URL, "ORDER_CREATE_THROTTLE_RATE": "", "DEBUG": "false"}
         defaults.update(SECRET_KEY=settings.SECRET_KEY, LIVE_HEARTBEAT_SECONDS="1")
-        command = [sys.executable, "-m", "uvicorn", "ordersite.asgi:application", "--host", "127.0.0.1"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ordersite.asgi:application",
+            "--host",
+            "127.0.0.1",
+        ]
         command += ["--port", str(port), "--timeout-graceful-shutdown", "2"]
         self._serve(command, worker_env(**{**defaults, **env}))
 
@@ -89,7 +96,11 @@ def events_until(
 
 
 def ws_connect(
-    live: LiveProcess, *, token: str | None = None, query: str = "", headers: dict[str, str] | None = None
+    live: LiveProcess,
+    *,
+    token: str | None = None,
+    query: str = "",
+    headers: dict[str, str] | None = None,
 ) -> ClientConnection:
     headers = {**(headers or {}), **({"Authorization": f"Token {token}"} if token else {})}
     return connect(f"{live.ws_url}{query}", additional_headers=headers, open_timeout=10)

@@ -12,10 +12,14 @@ class EventStream:
     """GET a stream and read its messages: (id or None, data parsed) for events; heartbeats
     (comment lines) are counted and skipped."""
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None, read_timeout: float = 10) -> None:
+    def __init__(
+        self, url: str, *, headers: dict[str, str] | None = None, read_timeout: float = 10
+    ) -> None:
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=read_timeout))
         self._stack = contextlib.ExitStack()
-        self.response = self._stack.enter_context(self._client.stream("GET", url, headers=headers or {}))
+        self.response = self._stack.enter_context(
+            self._client.stream("GET", url, headers=headers or {})
+        )
         self._lines = self.response.iter_lines()
         self.heartbeats = 0
         self.retry: int | None = None

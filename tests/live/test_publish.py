@@ -23,7 +23,9 @@ def entries(redis_client):
 
 def test_an_event_is_published_after_commit_with_both_views(redis_client, customer):
     ProductFactory(sku="prod-1", price_cents=1000)
-    order, _ = services.place_order(customer=customer, items=[{"sku": "prod-1", "quantity": 2}], actor="api")
+    order, _ = services.place_order(
+        customer=customer, items=[{"sku": "prod-1", "quantity": 2}], actor="api"
+    )
     (entry,) = entries(redis_client)
     assert entry["order"] == str(order.public_id)
     assert entry["owner"] == str(customer.pk)
@@ -59,7 +61,10 @@ def test_a_rolled_back_savepoint_takes_its_events_along_and_no_others(redis_clie
         with pytest.raises(RuntimeError):
             _write_then_fail(order, EventKind.STEP_RETRY)
         record_event(order, EventKind.PAYMENT_AUTHORIZED)
-    assert [entry["kind"] for entry in entries(redis_client)] == ["payment_started", "payment_authorized"]
+    assert [entry["kind"] for entry in entries(redis_client)] == [
+        "payment_started",
+        "payment_authorized",
+    ]
 
 
 def test_hidden_kinds_are_published_for_staff_with_an_empty_public_view(redis_client):
@@ -84,7 +89,11 @@ def test_one_transactions_events_go_in_one_round_trip_in_order(redis_client, mon
 
     monkeypatch.setattr(Pipeline, "execute", counting)
     with transaction.atomic():
-        for kind in (EventKind.PAYMENT_STARTED, EventKind.PAYMENT_AUTHORIZED, EventKind.STOCK_RESERVED):
+        for kind in (
+            EventKind.PAYMENT_STARTED,
+            EventKind.PAYMENT_AUTHORIZED,
+            EventKind.STOCK_RESERVED,
+        ):
             record_event(order, kind)
     assert executed == [3]
     assert [entry["seq"] for entry in entries(redis_client)] == ["1", "2", "3"]

@@ -35,7 +35,9 @@ SEED_PLACE_ORDER = """{
 }"""
 
 
-def test_seed_client_places_an_order_and_receives_its_events(live, live_worker, catalog, cust_123, token_for):
+def test_seed_client_places_an_order_and_receives_its_events(
+    live, live_worker, catalog, cust_123, token_for
+):
     with ws_connect(live, token=token_for(cust_123)) as ws:
         ws.send(SEED_PLACE_ORDER)
         received = events_until(ws, "OrderCompleted")
@@ -70,8 +72,14 @@ def test_ping_is_answered_with_pong(live, customer, token_for):
         pytest.param("not json", "parse_error", id="not-json"),
         pytest.param("[1, 2]", "invalid", id="not-an-object"),
         pytest.param('{"type": "shout"}', None, id="unknown-type"),
-        pytest.param('{"type": "command", "action": {"Explode": {}}}', "invalid", id="unknown-command"),
-        pytest.param('{"type": "command", "action": {"PlaceOrder": {"items": []}}}', "invalid", id="empty-order"),
+        pytest.param(
+            '{"type": "command", "action": {"Explode": {}}}', "invalid", id="unknown-command"
+        ),
+        pytest.param(
+            '{"type": "command", "action": {"PlaceOrder": {"items": []}}}',
+            "invalid",
+            id="empty-order",
+        ),
         pytest.param(
             '{"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "nope", "quantity": 1}]}}}',
             "unknown_product",
@@ -83,7 +91,9 @@ def test_ping_is_answered_with_pong(live, customer, token_for):
             "stale_price",
             id="stale-price",
         ),
-        pytest.param('{"type": "command", "action": {"CancelOrder": {}}}', "invalid", id="cancel-without-id"),
+        pytest.param(
+            '{"type": "command", "action": {"CancelOrder": {}}}', "invalid", id="cancel-without-id"
+        ),
         pytest.param(
             '{"type": "command", "action": {"CancelOrder": {"order_id": "00000000-0000-0000-0000-000000000000"}}}',
             "not_found",
@@ -95,11 +105,15 @@ def test_ping_is_answered_with_pong(live, customer, token_for):
             id="ship-by-customer",
         ),
         pytest.param(
-            '{"type": "command", "action": {"PlaceOrder": ' + "[" * 20 + "]" * 20 + "}}", "invalid", id="deep"
+            '{"type": "command", "action": {"PlaceOrder": ' + "[" * 20 + "]" * 20 + "}}",
+            "invalid",
+            id="deep",
         ),
     ],
 )
-def test_a_bad_message_gets_an_error_and_the_connection_stays_open(live, catalog, customer, token_for, message, code):
+def test_a_bad_message_gets_an_error_and_the_connection_stays_open(
+    live, catalog, customer, token_for, message, code
+):
     with ws_connect(live, token=token_for(customer)) as ws:
         ws.send(message)
         error = receive_json(ws)
@@ -129,14 +143,20 @@ def test_a_wrong_token_is_refused_like_none(live, customer, token_for):
 
 
 def _place(user, sku="prod-1"):
-    order, _ = services.place_order(customer=user, items=[{"sku": sku, "quantity": 1, "unit_price_cents": None}])
+    order, _ = services.place_order(
+        customer=user, items=[{"sku": sku, "quantity": 1, "unit_price_cents": None}]
+    )
     return order
 
 
-def test_token_in_the_query_and_the_session_cookie_authenticate_too(live, catalog, customer, token_for):
+def test_token_in_the_query_and_the_session_cookie_authenticate_too(
+    live, catalog, customer, token_for
+):
     with ws_connect(live, query=f"?token={token_for(customer)}") as ws:
         order = _place(customer)
-        assert events_until(ws, "OrderPlaced")[-1]["action"]["OrderPlaced"]["order_id"] == str(order.public_id)
+        assert events_until(ws, "OrderPlaced")[-1]["action"]["OrderPlaced"]["order_id"] == str(
+            order.public_id
+        )
 
     browser = Client()
     browser.force_login(customer)
@@ -144,7 +164,9 @@ def test_token_in_the_query_and_the_session_cookie_authenticate_too(live, catalo
     origin = {"Cookie": cookie, "Origin": live.url}
     with ws_connect(live, headers=origin) as ws:
         order = _place(customer)
-        assert events_until(ws, "OrderPlaced")[-1]["action"]["OrderPlaced"]["order_id"] == str(order.public_id)
+        assert events_until(ws, "OrderPlaced")[-1]["action"]["OrderPlaced"]["order_id"] == str(
+            order.public_id
+        )
     # A page of another site cannot use the visitor's cookie (cross-site WebSocket hijacking).
     with ws_connect(live, headers={"Cookie": cookie, "Origin": "https://evil.example"}) as ws:
         assert receive_json(ws)["code"] == "not_authenticated"
@@ -162,13 +184,17 @@ def test_customers_see_only_their_orders_and_staff_see_all(live, catalog, token_
         bobs = _place(bob)
 
         alice_events = events_until(alice_ws, "OrderCancelled")
-        assert {next(iter(m["action"].values()))["order_id"] for m in alice_events} == {str(alices.public_id)}
+        assert {next(iter(m["action"].values()))["order_id"] for m in alice_events} == {
+            str(alices.public_id)
+        }
         cancelled = alice_events[-1]["action"]["OrderCancelled"]
         assert cancelled["reason"] == "Cancelled on request."
         assert "actor" not in cancelled
 
         bob_placed = events_until(bob_ws, "OrderPlaced")
-        assert [next(iter(m["action"].values()))["order_id"] for m in bob_placed] == [str(bobs.public_id)]
+        assert [next(iter(m["action"].values()))["order_id"] for m in bob_placed] == [
+            str(bobs.public_id)
+        ]
 
         # A session worker may be running these orders: its events may come in between.
         seen = [receive_json(staff_ws)]
@@ -197,7 +223,11 @@ def test_cancel_order_command_cancels_and_its_event_arrives(live, catalog, custo
     order = _pending_shipment_order()
     Order.objects.filter(pk=order.pk).update(customer=customer)
     with ws_connect(live, token=token_for(customer)) as ws:
-        ws.send(json.dumps({"type": "command", "action": {"CancelOrder": {"order_id": str(order.public_id)}}}))
+        ws.send(
+            json.dumps(
+                {"type": "command", "action": {"CancelOrder": {"order_id": str(order.public_id)}}}
+            )
+        )
         cancelled = events_until(ws, "OrderCancelled")[-1]["action"]["OrderCancelled"]
     assert cancelled["order_id"] == str(order.public_id)
     order.refresh_from_db()
@@ -213,7 +243,12 @@ def _next_error(ws):
 
 def _ship(ws, order_id, tracking="T1"):
     ws.send(
-        json.dumps({"type": "command", "action": {"ShipOrder": {"order_id": order_id, "tracking_number": tracking}}})
+        json.dumps(
+            {
+                "type": "command",
+                "action": {"ShipOrder": {"order_id": order_id, "tracking_number": tracking}},
+            }
+        )
     )
 
 
@@ -223,7 +258,9 @@ def test_staff_ship_order_command_ships_a_pending_shipment_order(live, catalog, 
         _ship(ws, "nope")
         assert _next_error(ws)["code"] == "not_found"
         _ship(ws, str(_place(UserFactory()).public_id))
-        assert _next_error(ws)["code"] == "not_shippable", "shipping by hand is for pending_shipment orders"
+        assert _next_error(ws)["code"] == "not_shippable", (
+            "shipping by hand is for pending_shipment orders"
+        )
 
         order = _pending_shipment_order()
         _ship(ws, str(order.public_id), "HAND-9")
@@ -233,10 +270,15 @@ def test_staff_ship_order_command_ships_a_pending_shipment_order(live, catalog, 
     assert order.status in ("shipped", "completed")
 
 
-def test_place_order_is_throttled_like_the_api(live_server_process, redis_client, catalog, customer, token_for):
+def test_place_order_is_throttled_like_the_api(
+    live_server_process, redis_client, catalog, customer, token_for
+):
     live = live_server_process(ORDER_CREATE_THROTTLE_RATE="1/min")
     command = json.dumps(
-        {"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1", "quantity": 1}]}}}
+        {
+            "type": "command",
+            "action": {"PlaceOrder": {"items": [{"product_id": "prod-1", "quantity": 1}]}},
+        }
     )
     with ws_connect(live, token=token_for(customer)) as ws:
         ws.send(command)
@@ -250,8 +292,14 @@ def test_place_order_is_throttled_like_the_api(live_server_process, redis_client
 
 def test_an_invalid_command_names_the_fields_in_its_message(live, catalog, customer, token_for):
     with ws_connect(live, token=token_for(customer)) as ws:
-        ws.send(json.dumps({"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1"}]}}}))
+        ws.send(
+            json.dumps(
+                {"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1"}]}}}
+            )
+        )
         error = receive_json(ws)
     assert error["code"] == "invalid"
-    assert error["fields"] == {"items": {"0": {"quantity": ["This field is required."]}}}, "as the API says it"
+    assert error["fields"] == {"items": {"0": {"quantity": ["This field is required."]}}}, (
+        "as the API says it"
+    )
     assert "quantity" in error["message"]

@@ -39,12 +39,17 @@ def _mails(directory: Path, order: Order) -> list[Message]:
 
 
 def _parts(mail: Message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in mail.get_payload()}
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in mail.get_payload()
+    }
 
 
 def _order(*, on_hand: int = 10, token: str = "tok_visa", email: str | None = None) -> Order:
     customer = UserFactory() if email is None else UserFactory(email=email)
-    return OrderFactory(customer=customer, payment_token=token, lines=[(ProductFactory(on_hand=on_hand), 2)])
+    return OrderFactory(
+        customer=customer, payment_token=token, lines=[(ProductFactory(on_hand=on_hand), 2)]
+    )
 
 
 def _run(order: Order, broker) -> None:
@@ -67,7 +72,9 @@ def _send_again(order: Order, kind: EventKind, broker) -> str:
     return app.send_task(SEND, args=args, queue=Queue.NOTIFICATIONS, connection=broker).id
 
 
-def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(isolated_broker, isolated_worker, tmp_path):
+def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(
+    isolated_broker, isolated_worker, tmp_path
+):
     worker = isolated_worker(NOTIFICATIONS_ENABLED="true", EMAIL_FILE_PATH=str(tmp_path))
     completed, declined, out_of_stock = _order(), _order(token="tok_declined"), _order(on_hand=0)
     no_email = _order(email="")
@@ -78,11 +85,19 @@ def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(isola
     wait_for(lambda: _status(out_of_stock) == OrderStatus.CANCELLED, timeout=60)
     expected = {completed: 2, declined: 1, out_of_stock: 1}
     wait_for(lambda: all(len(_mails(tmp_path, o)) == n for o, n in expected.items()), timeout=30)
-    wait_for(lambda: len(_notifications(no_email)) == 2 and Notification.objects.filter(status="sent").count() == 4)
+    wait_for(
+        lambda: (
+            len(_notifications(no_email)) == 2
+            and Notification.objects.filter(status="sent").count() == 4
+        )
+    )
 
     shipped, confirmed = sorted(_mails(tmp_path, completed), key=lambda m: m["Subject"])
     tracking = completed.shipment.tracking_number
-    assert (confirmed["Subject"], confirmed["To"]) == ("Your order is confirmed", completed.customer.email)
+    assert (confirmed["Subject"], confirmed["To"]) == (
+        "Your order is confirmed",
+        completed.customer.email,
+    )
     assert shipped["Subject"] == f"Your order has shipped: tracking number {tracking}"
     assert (
         confirmed["Message-ID"]
@@ -115,7 +130,9 @@ def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(isola
     assert [e.data["reason"] for e in skipped] == ["The customer has no email address."] * 2
 
     # A redelivered task and a double publish of the same event send nothing more.
-    again = [_send_again(completed, kind, isolated_broker) for kind in (EventKind.STOCK_RESERVED,) * 2]
+    again = [
+        _send_again(completed, kind, isolated_broker) for kind in (EventKind.STOCK_RESERVED,) * 2
+    ]
     again.append(_send_again(out_of_stock, EventKind.ORDER_CANCELLED, isolated_broker))
     results = wait_for(lambda: all(r := [task_result(worker, t) for t in again]) and r, timeout=30)
     assert results == ["skipped: already sent or being sent"] * 3
@@ -123,7 +140,9 @@ def test_each_notification_is_mailed_once_and_staff_see_it_in_the_timeline(isola
     assert completed.events.filter(kind=EventKind.NOTIFICATION_SENT).count() == 2
 
 
-def test_a_mail_server_that_answers_451_is_retried_and_each_mail_goes_once(isolated_broker, isolated_worker):
+def test_a_mail_server_that_answers_451_is_retried_and_each_mail_goes_once(
+    isolated_broker, isolated_worker
+):
     smtp = SmtpSandbox(tempfail=2)
     try:
         isolated_worker(
@@ -134,7 +153,10 @@ def test_a_mail_server_that_answers_451_is_retried_and_each_mail_goes_once(isola
         )
         order = _order()
         _run(order, isolated_broker)
-        wait_for(lambda: _notifications(order) == [("confirmed", "sent"), ("shipped", "sent")], timeout=60)
+        wait_for(
+            lambda: _notifications(order) == [("confirmed", "sent"), ("shipped", "sent")],
+            timeout=60,
+        )
     finally:
         smtp.stop()
     assert smtp.refused == 2
@@ -165,7 +187,10 @@ def test_a_mail_server_that_is_down_dead_letters_the_mails_and_never_the_order(
         (SEND, "notifications", "retries_exhausted", 2, "GatewayUnavailableError")
     }
     rows = Notification.objects.filter(order=order)
-    assert {(r.kind, r.status, r.attempts) for r in rows} == {("confirmed", "failed", 2), ("shipped", "failed", 2)}
+    assert {(r.kind, r.status, r.attempts) for r in rows} == {
+        ("confirmed", "failed", 2),
+        ("shipped", "failed", 2),
+    }
     assert all("mail server unreachable" in r.last_error for r in rows)
     # The order never noticed: completed on time, not flagged, nothing about the mail in its timeline.
     order.refresh_from_db()
@@ -197,7 +222,12 @@ def test_an_order_given_up_by_staff_mails_its_failure(mailoutbox, settings):
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.RESERVED)
     order.refresh_from_db()
     with transaction.atomic():
-        transition_order(order, OrderStatus.FAILED, kind=EventKind.ORDER_FAILED, reason="Dead letter discarded: x")
+        transition_order(
+            order,
+            OrderStatus.FAILED,
+            kind=EventKind.ORDER_FAILED,
+            reason="Dead letter discarded: x",
+        )
     seq = order.events.get(kind=EventKind.ORDER_FAILED).seq
     args = {
         "notification_id": notification_id(order_id=str(order.public_id), seq=seq),
@@ -223,7 +253,12 @@ def test_a_mail_whose_task_never_reached_the_broker_is_sent_by_the_sweep(setting
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PENDING)
     order.refresh_from_db()
     with transaction.atomic():
-        transition_order(order, OrderStatus.CANCELLED, kind=EventKind.ORDER_CANCELLED, reason="Cancelled on request.")
+        transition_order(
+            order,
+            OrderStatus.CANCELLED,
+            kind=EventKind.ORDER_CANCELLED,
+            reason="Cancelled on request.",
+        )
     settings.NOTIFICATIONS_ENABLED = True
     settings.PIPELINE_STUCK_AFTER_SECONDS = 0
 

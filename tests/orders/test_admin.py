@@ -25,7 +25,9 @@ def test_order_change_page_shows_items_and_timeline(admin_browser):
     product = ProductFactory(sku="prod-9")
     order = OrderFactory(lines=[(product, 2)])
     with transaction.atomic():
-        services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
+        services.transition_order(
+            order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED
+        )
     page = admin_browser.get(f"/admin/orders/order/{order.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -49,11 +51,15 @@ def test_admin_lists_render_with_filters_and_search(admin_browser, url):
     assert admin_browser.get(url).status_code == 200
 
 
-def test_cancel_action_cancels_through_the_service(admin_browser, django_capture_on_commit_callbacks):
+def test_cancel_action_cancels_through_the_service(
+    admin_browser, django_capture_on_commit_callbacks
+):
     order = OrderFactory(status=OrderStatus.PAID)
     with django_capture_on_commit_callbacks(execute=False) as compensation:
         admin_browser.post(
-            "/admin/orders/order/", {"action": "cancel_orders", "_selected_action": [order.pk]}, follow=True
+            "/admin/orders/order/",
+            {"action": "cancel_orders", "_selected_action": [order.pk]},
+            follow=True,
         )
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
@@ -63,13 +69,22 @@ def test_cancel_action_cancels_through_the_service(admin_browser, django_capture
 
 def _product_form(product: Product, **changes) -> dict:
     inline = {f"reservations-{k}": v for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()}
-    return {"name": "Renamed", "price": "5.00", "on_hand": 12, "version": product.version, **inline, **changes}
+    return {
+        "name": "Renamed",
+        "price": "5.00",
+        "on_hand": 12,
+        "version": product.version,
+        **inline,
+        **changes,
+    }
 
 
 def test_product_edit_with_a_stale_version_changes_nothing(admin_browser):
     product = ProductFactory(on_hand=10)
     form = _product_form(product)
-    Product.objects.filter(pk=product.pk).update(version=product.version + 1, on_hand=11)  # someone else
+    Product.objects.filter(pk=product.pk).update(
+        version=product.version + 1, on_hand=11
+    )  # someone else
     page = admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", form, follow=True)
     assert "was changed by someone else" in page.content.decode()
     product.refresh_from_db()
@@ -79,14 +94,18 @@ def test_product_edit_with_a_stale_version_changes_nothing(admin_browser):
 def test_product_edit_below_reserved_stock_is_refused(admin_browser):
     product = ProductFactory(on_hand=10)
     Product.objects.filter(pk=product.pk).update(reserved=8)
-    admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product, on_hand=5))
+    admin_browser.post(
+        f"/admin/inventory/product/{product.pk}/change/", _product_form(product, on_hand=5)
+    )
     product.refresh_from_db()
     assert product.on_hand == 10
 
 
 def test_product_edit_with_the_current_version_saves(admin_browser):
     product = ProductFactory(on_hand=10)
-    admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product), follow=True)
+    admin_browser.post(
+        f"/admin/inventory/product/{product.pk}/change/", _product_form(product), follow=True
+    )
     product.refresh_from_db()
     assert (product.name, product.on_hand, product.version) == ("Renamed", 12, 2)
 
@@ -153,7 +172,9 @@ def test_product_price_is_typed_and_shown_as_money(admin_browser):
     form_page = admin_browser.get(f"/admin/inventory/product/{product.pk}/change/").content.decode()
     assert 'value="10.00"' in form_page
     assert "Price (USD)" in form_page
-    admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.99"))
+    admin_browser.post(
+        f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.99")
+    )
     product.refresh_from_db()
     assert (product.price_cents, product.version) == (2099, 2)
     assert "USD 20.99" in admin_browser.get("/admin/inventory/product/").content.decode()
@@ -161,7 +182,9 @@ def test_product_price_is_typed_and_shown_as_money(admin_browser):
 
 def test_product_price_with_more_decimals_than_its_currency_is_refused(admin_browser):
     product = ProductFactory(on_hand=10, price_cents=1000)
-    page = admin_browser.post(f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.999"))
+    page = admin_browser.post(
+        f"/admin/inventory/product/{product.pk}/change/", _product_form(product, price="20.999")
+    )
     assert "USD amounts have at most 2 decimals." in page.content.decode()
     product.refresh_from_db()
     assert (product.price_cents, product.version) == (1000, 1)
@@ -172,6 +195,8 @@ def test_new_product_price_follows_the_chosen_currency(admin_browser):
     form |= {"reservations-TOTAL_FORMS": 0, "reservations-INITIAL_FORMS": 0}
     admin_browser.post("/admin/inventory/product/add/", form)
     assert Product.objects.get(sku="yen-1").price_cents == 2099
-    refused = admin_browser.post("/admin/inventory/product/add/", form | {"sku": "yen-2", "price": "20.99"})
+    refused = admin_browser.post(
+        "/admin/inventory/product/add/", form | {"sku": "yen-2", "price": "20.99"}
+    )
     assert "JPY amounts have at most 0 decimals." in refused.content.decode()
     assert not Product.objects.filter(sku="yen-2").exists()

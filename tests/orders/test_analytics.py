@@ -21,10 +21,14 @@ def _event(order, kind, *, after_seconds):
     event = OrderEvent.objects.create(
         order=order, seq=seq, kind=kind, status=order.status, correlation_id=order.correlation_id
     )
-    backdate_events(OrderEvent.objects.filter(pk=event.pk), order.created_at + timedelta(seconds=after_seconds))
+    backdate_events(
+        OrderEvent.objects.filter(pk=event.pk), order.created_at + timedelta(seconds=after_seconds)
+    )
 
 
-def test_dashboard_counts_revenue_failures_and_latency_percentiles(staff_api, redis_client, settings):
+def test_dashboard_counts_revenue_failures_and_latency_percentiles(
+    staff_api, redis_client, settings
+):
     redis_client.rpush(settings.DLQ_KEY, "{}", "{}")
     for seconds in (1, 2, 3, 4, 10):
         order = OrderFactory(status=OrderStatus.COMPLETED, total_cents=1000)
@@ -44,13 +48,19 @@ def test_dashboard_counts_revenue_failures_and_latency_percentiles(staff_api, re
     assert body["orders_by_status"]["payment_failed"] == 1
     assert body["orders_by_status"]["cancelled"] == 1
     assert body["orders_by_status"]["pending"] == 0
-    assert sum(m["orders"] for m in body["per_minute"]) == 6, "the 3-hour-old order is outside the window"
-    assert sum(m["revenue_cents"] for m in body["per_minute"]) == 5000, "failed orders bring no revenue"
+    assert sum(m["orders"] for m in body["per_minute"]) == 6, (
+        "the 3-hour-old order is outside the window"
+    )
+    assert sum(m["revenue_cents"] for m in body["per_minute"]) == 5000, (
+        "failed orders bring no revenue"
+    )
     assert body["failures"]["payment_failed"] == 1
     assert body["dead_letters"] == 2
     assert body["latency"]["completed"] == 5
     assert body["latency"]["p50_seconds"] == pytest.approx(3, abs=0.01)
-    assert body["latency"]["p95_seconds"] == pytest.approx(8.8, abs=0.01)  # percentile_cont interpolates
+    assert body["latency"]["p95_seconds"] == pytest.approx(
+        8.8, abs=0.01
+    )  # percentile_cont interpolates
 
 
 def test_dashboard_is_staff_only(api):

@@ -20,7 +20,10 @@ URL = "/api/v1/orders/"
 
 @pytest.fixture
 def catalog(db):
-    return [ProductFactory(sku="prod-1", price_cents=1000), ProductFactory(sku="prod-2", price_cents=250)]
+    return [
+        ProductFactory(sku="prod-1", price_cents=1000),
+        ProductFactory(sku="prod-2", price_cents=250),
+    ]
 
 
 def _line(sku="prod-1", quantity=1, **extra):
@@ -36,10 +39,14 @@ def _assert_error(response, status, code):
     return body["error"]
 
 
-def test_place_order_with_the_seed_body_returns_201_location_and_the_priced_order(api, customer, catalog):
+def test_place_order_with_the_seed_body_returns_201_location_and_the_priced_order(
+    api, customer, catalog
+):
     body = {
         "customer_id": customer.username,
-        "items": [{"product_id": "prod-1", "name": "Whatever", "quantity": 2, "unit_price_cents": 1000}],
+        "items": [
+            {"product_id": "prod-1", "name": "Whatever", "quantity": 2, "unit_price_cents": 1000}
+        ],
         "shipping_address": {"name": "Ada", "city": "London"},
         # A client cannot set what the server computes: these are ignored.
         "status": "completed",
@@ -59,7 +66,16 @@ def test_place_order_with_the_seed_body_returns_201_location_and_the_priced_orde
             "line_total_cents": 2000,
         }
     ], "the catalog names and prices the line, not the client"
-    assert set(data["links"]) == {"self", "status", "events", "cancel", "ship", "deliver", "returns", "refunds"}
+    assert set(data["links"]) == {
+        "self",
+        "status",
+        "events",
+        "cancel",
+        "ship",
+        "deliver",
+        "returns",
+        "refunds",
+    }
     order = Order.objects.get(public_id=data["order_id"])
     assert order.shipping_address == {"name": "Ada", "city": "London"}
 
@@ -85,7 +101,11 @@ def _with_address(address):
     [
         pytest.param({"items": [_line(quantity=0)]}, "items", id="quantity-0"),
         pytest.param({"items": [_line(quantity=1001)]}, "items", id="quantity-1001"),
-        pytest.param({"items": [_line(quantity=600), _line(quantity=600)]}, "items", id="merged-duplicates-over-1000"),
+        pytest.param(
+            {"items": [_line(quantity=600), _line(quantity=600)]},
+            "items",
+            id="merged-duplicates-over-1000",
+        ),
         pytest.param({"items": TOO_MANY_LINES}, "items", id="101-lines"),
         pytest.param({"items": []}, "items", id="empty-items"),
         pytest.param({}, "items", id="no-items"),
@@ -96,8 +116,14 @@ def _with_address(address):
         pytest.param({"items": [{"quantity": 1}]}, "items", id="no-product-id"),
         pytest.param({"items": [_line(unit_price_cents=-1)]}, "items", id="negative-price"),
         pytest.param(_with_address("London"), "shipping_address", id="address-not-object"),
-        pytest.param({"items": [_line()], "payment_token": ["x"]}, "payment_token", id="token-wrong-type"),
-        pytest.param({"items": [_line()], "customer_id": {"id": 1}}, "customer_id", id="customer-id-wrong-type"),
+        pytest.param(
+            {"items": [_line()], "payment_token": ["x"]}, "payment_token", id="token-wrong-type"
+        ),
+        pytest.param(
+            {"items": [_line()], "customer_id": {"id": 1}},
+            "customer_id",
+            id="customer-id-wrong-type",
+        ),
         pytest.param([_line()], "non_field_errors", id="body-a-list-not-an-object"),
         pytest.param({"items": [_line(quantity=None)]}, "items", id="quantity-null"),
         # shipping_address: a flat object of at most 20 short keys with strings of at most 200 characters.
@@ -124,7 +150,12 @@ def test_invalid_body_is_400_naming_the_field_and_writes_nothing(api, catalog, b
     ("body", "code", "field"),
     [
         pytest.param({"items": [_line("nope")]}, "unknown_product", "items", id="unknown-sku"),
-        pytest.param({"items": [_line()], "customer_id": "someone-else"}, "unknown_customer", "customer_id", id="cust"),
+        pytest.param(
+            {"items": [_line()], "customer_id": "someone-else"},
+            "unknown_customer",
+            "customer_id",
+            id="cust",
+        ),
     ],
 )
 def test_domain_rejections_are_400_naming_the_field(api, catalog, body, code, field):
@@ -137,7 +168,9 @@ def test_domain_rejections_are_400_naming_the_field(api, catalog, body, code, fi
 def test_a_mixed_currency_order_is_400_mixed_currency_and_writes_nothing(api, catalog):
     ProductFactory(sku="eur-1", price_cents=900, currency="EUR")
     body = {"items": [_line("prod-1"), _line("eur-1")]}
-    error = _assert_error(api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, "mixed_currency")
+    error = _assert_error(
+        api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k"), 400, "mixed_currency"
+    )
     assert "items" in error["fields"]
     assert error["data"]["currencies"] == {"prod-1": "USD", "eur-1": "EUR"}
     assert not Order.objects.exists()
@@ -166,8 +199,14 @@ def _nested(depth: int, inner: bytes = b"1") -> bytes:
     [
         pytest.param(_nested(50_000), id="50000-deep"),
         pytest.param(b'{"items": ' + _nested(50_000) + b"}", id="50000-deep-in-items"),
-        pytest.param(b'{"items": [{"product_id": "prod-1", "x": ' + _nested(500) + b"}]}", id="deep-in-a-line"),
-        pytest.param(b'{"items": [], "shipping_address": {"a": ' + _nested(2_000) + b"}}", id="deep-in-address"),
+        pytest.param(
+            b'{"items": [{"product_id": "prod-1", "x": ' + _nested(500) + b"}]}",
+            id="deep-in-a-line",
+        ),
+        pytest.param(
+            b'{"items": [], "shipping_address": {"a": ' + _nested(2_000) + b"}}",
+            id="deep-in-address",
+        ),
         pytest.param(b'{"items": ' + _nested(9, b"{}") + b"}", id="just-past-the-limit"),
     ],
 )
@@ -187,8 +226,14 @@ def test_a_body_nested_too_deeply_is_400_invalid_and_writes_nothing(api, catalog
         pytest.param(rb'{"a\u0000": "x"}', id="nul-key"),
     ],
 )
-def test_an_address_postgresql_cannot_store_is_400_invalid_and_writes_nothing(api, catalog, address):
-    raw = b'{"items": [{"product_id": "prod-1", "quantity": 1}], "shipping_address": ' + address + b"}"
+def test_an_address_postgresql_cannot_store_is_400_invalid_and_writes_nothing(
+    api, catalog, address
+):
+    raw = (
+        b'{"items": [{"product_id": "prod-1", "quantity": 1}], "shipping_address": '
+        + address
+        + b"}"
+    )
     error = _assert_error(api.post(URL, raw, content_type="application/json"), 400, "invalid")
     assert "shipping_address" in error["fields"]
     assert not Order.objects.exists()
@@ -207,7 +252,9 @@ def test_every_json_endpoint_bounds_the_depth(staff_api, catalog):
 
 
 def test_body_of_another_media_type_is_415(api, catalog):
-    _assert_error(api.post(URL, "items=prod-1", content_type="text/plain"), 415, "unsupported_media_type")
+    _assert_error(
+        api.post(URL, "items=prod-1", content_type="text/plain"), 415, "unsupported_media_type"
+    )
 
 
 def test_huge_body_is_400_request_too_large_and_writes_nothing(api, catalog, settings):
@@ -229,7 +276,9 @@ def test_staff_may_order_for_any_customer_but_not_for_an_unknown_one(staff_api, 
     assert response.status_code == 201
     assert Order.objects.get(public_id=response.json()["order_id"]).customer == other
     _assert_error(
-        staff_api.post(URL, {"customer_id": "ghost", "items": [_line()]}, format="json"), 400, "unknown_customer"
+        staff_api.post(URL, {"customer_id": "ghost", "items": [_line()]}, format="json"),
+        400,
+        "unknown_customer",
     )
 
 
@@ -240,7 +289,9 @@ def test_anonymous_is_401():
 # --- Idempotency --------------------------------------------------------------------------
 
 
-def test_replay_with_the_same_key_and_body_returns_the_original_201_and_creates_nothing(api, catalog):
+def test_replay_with_the_same_key_and_body_returns_the_original_201_and_creates_nothing(
+    api, catalog
+):
     body = {"items": [_line(quantity=2)]}
     first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="abc")
     again = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="abc")
@@ -254,7 +305,9 @@ def test_replay_with_the_same_key_and_body_returns_the_original_201_and_creates_
 
 def test_same_key_with_another_body_is_422(api, catalog):
     api.post(URL, {"items": [_line(quantity=2)]}, format="json", HTTP_IDEMPOTENCY_KEY="abc")
-    response = api.post(URL, {"items": [_line(quantity=3)]}, format="json", HTTP_IDEMPOTENCY_KEY="abc")
+    response = api.post(
+        URL, {"items": [_line(quantity=3)]}, format="json", HTTP_IDEMPOTENCY_KEY="abc"
+    )
     _assert_error(response, 422, "idempotency_key_reused")
     assert Order.objects.count() == 1
 
@@ -272,7 +325,9 @@ def test_keys_are_scoped_per_customer(api, catalog):
 
 @pytest.mark.parametrize("key", ["", "   ", "k" * 256], ids=["empty", "blank", "too-long"])
 def test_a_malformed_idempotency_key_is_400_naming_the_header(api, catalog, key):
-    error = _assert_error(api.post(URL, {"items": [_line()]}, format="json", HTTP_IDEMPOTENCY_KEY=key), 400, "invalid")
+    error = _assert_error(
+        api.post(URL, {"items": [_line()]}, format="json", HTTP_IDEMPOTENCY_KEY=key), 400, "invalid"
+    )
     assert "Idempotency-Key" in error["fields"]
     assert not Order.objects.exists()
 
@@ -365,19 +420,27 @@ def test_cancel_after_shipping_is_409_with_the_current_status(api, customer, cat
 # --- Throttling ---------------------------------------------------------------------------
 
 
-def test_order_creation_is_throttled_per_user_at_the_configured_rate(api, staff_api, catalog, settings, redis_client):
+def test_order_creation_is_throttled_per_user_at_the_configured_rate(
+    api, staff_api, catalog, settings, redis_client
+):
     settings.ORDER_CREATE_THROTTLE_RATE = "2/min"
     body = {"items": [_line()]}
     assert [api.post(URL, body, format="json").status_code for _ in range(2)] == [201, 201]
     error = _assert_error(api.post(URL, body, format="json"), 429, "throttled")
     assert error["data"]["wait"] > 0
     assert api.get(URL).status_code == 200, "reading is not throttled"
-    assert staff_api.post(URL, body, format="json").status_code == 201, "another user has their own budget"
+    assert staff_api.post(URL, body, format="json").status_code == 201, (
+        "another user has their own budget"
+    )
 
 
-def test_order_creation_goes_through_unthrottled_when_the_counter_is_unreachable(api, catalog, settings):
+def test_order_creation_goes_through_unthrottled_when_the_counter_is_unreachable(
+    api, catalog, settings
+):
     settings.ORDER_CREATE_THROTTLE_RATE = "1/min"
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    }
     body = {"items": [_line()]}
     assert [api.post(URL, body, format="json").status_code for _ in range(2)] == [201, 201]
 

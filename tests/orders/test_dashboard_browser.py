@@ -47,7 +47,9 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     live_server, live_worker, browser, settings, redis_client, token_for
 ):
     settings.DASHBOARD_REFRESH_SECONDS = 1
-    settings.DASHBOARD_INSPECT_TIMEOUT = 5  # a loaded machine may answer slowly; all replies end it early
+    settings.DASHBOARD_INSPECT_TIMEOUT = (
+        5  # a loaded machine may answer slowly; all replies end it early
+    )
     ProductFactory(sku="dash-1", price_cents=1250, on_hand=100)
     token = token_for(UserFactory())
     watcher = StaffFactory(username="watcher")
@@ -59,7 +61,9 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     site = browser.site_url(live_server.url)
     log_in(page, site, username="watcher", password="a-long-test-password")
     page.click("text=Pipeline dashboard")
-    page.wait_for_function("() => window.pipelineDashboard && window.pipelineDashboard.updates >= 1")
+    page.wait_for_function(
+        "() => window.pipelineDashboard && window.pipelineDashboard.updates >= 1"
+    )
 
     assert page.evaluate(CHART_TOTALS, "chart-orders") == {"completed": 3}
     latency = page.evaluate(CHART_TOTALS, "chart-latency")

@@ -39,7 +39,9 @@ def producer_broker(url: str) -> Iterator[None]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("live_worker")
-def test_an_order_stored_while_the_broker_is_down_is_201_deferred_and_runs_once_it_is_back(api, settings):
+def test_an_order_stored_while_the_broker_is_down_is_201_deferred_and_runs_once_it_is_back(
+    api, settings
+):
     settings.PIPELINE_START_RETRY_SECONDS = 0.5
     ProductFactory(sku="p-deferred")
     body = {"items": [{"product_id": "p-deferred", "quantity": 1}]}
@@ -53,13 +55,19 @@ def test_an_order_stored_while_the_broker_is_down_is_201_deferred_and_runs_once_
         assert Order.objects.get(public_id=order_id).status == OrderStatus.PENDING
         # A retry with the same key answers the same, and still says the start is deferred.
         again = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="deferred-1")
-        assert (again.status_code, again["Pipeline-Deferred"], again.json()["order_id"]) == (201, "true", order_id)
+        assert (again.status_code, again["Pipeline-Deferred"], again.json()["order_id"]) == (
+            201,
+            "true",
+            order_id,
+        )
         # While the broker stays down, the retries keep failing and nothing moves.
         time.sleep(1.5)
         assert Order.objects.get(public_id=order_id).status == OrderStatus.PENDING
 
     started = time.monotonic()
-    wait_for(lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED, timeout=30)
+    wait_for(
+        lambda: Order.objects.get(public_id=order_id).status == OrderStatus.COMPLETED, timeout=30
+    )
     # Seconds, not the reconciler's minutes (PIPELINE_STUCK_AFTER_SECONDS).
     assert time.monotonic() - started < 15
     assert "Pipeline-Deferred" not in api.post(URL, body, format="json")
@@ -72,4 +80,7 @@ def test_an_order_placed_with_the_broker_up_says_nothing_of_deferral(api):
     response = api.post(URL, {"items": [{"product_id": "p-normal", "quantity": 1}]}, format="json")
     assert response.status_code == 201
     assert "Pipeline-Deferred" not in response
-    wait_for(lambda: Order.objects.get(public_id=response.json()["order_id"]).status == "completed", timeout=30)
+    wait_for(
+        lambda: Order.objects.get(public_id=response.json()["order_id"]).status == "completed",
+        timeout=30,
+    )

@@ -40,10 +40,16 @@ CHANGES = {
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
 def test_events_are_never_updated_or_deleted_whoever_asks(change):
     event = _event()
-    with pytest.raises(IntegrityError, match="orders_orderevent is append-only"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match="orders_orderevent is append-only"),
+        transaction.atomic(),
+    ):
         change(event)
     stored = OrderEvent.objects.get(pk=event.pk)
-    assert (stored.kind, stored.data) == (K.ORDER_CREATED, {"total_cents": 0, "currency": "USD", "items": []})
+    assert (stored.kind, stored.data) == (
+        K.ORDER_CREATED,
+        {"total_cents": 0, "currency": "USD", "items": []},
+    )
     assert Order.objects.filter(pk=event.order_id).exists()
 
 
@@ -51,7 +57,10 @@ def test_an_event_is_still_appended():
     event = _event()
     with transaction.atomic():
         record_event(event.order, K.CANCEL_REQUESTED)
-    assert list(OrderEvent.objects.filter(order=event.order).values_list("seq", flat=True)) == [1, 2]
+    assert list(OrderEvent.objects.filter(order=event.order).values_list("seq", flat=True)) == [
+        1,
+        2,
+    ]
 
 
 # --- the fold -------------------------------------------------------------------------------------
@@ -73,7 +82,12 @@ def test_replay_rebuilds_a_completed_delivered_partly_refunded_order():
             (9, K.ORDER_DELIVERED, "delivered", {"delivered_at": DELIVERED_AT.isoformat()}),
             (10, K.REFUND_REQUESTED, "delivered", {"amount_cents": 500}),
             (11, K.REFUND_REQUESTED, "delivered", {"amount_cents": 700}),
-            (12, K.PAYMENT_REFUNDED, "partially_refunded", {"amount_cents": 500, "refunded_cents": 500}),
+            (
+                12,
+                K.PAYMENT_REFUNDED,
+                "partially_refunded",
+                {"amount_cents": 500, "refunded_cents": 500},
+            ),
             (13, K.REFUND_ABANDONED, "partially_refunded", {"amount_cents": 700}),
             (14, K.NOTIFICATION_SENT, "partially_refunded", {"notification": "shipped"}),
         ]
@@ -96,9 +110,19 @@ def test_replay_rebuilds_an_order_cancelled_while_its_gateways_answered():
             PLACED,
             (2, K.ORDER_CANCELLED, "cancelled", {"reason": "Cancelled on request."}),
             (3, K.PAYMENT_AUTHORIZED, "cancelled", {"amount_cents": 3000}),
-            (4, K.SHIPMENT_CREATED, "cancelled", {"carrier": "fallback", "tracking_number": "TRK2"}),
+            (
+                4,
+                K.SHIPMENT_CREATED,
+                "cancelled",
+                {"carrier": "fallback", "tracking_number": "TRK2"},
+            ),
             (5, K.PAYMENT_VOIDED, "cancelled", {"amount_cents": 3000}),
-            (6, K.SHIPMENT_CANCELLED, "cancelled", {"carrier": "fallback", "tracking_number": "TRK2"}),
+            (
+                6,
+                K.SHIPMENT_CANCELLED,
+                "cancelled",
+                {"carrier": "fallback", "tracking_number": "TRK2"},
+            ),
         ]
     )
     assert state.status == "cancelled"
@@ -109,7 +133,9 @@ def test_replay_rebuilds_an_order_cancelled_while_its_gateways_answered():
 
 def test_differences_name_each_field_that_disagrees_and_moves_the_state_machine_refuses():
     replayed = replay([PLACED, (2, K.ORDER_COMPLETED, "completed", {})])
-    stored = OrderState(status="pending", total_cents=2999, currency="USD", payment=PaymentState("authorized", 1))
+    stored = OrderState(
+        status="pending", total_cents=2999, currency="USD", payment=PaymentState("authorized", 1)
+    )
     assert differences(stored, replayed) == [
         "event #2 (order_completed) moves pending -> completed, which TRANSITIONS refuse",
         "status: stored 'pending', events 'completed'",
@@ -124,8 +150,18 @@ def test_replay_follows_each_return_to_its_refund():
         [
             PLACED,
             (2, K.ORDER_COMPLETED, "completed", {}),  # (the moves between are not the point here)
-            (3, K.RETURN_REQUESTED, "completed", {"return_id": "r1", "amount_cents": 1000, "lines": []}),
-            (4, K.RETURN_REQUESTED, "completed", {"return_id": "r2", "amount_cents": 500, "lines": []}),
+            (
+                3,
+                K.RETURN_REQUESTED,
+                "completed",
+                {"return_id": "r1", "amount_cents": 1000, "lines": []},
+            ),
+            (
+                4,
+                K.RETURN_REQUESTED,
+                "completed",
+                {"return_id": "r2", "amount_cents": 500, "lines": []},
+            ),
             (5, K.RETURN_REFUSED, "completed", {"return_id": "r2", "amount_cents": 500}),
             (6, K.RETURN_APPROVED, "completed", {"return_id": "r1", "amount_cents": 1000}),
             (7, K.RETURN_RECEIVED, "completed", {"return_id": "r1", "lines": []}),

@@ -53,10 +53,16 @@ def test_two_concurrent_requests_with_one_key_create_one_order(live_server, toke
 @pytest.mark.django_db
 def test_purge_forgets_keys_older_than_the_ttl_and_keeps_younger_ones():
     old, young = OrderFactory(), OrderFactory()
-    IdempotencyKey.objects.create(customer=old.customer, key="old", request_fingerprint="f", order=old)
-    IdempotencyKey.objects.create(customer=young.customer, key="young", request_fingerprint="f", order=young)
+    IdempotencyKey.objects.create(
+        customer=old.customer, key="old", request_fingerprint="f", order=old
+    )
+    IdempotencyKey.objects.create(
+        customer=young.customer, key="young", request_fingerprint="f", order=young
+    )
     IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
-    IdempotencyKey.objects.filter(key="young").update(created_at=timezone.now() - timedelta(hours=23))
+    IdempotencyKey.objects.filter(key="young").update(
+        created_at=timezone.now() - timedelta(hours=23)
+    )
 
     assert tasks.purge_idempotency_keys.run() == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["young"]

@@ -75,7 +75,10 @@ def _hold(order: Order, product: Product, qty: int = 1, status: str = "held") ->
 
 def _book(order: Order, role: str = "primary") -> str:
     booked = HttpCarrier(role).create_shipment(
-        order_id=str(order.public_id), address={}, parcels=[], idempotency_key=step_key(str(order.public_id), SHIP)
+        order_id=str(order.public_id),
+        address={},
+        parcels=[],
+        idempotency_key=step_key(str(order.public_id), SHIP),
     )
     Shipment.objects.create(order=order, carrier=role, tracking_number=booked.tracking_number)
     return booked.tracking_number
@@ -86,7 +89,9 @@ def _completed(product: Product, qty: int = 1, role: str = "primary") -> Order:
     order = _order(S.COMPLETED, product, qty)
     reference = _authorize(order)
     HttpPaymentGateway().capture(
-        reference=reference, amount_cents=order.total_cents, idempotency_key=step_key(str(order.public_id), CAPTURE)
+        reference=reference,
+        amount_cents=order.total_cents,
+        idempotency_key=step_key(str(order.public_id), CAPTURE),
     )
     _payment(order, reference, "captured", captured_cents=order.total_cents)
     _hold(order, product, qty, status="committed")
@@ -99,7 +104,9 @@ def _cancelled(product: Product) -> Order:
     """A cancelled order after compensation: authorization voided, stock released."""
     order = _order(S.CANCELLED, product)
     reference = _authorize(order)
-    HttpPaymentGateway().void(reference=reference, idempotency_key=step_key(str(order.public_id), "void"))
+    HttpPaymentGateway().void(
+        reference=reference, idempotency_key=step_key(str(order.public_id), "void")
+    )
     _payment(order, reference, "voided", voided_cents=order.total_cents)
     _hold(order, product, status="released")
     return order
@@ -206,7 +213,9 @@ def test_check_invariants_reports_a_cancelled_order_still_holding_its_authorizat
 def test_check_invariants_reports_a_second_charge_at_the_gateway():
     order = _completed(ProductFactory())
     second = _authorize(order, key=f"{order.public_id}:payments.authorize_payment:again")
-    HttpPaymentGateway().capture(reference=second, amount_cents=order.total_cents, idempotency_key="again:capture")
+    HttpPaymentGateway().capture(
+        reference=second, amount_cents=order.total_cents, idempotency_key="again:capture"
+    )
     public_id = str(order.public_id)
     assert sorted(_found(check_invariants(window_s=0))) == [
         ("ledger.duplicate", public_id),
@@ -224,7 +233,9 @@ def test_check_invariants_reports_an_authorization_our_books_do_not_know():
 
 
 def test_check_invariants_reports_a_gateway_authorization_of_no_order():
-    HttpPaymentGateway().authorize(amount_cents=100, currency="USD", token="tok_visa", idempotency_key="stray")
+    HttpPaymentGateway().authorize(
+        amount_cents=100, currency="USD", token="tok_visa", idempotency_key="stray"
+    )
     report = check_invariants(window_s=0)
     assert _found(report) == [("ledger.unknown", None)]
     assert "belongs to no order" in report.breaches[0].detail
@@ -270,14 +281,18 @@ def test_check_invariants_reports_a_finished_order_still_holding_stock():
     product = ProductFactory()
     order = _order(S.CANCELLED, product)
     _hold(order, product)
-    assert _found(check_invariants(window_s=0)) == [("stock.held_after_terminal", str(order.public_id))]
+    assert _found(check_invariants(window_s=0)) == [
+        ("stock.held_after_terminal", str(order.public_id))
+    ]
 
 
 def test_check_invariants_reports_committed_units_that_are_not_what_shipped():
     product = ProductFactory()
     order = _completed(product, qty=2)
     Reservation.objects.filter(order=order).update(quantity=1)
-    assert _found(check_invariants(window_s=0)) == [("stock.committed_mismatch", str(order.public_id))]
+    assert _found(check_invariants(window_s=0)) == [
+        ("stock.committed_mismatch", str(order.public_id))
+    ]
 
 
 # --- parcels ------------------------------------------------------------------------------------
@@ -288,14 +303,18 @@ def test_check_invariants_reports_a_live_parcel_of_an_order_shipped_through_the_
     )
     report = check_invariants(window_s=0)
     assert _found(report) == [("shipping.live_booking", str(order.public_id))]
-    assert "at the primary carrier for a completed order (ours: fallback" in report.breaches[0].detail
+    assert (
+        "at the primary carrier for a completed order (ours: fallback" in report.breaches[0].detail
+    )
 
 
 def test_check_invariants_reports_a_live_parcel_of_a_cancelled_order():
     order = _cancelled(ProductFactory())
     _book(order)
     found = _found(check_invariants(window_s=0))
-    assert found == [("shipping.live_booking", str(order.public_id))] * 2, "at the carrier, and in our books"
+    assert found == [("shipping.live_booking", str(order.public_id))] * 2, (
+        "at the carrier, and in our books"
+    )
 
 
 def test_check_invariants_reports_a_shipped_parcel_the_carrier_does_not_have():
@@ -310,15 +329,21 @@ def test_check_invariants_reports_a_shipped_parcel_the_carrier_does_not_have():
 # --- dead letters -------------------------------------------------------------------------------
 def test_check_invariants_reports_two_live_entries_for_one_step():
     order = _parked(ProductFactory())
-    second = store.Envelope(task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id))
-    store.redis_client().lpush(store.settings.DLQ_KEY, second.to_json())  # as a push that raced past the check
+    second = store.Envelope(
+        task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id)
+    )
+    store.redis_client().lpush(
+        store.settings.DLQ_KEY, second.to_json()
+    )  # as a push that raced past the check
     assert _found(check_invariants(window_s=0)) == [("dlq.duplicate_entry", str(order.public_id))]
 
 
 def test_check_invariants_reports_a_live_entry_for_a_completed_order():
     order = _completed(ProductFactory())
     _dead_letter(order, "shipping.create_shipment")
-    assert _found(check_invariants(window_s=0)) == [("dlq.entry_for_completed", str(order.public_id))]
+    assert _found(check_invariants(window_s=0)) == [
+        ("dlq.entry_for_completed", str(order.public_id))
+    ]
 
 
 # --- timeline -----------------------------------------------------------------------------------
@@ -373,11 +398,19 @@ def test_check_invariants_judges_what_customers_see_not_the_raw_events():
     order = _order(S.PENDING_SHIPMENT, ProductFactory())
     reference = _authorize(order)
     _payment(order, reference)
-    _events(order, EventKind.PAYMENT_AUTHORIZED, reference=reference, amount_cents=order.total_cents)
-    _events(order, EventKind.STEP_RETRY, error="GatewayUnavailableError: 503 from http://127.0.0.1:8071/")
+    _events(
+        order, EventKind.PAYMENT_AUTHORIZED, reference=reference, amount_cents=order.total_cents
+    )
+    _events(
+        order,
+        EventKind.STEP_RETRY,
+        error="GatewayUnavailableError: 503 from http://127.0.0.1:8071/",
+    )
     order.refresh_from_db()
     with transaction.atomic():
-        record_event(order, EventKind.DEAD_LETTER_DISCARDED, actor=staff.username, reason="customer asked")
+        record_event(
+            order, EventKind.DEAD_LETTER_DISCARDED, actor=staff.username, reason="customer asked"
+        )
     report = check_invariants(window_s=0)
     assert report.ok, report.text()
     assert report.checked["suspect events projected"] == 3
@@ -385,7 +418,12 @@ def test_check_invariants_judges_what_customers_see_not_the_raw_events():
 
 def test_check_invariants_lets_plain_reasons_through_to_customers():
     order = _order(S.PAYMENT_FAILED, ProductFactory())
-    _events(order, EventKind.PAYMENT_FAILED, reason="The card was declined.", decline_code="card_declined")
+    _events(
+        order,
+        EventKind.PAYMENT_FAILED,
+        reason="The card was declined.",
+        decline_code="card_declined",
+    )
     assert check_invariants(window_s=0).ok
 
 
@@ -394,7 +432,12 @@ def test_customer_timeline_is_what_the_events_api_shows_the_customer(api, custom
     and orders/invariants/timeline.py:customer_timeline must follow."""
     order = _order(S.PAYMENT_FAILED, ProductFactory(), customer=customer)
     _events(order, EventKind.STEP_RETRY, error="x")
-    _events(order, EventKind.PAYMENT_FAILED, decline_code="card_declined", reason="The card was declined.")
+    _events(
+        order,
+        EventKind.PAYMENT_FAILED,
+        decline_code="card_declined",
+        reason="The card was declined.",
+    )
     shown = api.get(f"/api/v1/orders/{order.public_id}/events/").json()
     projected = customer_timeline(list(OrderEvent.objects.filter(order=order).order_by("seq")))
     assert json.loads(json.dumps(projected, default=str)) == shown
@@ -405,7 +448,9 @@ def test_check_invariants_since_leaves_older_orders_out():
     old = _order(S.PAID, ProductFactory())
     since = timezone.now()
     new = _order(S.PAID, ProductFactory())
-    assert _found(check_invariants(window_s=0, since=since)) == [("state.stuck", str(new.public_id))]
+    assert _found(check_invariants(window_s=0, since=since)) == [
+        ("state.stuck", str(new.public_id))
+    ]
     assert len(check_invariants(window_s=0).breaches) == 2, f"{old} is reported without a scope"
 
 
@@ -434,7 +479,9 @@ def test_check_invariants_command_exits_1_with_a_readable_report(capsys):
     assert exited.value.code == 1
     out = capsys.readouterr().out
     assert "1 breach(es):" in out
-    assert "money.held_after_terminal (1): a cancelled or failed order holds no authorization" in out
+    assert (
+        "money.held_after_terminal (1): a cancelled or failed order holds no authorization" in out
+    )
     assert f"order {order.public_id}: cancelled order: our payment auth_" in out
 
 

@@ -40,7 +40,9 @@ def test_resend_stuck_orders_resends_the_step_of_each_stuck_order_once_per_perio
         assert resend_stuck_orders() == 0, "touched: not stuck again before another full period"
 
 
-@pytest.mark.parametrize("status", [OrderStatus.PENDING_SHIPMENT, OrderStatus.COMPLETED, OrderStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "status", [OrderStatus.PENDING_SHIPMENT, OrderStatus.COMPLETED, OrderStatus.CANCELLED]
+)
 def test_resend_stuck_orders_leaves_waiting_and_finished_orders_alone(settings, status):
     settings.PIPELINE_STUCK_AFTER_SECONDS = 300
     order = _aged(status)
@@ -65,7 +67,9 @@ def test_resend_stuck_orders_never_resends_a_dead_lettered_order(settings):
     """Finding 1: a dead-lettered order waits for staff; a re-send would only park it again."""
     settings.PIPELINE_STUCK_AFTER_SECONDS = 300
     parked = _aged(OrderStatus.PAYMENT_PROCESSING)
-    Order.objects.filter(pk=parked.pk).update(dead_lettered_at=timezone.now() - timedelta(minutes=10))
+    Order.objects.filter(pk=parked.pk).update(
+        dead_lettered_at=timezone.now() - timedelta(minutes=10)
+    )
     assert resend_stuck_orders() == 0
     assert not parked.events.filter(kind=EventKind.STEP_RESENT).exists()
 
@@ -73,7 +77,9 @@ def test_resend_stuck_orders_never_resends_a_dead_lettered_order(settings):
 # --- Finding 11: ended orders whose compensation was lost ------------------------------------
 
 
-def _held_by(order: Order, *, stock: bool = False, authorization: bool = False, booking: bool = False) -> Order:
+def _held_by(
+    order: Order, *, stock: bool = False, authorization: bool = False, booking: bool = False
+) -> Order:
     """Commit, with no message sent, what a lost compensation leaves behind."""
     if stock:
         product = ProductFactory(on_hand=5, reserved=1)
@@ -98,15 +104,23 @@ def _resent(order: Order) -> list[str] | None:
     return sorted(event.data["tasks"]) if event else None
 
 
-def test_the_sweep_resends_only_the_compensations_each_ended_order_needs(settings, django_capture_on_commit_callbacks):
+def test_the_sweep_resends_only_the_compensations_each_ended_order_needs(
+    settings, django_capture_on_commit_callbacks
+):
     settings.PIPELINE_STUCK_AFTER_SECONDS = 300
-    everything = _held_by(_aged(OrderStatus.CANCELLED), stock=True, authorization=True, booking=True)
+    everything = _held_by(
+        _aged(OrderStatus.CANCELLED), stock=True, authorization=True, booking=True
+    )
     money = _held_by(_aged(OrderStatus.OUT_OF_STOCK), authorization=True)
     stock = _held_by(_aged(OrderStatus.FAILED), stock=True)
     with django_capture_on_commit_callbacks(execute=False) as sends:
         assert resend_lost_compensations() == 3
     assert len(without_live_publish(sends)) == 3
-    assert _resent(everything) == ["inventory.release_stock", "payments.void_payment", "shipping.cancel_shipment"]
+    assert _resent(everything) == [
+        "inventory.release_stock",
+        "payments.void_payment",
+        "shipping.cancel_shipment",
+    ]
     assert _resent(money) == ["payments.void_payment"]
     assert _resent(stock) == ["inventory.release_stock"]
     with django_capture_on_commit_callbacks(execute=False):
@@ -119,13 +133,19 @@ def test_the_sweep_leaves_orders_with_nothing_lost(settings, case):
     if case == "settled":
         order = _aged(OrderStatus.CANCELLED)  # nothing held: nothing to do
     elif case == "recent":
-        order = _held_by(_aged(OrderStatus.CANCELLED, minutes=1), authorization=True)  # its void may be on its way
+        order = _held_by(
+            _aged(OrderStatus.CANCELLED, minutes=1), authorization=True
+        )  # its void may be on its way
     elif case == "completed":
-        order = _held_by(_aged(OrderStatus.COMPLETED), booking=True)  # shipped and paid: keeps its parcel
+        order = _held_by(
+            _aged(OrderStatus.COMPLETED), booking=True
+        )  # shipped and paid: keeps its parcel
     elif case == "dead_lettered":
         order = _held_by(_aged(OrderStatus.CANCELLED), authorization=True)
         Order.objects.filter(pk=order.pk).update(dead_lettered_at=timezone.now())  # staff own it
     else:
-        order = _held_by(_aged(OrderStatus.RESERVED), stock=True, authorization=True)  # alive: holds by right
+        order = _held_by(
+            _aged(OrderStatus.RESERVED), stock=True, authorization=True
+        )  # alive: holds by right
     assert resend_lost_compensations() == 0
     assert _resent(order) is None

@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("redis_client")]
 def _delivered(customer, *, quantity: int = 2, status: str = OrderStatus.DELIVERED) -> Order:
     """A delivered order as the pipeline leaves it: captured in full."""
     product = ProductFactory(price_cents=1000, on_hand=10)
-    order = OrderFactory(customer=customer, status=status, delivered_at=timezone.now(), lines=[(product, quantity)])
+    order = OrderFactory(
+        customer=customer, status=status, delivered_at=timezone.now(), lines=[(product, quantity)]
+    )
     Payment.objects.create(
         order=order,
         amount_cents=order.total_cents,
@@ -58,40 +60,62 @@ def test_a_refused_return_gives_its_units_back_to_be_asked_again(api, staff_api,
     order = _delivered(customer)
     first = _ask(api, order, quantity=2).json()
     assert _ask(api, order).json()["error"]["code"] == "return_quantity_exceeded"
-    refused = staff_api.post(f"/api/v1/returns/{first['return_id']}/refuse/", {"note": "Used."}, format="json")
+    refused = staff_api.post(
+        f"/api/v1/returns/{first['return_id']}/refuse/", {"note": "Used."}, format="json"
+    )
     assert (refused.json()["status"], refused.json()["decision_note"]) == ("refused", "Used.")
     again = staff_api.post(f"/api/v1/returns/{first['return_id']}/approve/", {}, format="json")
     assert again.json()["error"]["code"] == "invalid_return_transition"
     assert _ask(api, order, quantity=2).status_code == 201
     kinds = list(order.events.values_list("kind", flat=True))
-    assert kinds == [EventKind.RETURN_REQUESTED, EventKind.RETURN_REFUSED, EventKind.RETURN_REQUESTED]
+    assert kinds == [
+        EventKind.RETURN_REQUESTED,
+        EventKind.RETURN_REFUSED,
+        EventKind.RETURN_REQUESTED,
+    ]
 
 
 def test_two_return_requests_on_a_stale_order_version_cannot_both_pass(customer):
     order = _delivered(customer)
     stale = Order.objects.get(pk=order.pk)
     services_returns.request_return(
-        order=order, requester=customer, lines=[{"sku": order.items.get().sku, "quantity": 2}], reason="All."
+        order=order,
+        requester=customer,
+        lines=[{"sku": order.items.get().sku, "quantity": 2}],
+        reason="All.",
     )
     # The service reads the order afresh: a second request sees what the first asked.
     with pytest.raises(services_returns.ReturnQuantityExceededError):
         services_returns.request_return(
-            order=stale, requester=customer, lines=[{"sku": order.items.get().sku, "quantity": 1}], reason="One."
+            order=stale,
+            requester=customer,
+            lines=[{"sku": order.items.get().sku, "quantity": 1}],
+            reason="One.",
         )
 
 
 def test_a_goodwill_refund_never_exceeds_what_is_captured(customer):
     order = _delivered(customer)
     refund, created = services_refunds.request_refund(
-        order_id=str(order.public_id), amount_cents=1500, actor="ann", reason="Late.", request_key="k1"
+        order_id=str(order.public_id),
+        amount_cents=1500,
+        actor="ann",
+        reason="Late.",
+        request_key="k1",
     )
     assert (created, refund.status) == (True, RefundStatus.PENDING)
     repeat, created = services_refunds.request_refund(
-        order_id=str(order.public_id), amount_cents=1500, actor="ann", reason="Late.", request_key="k1"
+        order_id=str(order.public_id),
+        amount_cents=1500,
+        actor="ann",
+        reason="Late.",
+        request_key="k1",
     )
     assert (repeat.pk, created) == (refund.pk, False)
     with pytest.raises(services_refunds.RefundExceedsCapturedError) as caught:
-        services_refunds.request_refund(order_id=str(order.public_id), amount_cents=501, actor="bob", reason="x")
+        services_refunds.request_refund(
+            order_id=str(order.public_id), amount_cents=501, actor="bob", reason="x"
+        )
     assert caught.value.data["refundable_cents"] == 500
     assert Payment.objects.get(order=order).refunding_cents == 1500
 
@@ -100,8 +124,12 @@ def test_a_refund_over_the_api_is_staff_only_and_answers_202(api, staff_api, cus
     order = _delivered(customer)
     url = f"/api/v1/orders/{order.public_id}/refunds/"
     assert api.post(url, {"amount_cents": 100, "reason": "x"}, format="json").status_code == 403
-    made = staff_api.post(url, {"amount_cents": 100, "reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="r1")
-    again = staff_api.post(url, {"amount_cents": 100, "reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="r1")
+    made = staff_api.post(
+        url, {"amount_cents": 100, "reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="r1"
+    )
+    again = staff_api.post(
+        url, {"amount_cents": 100, "reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="r1"
+    )
     assert (made.status_code, again.status_code) == (202, 200)
     assert made.json()["refund_id"] == again.json()["refund_id"]
     assert [r["amount_cents"] for r in api.get(url).json()] == [100]
@@ -123,7 +151,10 @@ def test_staff_mark_a_completed_order_delivered_once(staff_api, customer):
 def test_admin_actions_approve_and_receive_a_return(admin_client, customer):
     order = _delivered(customer)
     ret = services_returns.request_return(
-        order=order, requester=customer, lines=[{"sku": order.items.get().sku, "quantity": 1}], reason="x"
+        order=order,
+        requester=customer,
+        lines=[{"sku": order.items.get().sku, "quantity": 1}],
+        reason="x",
     )
     changelist = "/admin/orders/returnrequest/"
     admin_client.post(changelist, {"action": "approve", "_selected_action": [ret.pk]})
@@ -140,7 +171,9 @@ def test_admin_actions_approve_and_receive_a_return(admin_client, customer):
 def test_admin_marks_a_completed_order_delivered(admin_client, customer):
     order = _delivered(customer, status=OrderStatus.COMPLETED)
     Order.objects.filter(pk=order.pk).update(delivered_at=None)
-    admin_client.post("/admin/orders/order/", {"action": "mark_delivered", "_selected_action": [order.pk]})
+    admin_client.post(
+        "/admin/orders/order/", {"action": "mark_delivered", "_selected_action": [order.pk]}
+    )
     order.refresh_from_db()
     assert (order.status, order.delivered_at is not None) == (OrderStatus.DELIVERED, True)
 
@@ -148,7 +181,9 @@ def test_admin_marks_a_completed_order_delivered(admin_client, customer):
 def test_the_audit_catches_a_refund_the_order_does_not_show(customer):
     order = _delivered(customer)
     payment = Payment.objects.get(order=order)
-    Refund.objects.create(payment=payment, amount_cents=700, status=RefundStatus.SUCCEEDED, idempotency_key="k")
+    Refund.objects.create(
+        payment=payment, amount_cents=700, status=RefundStatus.SUCCEEDED, idempotency_key="k"
+    )
     Payment.objects.filter(pk=payment.pk).update(
         captured_cents=1300, refunded_cents=700, status=PaymentStatus.PARTIALLY_REFUNDED
     )
@@ -157,7 +192,9 @@ def test_the_audit_catches_a_refund_the_order_does_not_show(customer):
     assert breach.order_id == str(order.public_id)
     assert "order shows 0 cents refunded, payment 700" in breach.detail
 
-    Order.objects.filter(pk=order.pk).update(refunded_cents=700, status=OrderStatus.PARTIALLY_REFUNDED)
+    Order.objects.filter(pk=order.pk).update(
+        refunded_cents=700, status=OrderStatus.PARTIALLY_REFUNDED
+    )
     report = check_invariants(window_s=0, ledgers=False)
     assert "money.refund_mismatch" not in report.counts()
     # The money adds up (1300 kept + 700 refunded = 2000 captured); only the hand-made timeline
@@ -169,9 +206,14 @@ def test_the_audit_catches_a_refund_the_order_does_not_show(customer):
 def test_metrics_count_returns_and_refunded_money(staff_api, customer):
     order = _delivered(customer)
     services_returns.request_return(
-        order=order, requester=customer, lines=[{"sku": order.items.get().sku, "quantity": 1}], reason="x"
+        order=order,
+        requester=customer,
+        lines=[{"sku": order.items.get().sku, "quantity": 1}],
+        reason="x",
     )
-    services_refunds.request_refund(order_id=str(order.public_id), amount_cents=300, actor="ann", reason="x")
+    services_refunds.request_refund(
+        order_id=str(order.public_id), amount_cents=300, actor="ann", reason="x"
+    )
     text = staff_api.get("/api/v1/metrics").content.decode()
     assert 'ordersite_returns{status="requested"} 1.0' in text
     assert 'ordersite_refunds_cents{status="pending"} 300.0' in text
@@ -180,8 +222,13 @@ def test_metrics_count_returns_and_refunded_money(staff_api, customer):
 def test_stale_return_decisions_conflict(customer):
     order = _delivered(customer)
     ret = services_returns.request_return(
-        order=order, requester=customer, lines=[{"sku": order.items.get().sku, "quantity": 1}], reason="x"
+        order=order,
+        requester=customer,
+        lines=[{"sku": order.items.get().sku, "quantity": 1}],
+        reason="x",
     )
-    ReturnRequest.objects.filter(pk=ret.pk).update(version=ret.version + 1)  # someone else decided first
+    ReturnRequest.objects.filter(pk=ret.pk).update(
+        version=ret.version + 1
+    )  # someone else decided first
     with pytest.raises(ConflictError), transaction.atomic():
         services_returns._move_return(ret, ReturnStatus.APPROVED)

@@ -18,7 +18,10 @@ def _found(term: str) -> set[int]:
 
 
 def test_order_search_finds_by_id_sku_and_customer_and_nothing_else():
-    alice, bob = UserFactory(username="alice", email="alice@shop.example"), UserFactory(username="bob")
+    alice, bob = (
+        UserFactory(username="alice", email="alice@shop.example"),
+        UserFactory(username="bob"),
+    )
     widget, lamp = ProductFactory(sku="widget-1"), ProductFactory(sku="lamp-1")
     first = OrderFactory(customer=alice, lines=[(widget, 1)])
     second = OrderFactory(customer=bob, lines=[(lamp, 2)])

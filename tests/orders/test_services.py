@@ -5,7 +5,12 @@ from django.db import transaction
 from django.db.models import F
 
 from orders import services
-from orders.exceptions import InvalidTransitionError, MixedCurrencyError, StalePriceError, UnknownProductError
+from orders.exceptions import (
+    InvalidTransitionError,
+    MixedCurrencyError,
+    StalePriceError,
+    UnknownProductError,
+)
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
 from ordersite.errors import ConflictError
@@ -16,14 +21,20 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_place_order_prices_every_line_from_the_catalog(customer, django_capture_on_commit_callbacks):
+def test_place_order_prices_every_line_from_the_catalog(
+    customer, django_capture_on_commit_callbacks
+):
     widget = ProductFactory(sku="prod-1", price_cents=1250)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        order, created = services.place_order(customer=customer, items=[{"sku": "prod-1", "quantity": 2}])
+        order, created = services.place_order(
+            customer=customer, items=[{"sku": "prod-1", "quantity": 2}]
+        )
     assert created
     assert order.total_cents == 2500
     assert order.status == OrderStatus.PENDING
-    assert [(i.sku, i.quantity, i.unit_price_cents) for i in order.items.all()] == [("prod-1", 2, widget.price_cents)]
+    assert [(i.sku, i.quantity, i.unit_price_cents) for i in order.items.all()] == [
+        ("prod-1", 2, widget.price_cents)
+    ]
     assert list(order.events.values_list("seq", "kind")) == [(1, EventKind.ORDER_CREATED)]
     assert len(without_live_publish(callbacks)) == 1, "the pipeline is sent once, after commit"
 
@@ -32,7 +43,8 @@ def test_place_order_merges_duplicate_skus(customer, django_capture_on_commit_ca
     ProductFactory(sku="prod-1", price_cents=100)
     with django_capture_on_commit_callbacks(execute=False):
         order, _ = services.place_order(
-            customer=customer, items=[{"sku": "prod-1", "quantity": 2}, {"sku": "prod-1", "quantity": 3}]
+            customer=customer,
+            items=[{"sku": "prod-1", "quantity": 2}, {"sku": "prod-1", "quantity": 3}],
         )
     assert [(i.sku, i.quantity) for i in order.items.all()] == [("prod-1", 5)]
     assert order.total_cents == 500
@@ -41,7 +53,9 @@ def test_place_order_merges_duplicate_skus(customer, django_capture_on_commit_ca
 def test_place_order_rejects_a_stale_price_and_writes_nothing(customer):
     ProductFactory(sku="prod-1", price_cents=1200)
     with pytest.raises(StalePriceError) as err:
-        services.place_order(customer=customer, items=[{"sku": "prod-1", "quantity": 1, "unit_price_cents": 1000}])
+        services.place_order(
+            customer=customer, items=[{"sku": "prod-1", "quantity": 1, "unit_price_cents": 1000}]
+        )
     assert err.value.data["current_unit_price_cents"] == 1200
     assert not Order.objects.exists()
 
@@ -56,10 +70,14 @@ def test_place_order_rejects_unknown_skus_and_writes_nothing(customer):
 def test_transition_order_moves_status_and_writes_its_event_together():
     order = OrderFactory()
     with transaction.atomic():
-        services.transition_order(order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED)
+        services.transition_order(
+            order, OrderStatus.PAYMENT_PROCESSING, kind=EventKind.PAYMENT_STARTED
+        )
     order.refresh_from_db()
     assert (order.status, order.version) == (OrderStatus.PAYMENT_PROCESSING, 2)
-    assert list(order.events.values_list("kind", "status")) == [(EventKind.PAYMENT_STARTED, "payment_processing")]
+    assert list(order.events.values_list("kind", "status")) == [
+        (EventKind.PAYMENT_STARTED, "payment_processing")
+    ]
 
 
 def test_transition_order_refuses_an_illegal_move():
@@ -95,7 +113,9 @@ def test_place_order_refuses_a_mixed_currency_order_and_writes_nothing(customer)
     ProductFactory(sku="usd", price_cents=1000, currency="USD")
     ProductFactory(sku="eur", price_cents=900, currency="EUR")
     with pytest.raises(MixedCurrencyError) as err:
-        services.place_order(customer=customer, items=[{"sku": "usd", "quantity": 1}, {"sku": "eur", "quantity": 1}])
+        services.place_order(
+            customer=customer, items=[{"sku": "usd", "quantity": 1}, {"sku": "eur", "quantity": 1}]
+        )
     assert (err.value.code, err.value.http_status) == ("mixed_currency", 400)
     assert err.value.data["currencies"] == {"usd": "USD", "eur": "EUR"}
     assert not Order.objects.exists()

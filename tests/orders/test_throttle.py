@@ -30,7 +30,9 @@ def test_order_throttle_accepts_exactly_the_limit_from_parallel_clients_across_p
     lock = threading.Lock()
 
     def client() -> None:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30) as http:
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30
+        ) as http:
             barrier.wait()
             for _ in range(POSTS_PER_CLIENT):
                 response = http.post("/api/v1/orders/", json=body)

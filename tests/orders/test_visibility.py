@@ -79,7 +79,9 @@ HIDDEN = {
 PUBLIC_EVENT_KEYS = {"seq", "kind", "status", "message", "data", "correlation_id", "created_at"}
 
 
-def _event(order, kind: str, seq: int = 1, data: dict | None = None, actor: str = "admin") -> OrderEvent:
+def _event(
+    order, kind: str, seq: int = 1, data: dict | None = None, actor: str = "admin"
+) -> OrderEvent:
     return OrderEvent.objects.create(
         order=order,
         seq=seq,
@@ -125,10 +127,19 @@ def test_no_customer_visible_event_of_any_kind_carries_internals(api, staff_api,
 @pytest.mark.django_db
 def test_public_fields_are_shown_in_their_public_shape_only(api, customer):
     order = OrderFactory(customer=customer, status=OrderStatus.SHIPPED)
-    _event(order, EventKind.ORDER_CREATED, 1, {"total_cents": 2500, "items": INTERNAL_DATA["items"]})
+    _event(
+        order, EventKind.ORDER_CREATED, 1, {"total_cents": 2500, "items": INTERNAL_DATA["items"]}
+    )
     _event(order, EventKind.ORDER_SHIPPED, 2, {"carrier": "fallback", "tracking_number": "1Z999"})
-    _event(order, EventKind.PAYMENT_FAILED, 3, {"reason": "Do not honour (ref 77)", "decline_code": "weird_code_77"})
-    _event(order, EventKind.PAYMENT_FAILED, 4, {"reason": "x", "decline_code": "insufficient_funds"})
+    _event(
+        order,
+        EventKind.PAYMENT_FAILED,
+        3,
+        {"reason": "Do not honour (ref 77)", "decline_code": "weird_code_77"},
+    )
+    _event(
+        order, EventKind.PAYMENT_FAILED, 4, {"reason": "x", "decline_code": "insufficient_funds"}
+    )
     created, shipped, odd_decline, no_funds = api.get(f"{URL}{order.public_id}/events/").json()
     assert created["data"] == {"total_cents": 2500, "items": [{"sku": "prod-1", "quantity": 1}]}
     assert shipped["data"] == {"tracking_number": "1Z999"}
@@ -143,25 +154,49 @@ def test_public_fields_are_shown_in_their_public_shape_only(api, customer):
 @pytest.mark.parametrize(
     ("status", "reason", "public_reason"),
     [
-        (OrderStatus.FAILED, "Dead letter discarded: gateway http://10.0.0.5 kept failing (bob)", "We could not"),
-        (OrderStatus.PAYMENT_FAILED, "GatewayRejectedError: 400 from http://127.0.0.1:8071", "declined"),
-        (OrderStatus.PAYMENT_FAILED, "The card has insufficient funds.", "The card has insufficient funds."),
-        (OrderStatus.PENDING_SHIPMENT, "CircuitOpenError: breaker carrier_primary", "No carrier could take"),
+        (
+            OrderStatus.FAILED,
+            "Dead letter discarded: gateway http://10.0.0.5 kept failing (bob)",
+            "We could not",
+        ),
+        (
+            OrderStatus.PAYMENT_FAILED,
+            "GatewayRejectedError: 400 from http://127.0.0.1:8071",
+            "declined",
+        ),
+        (
+            OrderStatus.PAYMENT_FAILED,
+            "The card has insufficient funds.",
+            "The card has insufficient funds.",
+        ),
+        (
+            OrderStatus.PENDING_SHIPMENT,
+            "CircuitOpenError: breaker carrier_primary",
+            "No carrier could take",
+        ),
         (OrderStatus.CANCELLED, "Cancelled on request.", "Cancelled on request."),
-        (OrderStatus.CANCELLED, "Dead letter discarded: DLQ entry dlq-entry-1", "The order was cancelled."),
+        (
+            OrderStatus.CANCELLED,
+            "Dead letter discarded: DLQ entry dlq-entry-1",
+            "The order was cancelled.",
+        ),
         (OrderStatus.SHIPPED, "CircuitOpenError: breaker carrier_primary", ""),
     ],
 )
 def test_the_order_shows_customers_no_internal_reason_and_no_review_flags(
     api, staff_api, customer, status, reason, public_reason
 ):
-    order = OrderFactory(customer=customer, status=status, status_reason=reason, dead_lettered_at=timezone.now())
+    order = OrderFactory(
+        customer=customer, status=status, status_reason=reason, dead_lettered_at=timezone.now()
+    )
     base = f"{URL}{order.public_id}/"
     for body in (api.get(base).json(), api.get(URL).json()["results"][0]):
         assert "dead_lettered_at" not in body
         assert "needs_review" not in body
         assert public_reason in body["status_reason"]
-        assert not any(marker in body["status_reason"] for marker in ("http", "Error", "breaker", "dlq", "bob"))
+        assert not any(
+            marker in body["status_reason"] for marker in ("http", "Error", "breaker", "dlq", "bob")
+        )
     assert public_reason in api.get(base + "status/").json()["status_reason"]
     if not public_reason:
         assert api.get(base).json()["status_reason"] == ""
@@ -175,17 +210,28 @@ def test_the_order_shows_customers_no_internal_reason_and_no_review_flags(
 def test_the_schema_marks_staff_only_fields_optional():
     components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
     assert {"actor"} & set(components["OrderEventOutput"]["required"]) == set()
-    assert {"needs_review", "dead_lettered_at"} & set(components["OrderOutput"]["required"]) == set()
-    assert {"seq", "kind", "status", "message", "created_at"} <= set(components["OrderEventOutput"]["required"])
+    assert {"needs_review", "dead_lettered_at"} & set(
+        components["OrderOutput"]["required"]
+    ) == set()
+    assert {"seq", "kind", "status", "message", "created_at"} <= set(
+        components["OrderEventOutput"]["required"]
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("live_worker")
-def test_a_customer_sees_no_gateway_error_of_a_retried_payment_and_staff_see_all(api, staff_api, faults):
+def test_a_customer_sees_no_gateway_error_of_a_retried_payment_and_staff_see_all(
+    api, staff_api, faults
+):
     ProductFactory(sku="p-retry")
-    body = {"items": [{"product_id": "p-retry", "quantity": 1}], "payment_token": "tok_processing_error"}
+    body = {
+        "items": [{"product_id": "p-retry", "quantity": 1}],
+        "payment_token": "tok_processing_error",
+    }
     order_id = api.post(URL, body, format="json").json()["order_id"]
-    wait_for(lambda: api.get(f"{URL}{order_id}/status/").json()["status"] == "completed", timeout=60)
+    wait_for(
+        lambda: api.get(f"{URL}{order_id}/status/").json()["status"] == "completed", timeout=60
+    )
 
     mine = api.get(f"{URL}{order_id}/events/").json()
     assert [e["kind"] for e in mine] == [

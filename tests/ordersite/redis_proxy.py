@@ -70,9 +70,14 @@ class BlipAfterAnswerGateway(HttpPaymentGateway):
     """The real payment sandbox over HTTP; the moment it has authorized, Redis blips, so the
     breaker cannot record the (successful) call."""
 
-    def authorize(self, *, amount_cents: int, currency: str, token: str, idempotency_key: str) -> PaymentResult:
+    def authorize(
+        self, *, amount_cents: int, currency: str, token: str, idempotency_key: str
+    ) -> PaymentResult:
         result = super().authorize(
-            amount_cents=amount_cents, currency=currency, token=token, idempotency_key=idempotency_key
+            amount_cents=amount_cents,
+            currency=currency,
+            token=token,
+            idempotency_key=idempotency_key,
         )
         for proxy in CUT_AFTER_CALL:
             proxy.cut()

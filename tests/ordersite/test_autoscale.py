@@ -11,7 +11,10 @@ COOLDOWN = 30.0
 def decide(current, demands, *, now=None, minimum=2, maximum=8, host_cap=8, watching_since=-1000.0):
     """`demands`: (seconds ago, reserved, backlog), oldest first."""
     now = 1000.0 if now is None else now
-    samples = [Demand(at=now - ago, reserved=reserved, backlog=backlog) for ago, reserved, backlog in demands]
+    samples = [
+        Demand(at=now - ago, reserved=reserved, backlog=backlog)
+        for ago, reserved, backlog in demands
+    ]
     return target_pool_size(
         current=current,
         minimum=minimum,
@@ -109,12 +112,26 @@ def test_target_pool_size_shrink_needs_a_real_saving():
 
 
 def test_host_capacity_is_processes_per_cpu():
-    assert host_capacity(cpus=2, per_cpu=4, available_mb=None, reserve_mb=512, slot_mb=100, current=2) == 8
-    assert host_capacity(cpus=1, per_cpu=0.5, available_mb=None, reserve_mb=512, slot_mb=100, current=1) == 1
+    assert (
+        host_capacity(cpus=2, per_cpu=4, available_mb=None, reserve_mb=512, slot_mb=100, current=2)
+        == 8
+    )
+    assert (
+        host_capacity(
+            cpus=1, per_cpu=0.5, available_mb=None, reserve_mb=512, slot_mb=100, current=1
+        )
+        == 1
+    )
 
 
 def test_host_capacity_stops_growth_when_memory_runs_short():
     # 812 MiB available, 512 kept in reserve, 100 MiB a slot: room for 3 more than the 2 running.
-    assert host_capacity(cpus=8, per_cpu=4, available_mb=812, reserve_mb=512, slot_mb=100, current=2) == 5
+    assert (
+        host_capacity(cpus=8, per_cpu=4, available_mb=812, reserve_mb=512, slot_mb=100, current=2)
+        == 5
+    )
     # Below the reserve already: no new slot, the running ones stay.
-    assert host_capacity(cpus=8, per_cpu=4, available_mb=300, reserve_mb=512, slot_mb=100, current=4) == 4
+    assert (
+        host_capacity(cpus=8, per_cpu=4, available_mb=300, reserve_mb=512, slot_mb=100, current=4)
+        == 4
+    )

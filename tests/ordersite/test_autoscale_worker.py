@@ -36,7 +36,11 @@ def test_worker_pool_grows_under_a_burst_and_shrinks_after_it(redis_client):
         wait_for(lambda: stats()["pool"]["threads"] == 6, timeout=30, interval=0.2)
         # It read the broker's backlog, not only the tasks it had reserved.
         wait_for(
-            lambda: stats()["autoscaler"]["backlog"] > 0 or any(s["autoscaler"]["backlog"] for s in seen), timeout=10
+            lambda: (
+                stats()["autoscaler"]["backlog"] > 0
+                or any(s["autoscaler"]["backlog"] for s in seen)
+            ),
+            timeout=10,
         )
 
         wait_for(lambda: broker.backlog(TEST_BROKER_URL, (QUEUE,)) == 0, timeout=60)

@@ -101,7 +101,12 @@ def test_reset_closes_a_breaker_and_all_breakers_are_listed(breaker):
         _call(breaker, _fail)
     breaker.reset()
     assert _call(breaker, _ok) == "ok"
-    assert [b.name for b in all_breakers()] == ["payment", "carrier_primary", "carrier_fallback", "email"]
+    assert [b.name for b in all_breakers()] == [
+        "payment",
+        "carrier_primary",
+        "carrier_fallback",
+        "email",
+    ]
 
 
 def test_breaker_names_keep_their_redis_keys_and_refuse_a_misspelling(settings):

@@ -14,6 +14,12 @@ def test_every_procfile_kind_of_process_loads_the_app_without_django_settings_mo
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     for args in (["-m", "celery", "-A", "ordersite", "report"], ["-c", "import ordersite.celery"]):
         done = subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]

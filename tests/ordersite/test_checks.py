@@ -63,9 +63,18 @@ def test_a_delivery_limit_below_our_delivery_count_is_an_error_on_rabbitmq(setti
 def test_manage_py_check_refuses_to_start_with_a_short_consumer_timeout():
     """From the environment, as a deployment sets it: `check` (and so `migrate`, `runserver`)
     fails, naming the setting."""
-    env = {"CELERY_BROKER_URL": RABBITMQ, "RABBITMQ_CONSUMER_TIMEOUT": "60", "PATH": "/usr/bin:/bin"}
+    env = {
+        "CELERY_BROKER_URL": RABBITMQ,
+        "RABBITMQ_CONSUMER_TIMEOUT": "60",
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "ordersite.E002" in done.stderr

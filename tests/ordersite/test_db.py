@@ -12,17 +12,25 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_guarded_update_applies_the_change_and_moves_the_version_in_one_statement(django_assert_num_queries):
+def test_guarded_update_applies_the_change_and_moves_the_version_in_one_statement(
+    django_assert_num_queries,
+):
     product = ProductFactory(on_hand=5)
     with django_assert_num_queries(1):
-        assert guarded_update(Product, product.pk, when=Q(on_hand__gte=3), on_hand=F("on_hand") - 3) is True
+        assert (
+            guarded_update(Product, product.pk, when=Q(on_hand__gte=3), on_hand=F("on_hand") - 3)
+            is True
+        )
     product.refresh_from_db()
     assert (product.on_hand, product.version) == (2, 2)
 
 
 def test_guarded_update_that_loses_its_guard_changes_nothing_and_says_so():
     product = ProductFactory(on_hand=2)
-    assert guarded_update(Product, product.pk, when=Q(on_hand__gte=3), on_hand=F("on_hand") - 3) is False
+    assert (
+        guarded_update(Product, product.pk, when=Q(on_hand__gte=3), on_hand=F("on_hand") - 3)
+        is False
+    )
     product.refresh_from_db()
     assert (product.on_hand, product.version) == (2, 1)
 
@@ -31,10 +39,20 @@ def test_a_model_without_a_version_is_guarded_by_its_condition_alone():
     order, product = OrderFactory(), ProductFactory(on_hand=5)
     reservation = Reservation.objects.create(order=order, product=product, quantity=1)
     held = Q(status=ReservationStatus.HELD)
-    assert guarded_update(Reservation, reservation.pk, when=held, status=ReservationStatus.RELEASED) is True
-    assert guarded_update(Reservation, reservation.pk, when=held, status=ReservationStatus.COMMITTED) is False
+    assert (
+        guarded_update(Reservation, reservation.pk, when=held, status=ReservationStatus.RELEASED)
+        is True
+    )
+    assert (
+        guarded_update(Reservation, reservation.pk, when=held, status=ReservationStatus.COMMITTED)
+        is False
+    )
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.RELEASED
     with pytest.raises(ConflictError) as lost:
         cas_update(Reservation, reservation.pk, when=held, status=ReservationStatus.COMMITTED)
-    assert lost.value.data == {"model": "inventory.Reservation", "pk": reservation.pk, "expected_version": None}
+    assert lost.value.data == {
+        "model": "inventory.Reservation",
+        "pk": reservation.pk,
+        "expected_version": None,
+    }

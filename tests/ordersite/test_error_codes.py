@@ -37,7 +37,9 @@ def _import_project() -> None:
 
 def _domain_errors() -> dict[str, type[DomainError]]:
     _import_project()
-    return {cls.code: cls for cls in _subclasses(DomainError) if cls.__module__.split(".")[0] != "tests"}
+    return {
+        cls.code: cls for cls in _subclasses(DomainError) if cls.__module__.split(".")[0] != "tests"
+    }
 
 
 def test_every_domain_error_code_is_in_the_openapi_table_with_its_status():
@@ -53,7 +55,11 @@ def test_every_domain_error_code_is_in_the_openapi_table_with_its_status():
 
 def test_the_openapi_table_lists_no_code_that_nothing_raises():
     drf = {cls.default_code: cls.status_code for cls in _subclasses(APIException)}
-    known = {**drf, **HANDLER_CODES, **{code: cls.http_status for code, cls in _domain_errors().items()}}
+    known = {
+        **drf,
+        **HANDLER_CODES,
+        **{code: cls.http_status for code, cls in _domain_errors().items()},
+    }
     stale = {code for code in ERROR_CODES if code not in known}
     assert not stale, f"no exception carries these codes: {sorted(stale)}"
     assert all(ERROR_CODES[code][0] == known[code] for code in ERROR_CODES)

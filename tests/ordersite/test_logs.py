@@ -45,8 +45,12 @@ def _render(log_format: str, record: logging.LogRecord) -> str:
     return logs.formatter(log_format).format(record)
 
 
-def _record(message: str, *args: object, exc_info: object = None, **extra: object) -> logging.LogRecord:
-    record = logging.LogRecord("orders.services", logging.WARNING, __file__, 1, message, args, exc_info)
+def _record(
+    message: str, *args: object, exc_info: object = None, **extra: object
+) -> logging.LogRecord:
+    record = logging.LogRecord(
+        "orders.services", logging.WARNING, __file__, 1, message, args, exc_info
+    )
     record.__dict__.update(extra)
     return record
 
@@ -126,7 +130,10 @@ def test_a_request_gets_an_id_answers_it_and_binds_the_order_of_its_url(api, cus
     response = api.get(f"/api/v1/orders/{order.public_id}/", HTTP_X_REQUEST_ID="lb-7f3a")
     assert response.status_code == 200
     assert response["X-Request-ID"] == "lb-7f3a"
-    assert (logs.current("request_id"), logs.current("order_id")) == ("lb-7f3a", str(order.public_id))
+    assert (logs.current("request_id"), logs.current("order_id")) == (
+        "lb-7f3a",
+        str(order.public_id),
+    )
     assert logs.current("user_id") == customer.pk
 
     response = api.get("/api/v1/health", HTTP_X_REQUEST_ID="not a sane id; rm -rf /")
@@ -143,8 +150,14 @@ def test_a_task_sent_while_an_order_is_bound_carries_its_ids_in_its_header():
         celery_app.send_task("payments.authorize_payment", args=["order-a"], queue=PROBE_QUEUE)
     celery_app.send_task("payments.authorize_payment", args=["order-b"], queue=PROBE_QUEUE)
     older, newer = broker.take_headers(TEST_BROKER_URL, PROBE_QUEUE)
-    assert older[logs.CONTEXT_HEADER] == {"order_id": "order-a", "correlation_id": "corr-a", "request_id": "req-9"}
-    assert newer[logs.CONTEXT_HEADER] == {"request_id": "req-9"}, "the order's ids ended with its block"
+    assert older[logs.CONTEXT_HEADER] == {
+        "order_id": "order-a",
+        "correlation_id": "corr-a",
+        "request_id": "req-9",
+    }
+    assert newer[logs.CONTEXT_HEADER] == {"request_id": "req-9"}, (
+        "the order's ids ended with its block"
+    )
 
 
 def test_a_tasks_order_id_drops_a_correlation_id_bound_for_another_order():
@@ -160,14 +173,18 @@ def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lin
     broker.empty_queue(TEST_BROKER_URL, PROBE_QUEUE)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
-    entry = store.Envelope(task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id)
+    entry = store.Envelope(
+        task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id
+    )
     store.push(entry)
     dlq_services.replay_many(entry_ids=[entry.id], actor="ops")
 
     ids = {"order_id": str(order.public_id), "correlation_id": str(order.correlation_id)}
     (sent,) = broker.take_headers(TEST_BROKER_URL, PROBE_QUEUE)
     assert sent[logs.CONTEXT_HEADER] == ids
-    replayed = [r for r in json_lines() if r["logger"] == "deadletters.store" and "replayed" in r["event"]]
+    replayed = [
+        r for r in json_lines() if r["logger"] == "deadletters.store" and "replayed" in r["event"]
+    ]
     assert replayed
     assert {key: replayed[0][key] for key in ids} == ids
     assert logs.current("order_id") is None, "a bulk action leaves no order bound after each entry"

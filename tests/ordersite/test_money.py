@@ -26,7 +26,15 @@ def test_format_money_shows_major_units_with_the_currency(minor, currency, shown
 
 
 def test_minor_digits_follow_iso_4217():
-    assert [minor_digits(code) for code in ("USD", "EUR", "JPY", "KRW", "BHD", "CLF", "XYZ")] == [2, 2, 0, 0, 3, 4, 2]
+    assert [minor_digits(code) for code in ("USD", "EUR", "JPY", "KRW", "BHD", "CLF", "XYZ")] == [
+        2,
+        2,
+        0,
+        0,
+        3,
+        4,
+        2,
+    ]
 
 
 @pytest.mark.parametrize("currency", ["USD", "JPY", "KWD"])
@@ -44,7 +52,9 @@ def test_to_minor_units_converts_typed_amounts():
     assert to_minor_units(Decimal("0.30"), "USD") == 30
 
 
-@pytest.mark.parametrize(("typed", "currency"), [("20.999", "USD"), ("20.5", "JPY"), ("0.0001", "KWD")])
+@pytest.mark.parametrize(
+    ("typed", "currency"), [("20.999", "USD"), ("20.5", "JPY"), ("0.0001", "KWD")]
+)
 def test_to_minor_units_refuses_more_decimals_than_the_currency_has(typed, currency):
     with pytest.raises(ValueError, match=f"{currency} amounts have at most"):
         to_minor_units(Decimal(typed), currency)

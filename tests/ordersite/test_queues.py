@@ -54,22 +54,33 @@ def test_every_pipeline_queue_is_a_quorum_queue_under_a_routing_key_of_its_own()
         assert queue.exchange.type == "topic", "native delayed delivery refuses direct exchanges"
         assert queue.queue_arguments["x-queue-type"] == "quorum"
         assert queue.queue_arguments["x-delivery-limit"] == settings.RABBITMQ_DELIVERY_LIMIT
-        assert queue.queue_arguments["x-consumer-timeout"] == settings.RABBITMQ_CONSUMER_TIMEOUT * 1000
-    assert queues.queue_of({"routing_key": by_name["payments"].routing_key}, by_name.values()) == "payments"
+        assert (
+            queue.queue_arguments["x-consumer-timeout"] == settings.RABBITMQ_CONSUMER_TIMEOUT * 1000
+        )
+    assert (
+        queues.queue_of({"routing_key": by_name["payments"].routing_key}, by_name.values())
+        == "payments"
+    )
 
 
 def test_a_message_returned_past_the_delivery_limit_is_dropped_by_rabbitmq(rabbitmq):
     """The bound for a message that kills its worker when our own count cannot run (Redis down):
     with limit 2, RabbitMQ delivers it three times, then drops it."""
-    (queue,) = queues.declare([f"test-delivery-limit-{uuid.uuid4().hex[:8]}"], delivery_limit=2, consumer_timeout_s=60)
+    (queue,) = queues.declare(
+        [f"test-delivery-limit-{uuid.uuid4().hex[:8]}"], delivery_limit=2, consumer_timeout_s=60
+    )
     channel = rabbitmq.channel()
     queue = queue.bind(channel)
     queue.declare()
     try:
-        rabbitmq.Producer(channel).publish({"poison": True}, exchange=queue.exchange, routing_key=queue.routing_key)
+        rabbitmq.Producer(channel).publish(
+            {"poison": True}, exchange=queue.exchange, routing_key=queue.routing_key
+        )
         deliveries = []
         while (message := _next(queue)) is not None and len(deliveries) < 6:
-            deliveries.append((message.delivery_info["redelivered"], message.headers["x-delivery-count"]))
+            deliveries.append(
+                (message.delivery_info["redelivered"], message.headers["x-delivery-count"])
+            )
             message.reject(requeue=True)  # what a worker lost mid-task amounts to
         assert deliveries == [(False, 0), (True, 1), (True, 2)]
         assert queue.queue_declare(passive=True).message_count == 0
@@ -109,7 +120,10 @@ def test_a_countdown_waits_in_rabbitmq_then_reaches_its_queue_which_the_dlq_name
 
 
 def test_a_message_sent_to_the_default_exchange_is_named_by_its_routing_key():
-    assert queues.queue_of({"exchange": "", "routing_key": "orders"}, settings.CELERY_TASK_QUEUES) == "orders"
+    assert (
+        queues.queue_of({"exchange": "", "routing_key": "orders"}, settings.CELERY_TASK_QUEUES)
+        == "orders"
+    )
     assert queues.queue_of({"routing_key": "made-up"}, settings.CELERY_TASK_QUEUES) == "made-up"
     assert queues.queue_of(None, settings.CELERY_TASK_QUEUES) == ""
 

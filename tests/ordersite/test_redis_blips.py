@@ -37,7 +37,9 @@ def _ledger(faults) -> list[dict]:
 
 
 @pytest.mark.django_db
-def test_a_successful_authorization_survives_a_blip_in_its_breaker_bookkeeping(proxied_redis, settings, faults):
+def test_a_successful_authorization_survives_a_blip_in_its_breaker_bookkeeping(
+    proxied_redis, settings, faults
+):
     settings.PAYMENT_GATEWAY_CLASS = "tests.ordersite.redis_proxy.BlipAfterAnswerGateway"
     CUT_AFTER_CALL.append(proxied_redis)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
@@ -48,10 +50,14 @@ def test_a_successful_authorization_survives_a_blip_in_its_breaker_bookkeeping(p
     assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORIZED
 
 
-def test_a_breaker_that_cannot_ask_redis_is_a_transient_error_and_calls_nothing(proxied_redis, faults):
+def test_a_breaker_that_cannot_ask_redis_is_a_transient_error_and_calls_nothing(
+    proxied_redis, faults
+):
     proxied_redis.cut()
     with pytest.raises(TransientError, match="payment"):
-        get_payment_gateway().authorize(amount_cents=100, currency="USD", token="tok_visa", idempotency_key="k")
+        get_payment_gateway().authorize(
+            amount_cents=100, currency="USD", token="tok_visa", idempotency_key="k"
+        )
     assert _ledger(faults) == [], "never called the processor without its breaker's say"
 
 

@@ -51,7 +51,11 @@ def test_a_pool_built_before_a_fork_reconnects_in_the_child(settings):
             client.set("factory:fork", "child")
             pool = client.connection_pool
             used = pool._available_connections[0]
-            report = {"pid": pool.pid, "same_socket": used is parent_connection, "value": client.get("factory:fork")}
+            report = {
+                "pid": pool.pid,
+                "same_socket": used is parent_connection,
+                "value": client.get("factory:fork"),
+            }
             os.write(write, json.dumps(report).encode())
         finally:
             os._exit(0)
@@ -69,8 +73,12 @@ def _redis_server(tmp_path: Path, *extra: str, conf: str = "") -> Iterator[int]:
     """A throwaway redis-server on a free port of the tests' own; stopped by its PID."""
     port = _free_ports(1)[0]
     config = tmp_path / f"redis-{port}.conf"
-    config.write_text(f"port {port}\nbind 127.0.0.1\nsave ''\nappendonly no\ndir {tmp_path}\n{conf}")
-    proc = subprocess.Popen(["redis-server", str(config), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\nsave ''\nappendonly no\ndir {tmp_path}\n{conf}"
+    )
+    proc = subprocess.Popen(
+        ["redis-server", str(config), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(lambda: _answers(port), timeout=10)
         yield port
@@ -137,7 +145,12 @@ def test_sentinel_settings_reach_the_broker_and_the_cache():
 
 # --- Redis Cluster: a script's keys must share one hash slot ---------------------------------
 
-_SCRIPT_MODULES = ("ordersite.breakers", "deadletters.store", "ordersite.throttling", "ordersite.worker_heartbeat")
+_SCRIPT_MODULES = (
+    "ordersite.breakers",
+    "deadletters.store",
+    "ordersite.throttling",
+    "ordersite.worker_heartbeat",
+)
 
 
 def _scripts() -> dict[str, str]:
@@ -155,7 +168,9 @@ def test_the_script_modules_are_all_the_modules_with_scripts():
     sources = {
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
         for path in ROOT.glob("*/**/*.py")
-        if ".venv" not in path.parts and "tests" not in path.parts and "redis.call(" in path.read_text()
+        if ".venv" not in path.parts
+        and "tests" not in path.parts
+        and "redis.call(" in path.read_text()
     }
     assert sources == set(_SCRIPT_MODULES)
 
@@ -181,23 +196,35 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
     breaker = breakers.Breaker(breakers.BreakerName.PAYMENT)
     breaker.before_call()
     breaker.record(ok=False)
-    entry = store.Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="o-1")
+    entry = store.Envelope(
+        task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="o-1"
+    )
     store.push(entry)
     store.push(entry)  # the live-entry check
     store.replay(entry.id)  # claim into the processing list, then out
-    second = store.Envelope(task="payments.void_payment", queue=Queue.PAYMENTS, args=["y"], order_id="o-2")
+    second = store.Envelope(
+        task="payments.void_payment", queue=Queue.PAYMENTS, args=["y"], order_id="o-2"
+    )
     store.push(second)
     redis_client.lrem(settings.DLQ_KEY, 1, second.to_json())
-    redis_client.lpush(store.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()}))
+    redis_client.lpush(
+        store.dlq_key("processing"), json.dumps({"claimed_at": 0, "raw": second.to_json()})
+    )
     assert store.recover_stalled() == 1  # back into the list: the re-index
     assert store.remove(second.id)
     conn = worker_heartbeat.client()
     worker_heartbeat.beat(conn, node="slots@test", queues=[Queue.ORDERS, Queue.PAYMENTS], ttl=5)
-    assert worker_heartbeat.live_nodes(conn, [Queue.ORDERS, Queue.PAYMENTS])[Queue.PAYMENTS] == ["slots@test"]
+    assert worker_heartbeat.live_nodes(conn, [Queue.ORDERS, Queue.PAYMENTS])[Queue.PAYMENTS] == [
+        "slots@test"
+    ]
     api.post("/api/v1/orders/", {}, format="json")  # the throttle's script runs before validation
 
     scripts = _scripts()
-    assert {sha for sha, _ in calls} >= set(scripts), f"scripts never run: {set(scripts) - {s for s, _ in calls}}"
+    assert {sha for sha, _ in calls} >= set(scripts), (
+        f"scripts never run: {set(scripts) - {s for s, _ in calls}}"
+    )
     for sha, keys in calls:
-        assert len({key_slot(k.encode()) for k in keys}) <= 1, f"{scripts.get(sha, sha)}: keys {keys} span slots"
+        assert len({key_slot(k.encode()) for k in keys}) <= 1, (
+            f"{scripts.get(sha, sha)}: keys {keys} span slots"
+        )
     assert any(len(keys) > 1 for _, keys in calls)

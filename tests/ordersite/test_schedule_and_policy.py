@@ -64,7 +64,9 @@ def test_every_beat_entry_names_a_registered_task():
 
 
 def test_every_task_is_declared_with_a_queue_and_a_retry_policy_and_runs_with_that_policy():
-    assert _app_tasks() == set(TASKS), "declare tasks with step_task or beat_task (orders/pipeline.py)"
+    assert _app_tasks() == set(TASKS), (
+        "declare tasks with step_task or beat_task (orders/pipeline.py)"
+    )
     for name in _app_tasks():
         assert TASKS[name].queue in Queue, name
         assert app.tasks[name].max_retries == TASKS[name].retry.max_retries, name
@@ -74,7 +76,9 @@ def test_each_step_keeps_its_retries():
     for name, setting in RETRIES.items():
         assert app.tasks[name].max_retries == getattr(settings, setting), name
     beat_tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert all(TASKS[name].retry.max_retries == 0 for name in beat_tasks), "beat runs them again instead"
+    assert all(TASKS[name].retry.max_retries == 0 for name in beat_tasks), (
+        "beat runs them again instead"
+    )
 
 
 def test_every_task_is_routed_to_its_declared_queue_which_a_worker_consumes():
@@ -83,7 +87,9 @@ def test_every_task_is_routed_to_its_declared_queue_which_a_worker_consumes():
         route = app.amqp.router.route({}, name)
         assert route["queue"].name == TASKS[name].queue, name
         assert route["queue"].name in settings.WORKER_QUEUES, name
-    assert route_task("tests.never_declared") is None, "an undeclared task falls to the default queue"
+    assert route_task("tests.never_declared") is None, (
+        "an undeclared task falls to the default queue"
+    )
 
 
 def test_every_task_sent_by_name_is_declared():

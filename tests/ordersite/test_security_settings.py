@@ -37,7 +37,12 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_check_deploy_is_clean_with_production_defaults():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50)
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -68,6 +73,8 @@ def test_debug_serves_plain_http_without_hsts(settings):
 
 def test_a_tls_proxy_header_is_trusted_only_when_named():
     probe = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
-    named = _manage("shell", "--no-imports", "-c", probe, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    named = _manage(
+        "shell", "--no-imports", "-c", probe, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto"
+    )
     assert named.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')", named.stderr
     assert _manage("shell", "--no-imports", "-c", probe).stdout.strip() == "None"

@@ -102,5 +102,7 @@ def test_a_trace_that_fails_outside_the_task_still_answers_its_request(pool):
     wait_for(lambda: answers, timeout=5)
     failed, exc_info, _runtime = answers[0]
     assert failed == 1
-    raised = getattr(exc_info.exception, "exc", exc_info.exception)  # as Celery's Request unwraps it
+    raised = getattr(
+        exc_info.exception, "exc", exc_info.exception
+    )  # as Celery's Request unwraps it
     assert isinstance(raised, RuntimeError)

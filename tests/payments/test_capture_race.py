@@ -33,7 +33,9 @@ def test_a_copy_of_the_capture_that_loses_the_race_stands_down(faults, monkeypat
         def capture(self, **kwargs):
             answer = real_gateway.capture(**kwargs)
             if not first:
-                other = threading.Thread(target=_capture_from_another_connection, args=(order_id, first))
+                other = threading.Thread(
+                    target=_capture_from_another_connection, args=(order_id, first)
+                )
                 other.start()
                 other.join(timeout=30)
             return answer

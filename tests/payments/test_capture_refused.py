@@ -31,7 +31,10 @@ def test_a_refused_capture_raises_capture_refused_and_changes_nothing(faults, mo
     with pytest.raises(CaptureRefusedError) as refused:
         services.capture_payment(order_id=str(order.public_id))
 
-    assert (refused.value.code, refused.value.data["decline_code"]) == ("capture_refused", "do_not_honor")
+    assert (refused.value.code, refused.value.data["decline_code"]) == (
+        "capture_refused",
+        "do_not_honor",
+    )
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
     assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORIZED
 

@@ -40,7 +40,8 @@ def test_authorize_reusing_a_key_for_another_amount_is_rejected(faults):
 
 
 @pytest.mark.parametrize(
-    ("token", "code"), [("tok_declined", "card_declined"), ("tok_insufficient_funds", "insufficient_funds")]
+    ("token", "code"),
+    [("tok_declined", "card_declined"), ("tok_insufficient_funds", "insufficient_funds")],
 )
 def test_authorize_declined_card_is_a_result_not_an_error(faults, token, code):
     result = _authorize(HttpPaymentGateway(), token=token)
@@ -69,27 +70,45 @@ def test_authorize_timeout_card_times_out_once_and_charges_once(faults, settings
 def test_capture_void_and_refund_move_the_ledger_and_refuse_a_wrong_state(faults):
     gateway = HttpPaymentGateway()
     auth = _authorize(gateway)
-    assert gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture").approved
+    assert gateway.capture(
+        reference=auth.reference, amount_cents=2500, idempotency_key="o:capture"
+    ).approved
     with pytest.raises(GatewayRejectedError):
         gateway.void(reference=auth.reference, idempotency_key="o:void")
-    assert gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund").approved
+    assert gateway.refund(
+        reference=auth.reference, amount_cents=1000, idempotency_key="o:refund"
+    ).approved
     (entry,) = _ledger(faults)
-    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (1500, 1000, "partially_refunded")
+    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (
+        1500,
+        1000,
+        "partially_refunded",
+    )
 
 
 def test_refunds_are_partial_idempotent_and_never_more_than_captured(faults):
     gateway = HttpPaymentGateway()
     auth = _authorize(gateway)
     gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture")
-    first = gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1")
-    again = gateway.refund(reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1")
+    first = gateway.refund(
+        reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1"
+    )
+    again = gateway.refund(
+        reference=auth.reference, amount_cents=1000, idempotency_key="o:refund-1"
+    )
     assert (first.approved, first.reference) == (True, again.reference)
     assert first.reference.startswith("re_")
     with pytest.raises(GatewayRejectedError):  # 422 invalid_amount: only 1500 left
         gateway.refund(reference=auth.reference, amount_cents=1501, idempotency_key="o:refund-2")
-    assert gateway.refund(reference=auth.reference, amount_cents=1500, idempotency_key="o:refund-3").approved
+    assert gateway.refund(
+        reference=auth.reference, amount_cents=1500, idempotency_key="o:refund-3"
+    ).approved
     (entry,) = _ledger(faults)
-    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (0, 2500, "refunded")
+    assert (entry["captured_cents"], entry["refunded_cents"], entry["status"]) == (
+        0,
+        2500,
+        "refunded",
+    )
 
 
 def test_a_refund_the_issuer_refuses_is_a_result_asked_again_until_allowed(faults):
@@ -97,11 +116,15 @@ def test_a_refund_the_issuer_refuses_is_a_result_asked_again_until_allowed(fault
     auth = _authorize(gateway, token="tok_refund_refused")
     gateway.capture(reference=auth.reference, amount_cents=2500, idempotency_key="o:capture")
     for _ in range(2):
-        refused = gateway.refund(reference=auth.reference, amount_cents=700, idempotency_key="o:refund")
+        refused = gateway.refund(
+            reference=auth.reference, amount_cents=700, idempotency_key="o:refund"
+        )
         assert (refused.approved, refused.decline_code) == (False, "refund_refused")
     lift = f"{faults.urls['payments']}/v1/authorizations/{auth.reference}/allow-refunds"
     httpx.post(lift, json={}, headers={"Idempotency-Key": "lift"}, timeout=5).raise_for_status()
-    assert gateway.refund(reference=auth.reference, amount_cents=700, idempotency_key="o:refund").approved
+    assert gateway.refund(
+        reference=auth.reference, amount_cents=700, idempotency_key="o:refund"
+    ).approved
     assert _ledger(faults)[0]["refunded_cents"] == 700
 
 
@@ -113,7 +136,9 @@ def test_refunds_see_injected_faults_like_every_call(faults):
     with pytest.raises(GatewayUnavailableError):
         gateway.refund(reference=auth.reference, amount_cents=100, idempotency_key="o:refund")
     set_faults("payments", error_rate=0.0)
-    assert gateway.refund(reference=auth.reference, amount_cents=100, idempotency_key="o:refund").approved
+    assert gateway.refund(
+        reference=auth.reference, amount_cents=100, idempotency_key="o:refund"
+    ).approved
     assert _ledger(faults)[0]["refunded_cents"] == 100
 
 
@@ -165,7 +190,10 @@ def test_a_card_specific_processing_error_does_not_count_against_the_breaker(fau
                 _authorize(gateway, token="tok_processing_error", key=f"flaky-{n}")
     breaker = Breaker(BreakerName.PAYMENT).snapshot()
     assert (breaker.state, breaker.errors, breaker.times_opened) == ("closed", 0, 0)
-    assert all(_authorize(gateway, token="tok_processing_error", key=f"flaky-{n}").approved for n in range(6))
+    assert all(
+        _authorize(gateway, token="tok_processing_error", key=f"flaky-{n}").approved
+        for n in range(6)
+    )
 
 
 def test_a_gateway_wide_503_still_counts_against_the_breaker(faults, settings):

@@ -16,16 +16,31 @@ def test_admin_page_shows_each_sandbox_faults_and_links_the_breakers(client, sta
     client.force_login(staff)
     page = client.get("/admin/faults/")
     assert page.status_code == 200
-    assert [name for name, _ in page.context["sandboxes"]] == ["payments", "carrier_primary", "carrier_fallback"]
+    assert [name for name, _ in page.context["sandboxes"]] == [
+        "payments",
+        "carrier_primary",
+        "carrier_fallback",
+    ]
     assert 'href="/admin/breakers/"' in page.content.decode()
 
 
 def test_admin_page_sets_and_clears_a_sandbox_faults(client, staff, db):
     client.force_login(staff)
-    form = {"latency_ms": 30, "jitter_ms": 10, "error_rate": 0.2, "timeout_rate": 0, "seed": 4, "down": "on"}
+    form = {
+        "latency_ms": 30,
+        "jitter_ms": 10,
+        "error_rate": 0.2,
+        "timeout_rate": 0,
+        "seed": 4,
+        "down": "on",
+    }
     client.post("/admin/faults/", {"action": "set_faults", "name": "carrier_fallback", **form})
-    assert get_faults("carrier_fallback") == Faults(latency_ms=30, jitter_ms=10, error_rate=0.2, down=True, seed=4)
-    client.post("/admin/faults/", {"action": "set_faults", "name": "payments", **form, "error_rate": 3})
+    assert get_faults("carrier_fallback") == Faults(
+        latency_ms=30, jitter_ms=10, error_rate=0.2, down=True, seed=4
+    )
+    client.post(
+        "/admin/faults/", {"action": "set_faults", "name": "payments", **form, "error_rate": 3}
+    )
     assert get_faults("payments") == Faults(), "an invalid form changes nothing"
     client.post("/admin/faults/", {"action": "reset_faults", "name": "carrier_fallback"})
     assert get_faults("carrier_fallback") == Faults()

@@ -44,7 +44,9 @@ print("PROBE " + json.dumps({
 
 def _manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     app = _project_copy(tmp_path, "")
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SANDBOXES_ENABLED", "SECRET_KEY"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SANDBOXES_ENABLED", "SECRET_KEY"}
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=app,
@@ -58,7 +60,9 @@ def _manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
 def _probe(tmp_path, **env: str) -> dict:
     run = _manage(tmp_path, "shell", "-v", "0", "-c", PROBE, **env)
     assert run.returncode == 0, run.stderr
-    return json.loads(next(line for line in run.stdout.splitlines() if "PROBE " in line).split("PROBE ", 1)[1])
+    return json.loads(
+        next(line for line in run.stdout.splitlines() if "PROBE " in line).split("PROBE ", 1)[1]
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +70,10 @@ def _probe(tmp_path, **env: str) -> dict:
     [
         ({}, True),  # DEBUG's default, as make run and the tests have it
         ({"DEBUG": "false", "SECRET_KEY": "tests-only"}, False),  # production, unless asked
-        ({"DEBUG": "false", "SECRET_KEY": "tests-only", "SANDBOXES_ENABLED": "true"}, True),  # docker compose
+        (
+            {"DEBUG": "false", "SECRET_KEY": "tests-only", "SANDBOXES_ENABLED": "true"},
+            True,
+        ),  # docker compose
         ({"SANDBOXES_ENABLED": "false"}, False),
     ],
 )
@@ -74,7 +81,9 @@ def test_sandboxes_are_installed_and_mounted_only_when_enabled(tmp_path, env, in
     probe = _probe(tmp_path, **env)
     assert probe["installed"] is installed
     commands = {"breakers", *SANDBOX_COMMANDS} if installed else {"breakers"}
-    assert set(probe["commands"]) == commands, "the breakers command stays; the sandboxes' go with their app"
+    assert set(probe["commands"]) == commands, (
+        "the breakers command stays; the sandboxes' go with their app"
+    )
     assert probe["faults"] == (200 if installed else 404)
     assert probe["breakers"] == 200, "the breakers page is operations: always there"
 

@@ -38,7 +38,9 @@ def _pending_shipment_order(quantity: int = 2) -> Order:
 
 
 def _ship(client: APIClient, order: Order, tracking: str = "1Z999"):
-    return client.post(f"/api/v1/orders/{order.public_id}/ship/", {"tracking_number": tracking}, format="json")
+    return client.post(
+        f"/api/v1/orders/{order.public_id}/ship/", {"tracking_number": tracking}, format="json"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,7 +71,9 @@ def test_ship_is_staff_only_and_404_for_unknown_orders(api, staff_api, customer)
     response = _ship(api, order)
     assert (response.status_code, response.json()["error"]["code"]) == (403, "permission_denied")
     response = staff_api.post(
-        "/api/v1/orders/00000000-0000-0000-0000-000000000000/ship/", {"tracking_number": "x"}, format="json"
+        "/api/v1/orders/00000000-0000-0000-0000-000000000000/ship/",
+        {"tracking_number": "x"},
+        format="json",
     )
     assert response.status_code == 404
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_SHIPMENT
@@ -77,7 +81,9 @@ def test_ship_is_staff_only_and_404_for_unknown_orders(api, staff_api, customer)
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("sandboxes")
-@pytest.mark.parametrize("status", [OrderStatus.RESERVED, OrderStatus.SHIPPED, OrderStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "status", [OrderStatus.RESERVED, OrderStatus.SHIPPED, OrderStatus.CANCELLED]
+)
 def test_only_pending_shipment_orders_are_shipped_by_hand(staff_api, status):
     order = OrderFactory(status=status)
     response = _ship(staff_api, order)

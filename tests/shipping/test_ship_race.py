@@ -34,7 +34,10 @@ def test_late_carrier_booking_after_a_manual_ship_is_cancelled_not_compensated(f
     # A live worker, if one runs, may already have captured and completed it: both are fine.
     assert Order.objects.get(pk=order.pk).status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED)
     assert Shipment.objects.get(order=order).tracking_number == "HAND-1"
-    assert Payment.objects.get(order=order).status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
+    assert Payment.objects.get(order=order).status in (
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.CAPTURED,
+    )
     assert not order.events.filter(kind=EventKind.PAYMENT_VOIDED).exists()
 
 
@@ -63,7 +66,9 @@ def _ledger(faults, carrier: str, order_id: str) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_between_our_read_and_our_write_still_calls_the_parcel_back(faults, live_worker, monkeypatch):
+def test_a_cancel_between_our_read_and_our_write_still_calls_the_parcel_back(
+    faults, live_worker, monkeypatch
+):
     """Found by the redis-restart chaos run: the cancel committed after the step re-read the order
     and before it moved it, so the step's write lost the race; its retry found the order
     cancelled and skipped, and the parcel it had booked stayed live at the carrier."""
@@ -96,7 +101,9 @@ def _cancel_from_another_connection(order_id: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_booking_answer_lost_after_the_order_shipped_elsewhere_is_called_back(faults, live_worker, settings):
+def test_a_booking_answer_lost_after_the_order_shipped_elsewhere_is_called_back(
+    faults, live_worker, settings
+):
     """Found by the primary-timeout chaos run: one copy of the step waited on a slow primary while
     another shipped the parcel (here: staff, by hand). The primary's timeout was noted after the
     ship had already looked for bookings to call back, so nobody called that one back."""
@@ -110,7 +117,11 @@ def test_a_booking_answer_lost_after_the_order_shipped_elsewhere_is_called_back(
     assert len(outcome.result(timeout=30)) == 1
     assert "duplicate booking cancelled" in outcome.result()[0]
     reset_faults("carrier_primary")  # the carrier recovers; the call-back gets through
-    wait_for(lambda: order.events.filter(kind=EventKind.STRAY_BOOKING_CANCELLED, data__carrier="primary").exists())
+    wait_for(
+        lambda: order.events.filter(
+            kind=EventKind.STRAY_BOOKING_CANCELLED, data__carrier="primary"
+        ).exists()
+    )
     # The late booking is cancelled, or refused by its cancelled key: either way none stays live.
     wait_for(lambda: _in_flight(faults, "carrier_primary") == 0, timeout=10)
     assert "created" not in _ledger(faults, "carrier_primary", order_id)

@@ -29,7 +29,10 @@ def test_cancelling_an_order_calls_back_a_booking_whose_answer_was_lost(faults):
         order_id=order_id, address={}, parcels=[], idempotency_key=step_key(order_id, SHIP)
     )
     order_services.record_step_event(
-        order_id=order_id, kind=EventKind.CARRIER_OUTCOME_UNKNOWN, carrier="primary", error="ReadTimeout"
+        order_id=order_id,
+        kind=EventKind.CARRIER_OUTCOME_UNKNOWN,
+        carrier="primary",
+        error="ReadTimeout",
     )
     assert services.cancel_shipment(order_id=order_id) == "nothing to cancel"
     assert _ledger(faults, "carrier_primary") == [(order_id, "cancelled")]

@@ -18,7 +18,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         for name in ("list", "replay", "discard"):
             p = sub.add_parser(name)
-            p.add_argument("entry_ids", nargs="*", help="entry ids (replay/discard); none = all matching filters")
+            p.add_argument(
+                "entry_ids",
+                nargs="*",
+                help="entry ids (replay/discard); none = all matching filters",
+            )
             p.add_argument("--task", default="")
             p.add_argument("--queue", default="")
             p.add_argument("--exception", default="", dest="exc_type")
@@ -27,14 +31,22 @@ class Command(BaseCommand):
                 p.add_argument("--limit", type=int, default=50)
                 p.add_argument("--json", action="store_true")
             else:
-                p.add_argument("--all", action="store_true", help="act on every entry matching the filters")
-                p.add_argument("--actor", required=True, help="who acts (a username is also logged in the admin)")
+                p.add_argument(
+                    "--all", action="store_true", help="act on every entry matching the filters"
+                )
+                p.add_argument(
+                    "--actor",
+                    required=True,
+                    help="who acts (a username is also logged in the admin)",
+                )
             if name == "discard":
                 p.add_argument("--reason", required=True)
         show = sub.add_parser("show")
         show.add_argument("entry_id")
         sub.add_parser("stats")
-        sub.add_parser("recover", help="put back entries a crashed replay left in the processing list")
+        sub.add_parser(
+            "recover", help="put back entries a crashed replay left in the processing list"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -58,14 +70,23 @@ class Command(BaseCommand):
             if options["json"]:
                 self.stdout.write(entry.raw)
             else:
-                fields = (entry.id, entry.last_failed_at, entry.task, entry.queue, entry.exc_type, entry.order_id)
+                fields = (
+                    entry.id,
+                    entry.last_failed_at,
+                    entry.task,
+                    entry.queue,
+                    entry.exc_type,
+                    entry.order_id,
+                )
                 self.stdout.write("  ".join(fields))
 
     def _act(self, action: str, options: dict[str, Any]) -> None:
         entry_ids = options["entry_ids"]
         if not entry_ids:
             if not options["all"]:
-                raise CommandError("Name entry ids, or pass --all to act on every entry matching the filters.")
+                raise CommandError(
+                    "Name entry ids, or pass --all to act on every entry matching the filters."
+                )
             entry_ids = [entry.id for entry in store.matching(store.filters_from(options))]
         actor = options["actor"]
         if action == "discard" and not options["reason"].strip():

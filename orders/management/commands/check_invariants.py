@@ -22,8 +22,12 @@ class Command(BaseCommand):
             type=float,
             help="seconds an order may still be moving (default PIPELINE_STUCK_AFTER_SECONDS; 0: none)",
         )
-        parser.add_argument("--no-ledgers", action="store_true", help="do not read the gateways' ledgers")
-        parser.add_argument("--limit", type=int, default=50, help="cases shown per rule (text report)")
+        parser.add_argument(
+            "--no-ledgers", action="store_true", help="do not read the gateways' ledgers"
+        )
+        parser.add_argument(
+            "--limit", type=int, default=50, help="cases shown per rule (text report)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         since = None
@@ -34,7 +38,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--since: not an ISO 8601 time: {options['since']}") from exc
             if since.tzinfo is None:
                 raise CommandError("--since needs a time zone (e.g. 2025-01-31T12:00:00+00:00)")
-        report = check_invariants(since=since, window_s=options["window"], ledgers=not options["no_ledgers"])
+        report = check_invariants(
+            since=since, window_s=options["window"], ledgers=not options["no_ledgers"]
+        )
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         else:

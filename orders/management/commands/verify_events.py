@@ -26,7 +26,8 @@ class Command(BaseCommand):
             order = order_by_public_id(order_id=options["order"])
             if order is None:
                 raise CommandError(
-                    f"--order: no order with id {options['order']!r} (an order_id is a UUID)", returncode=2
+                    f"--order: no order with id {options['order']!r} (an order_id is a UUID)",
+                    returncode=2,
                 )
             order_pk = order.pk
         started, differing, verified = time.monotonic(), 0, 0
@@ -37,6 +38,8 @@ class Command(BaseCommand):
             else:
                 verified = result
         elapsed = time.monotonic() - started
-        self.stdout.write(f"verified {verified} orders in {elapsed:.1f} s: {differing} differ from their events")
+        self.stdout.write(
+            f"verified {verified} orders in {elapsed:.1f} s: {differing} differ from their events"
+        )
         if differing:
             raise SystemExit(1)

@@ -16,14 +16,20 @@ class Command(BaseCommand):
         parser.add_argument("--latency-ms", type=int)
         parser.add_argument("--jitter-ms", type=int)
         parser.add_argument("--error-rate", type=float, help="share of requests answered 503, 0..1")
-        parser.add_argument("--timeout-rate", type=float, help="share of requests answered too late, 0..1")
+        parser.add_argument(
+            "--timeout-rate", type=float, help="share of requests answered too late, 0..1"
+        )
         parser.add_argument("--seed", type=int)
         state = parser.add_mutually_exclusive_group()
         state.add_argument("--down", action="store_const", const=True, dest="down")
         state.add_argument("--up", action="store_const", const=False, dest="down")
-        parser.add_argument("--reset", action="store_true", help="no faults at all (every sandbox if none named)")
+        parser.add_argument(
+            "--reset", action="store_true", help="no faults at all (every sandbox if none named)"
+        )
 
-    def handle(self, *args: Any, sandbox: str | None = None, reset: bool = False, **options: Any) -> None:
+    def handle(
+        self, *args: Any, sandbox: str | None = None, reset: bool = False, **options: Any
+    ) -> None:
         names = ("latency_ms", "jitter_ms", "error_rate", "timeout_rate", "seed", "down")
         changes = {name: options[name] for name in names if options.get(name) is not None}
         if reset:
