@@ -18,7 +18,7 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# --- Django core -------------------------------------------------------------------------
+# --- Django: security, apps, requests, templates, static files ------------------------------------
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str(
     "SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else environ.Env.NOTSET
@@ -65,11 +65,6 @@ INSTALLED_APPS = [
     "notifications",
     "ordersite",  # the plumbing's own commands (`manage.py breakers`) and admin templates
 ]
-# The test doubles (sandboxes/: payment and carrier sandboxes, fault injection at /admin/faults/,
-# the demo data): installed only when asked, on by default only with DEBUG (make run, the tests).
-SANDBOXES_ENABLED = env.bool("SANDBOXES_ENABLED", default=DEBUG)
-if SANDBOXES_ENABLED:
-    INSTALLED_APPS.append("sandboxes")
 
 MIDDLEWARE = [
     "ordersite.logs.RequestLogContextMiddleware",  # first: every later line has the request id
@@ -101,6 +96,28 @@ TEMPLATES = [
     },
 ]
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+
+# The admin counts at most this many matching rows on a list page (the rest shows as more pages
+# on demand), and trusts PostgreSQL's row estimate for an unfiltered table larger than this.
+ADMIN_COUNT_CAP = env.int("ADMIN_COUNT_CAP", default=10000)
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ordersite"),
 }
@@ -127,23 +144,7 @@ if DATABASE_POOLER:
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-]
-
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
-
+# --- Logs -----------------------------------------------------------------------------------------
 # One format for web, workers, beat and gunicorn (ordersite/logs.py): JSON lines in production,
 # aligned key=value lines for a person under `make run`; each with the order it concerns.
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
@@ -165,14 +166,25 @@ LOGGING = {
     },
 }
 
-# --- Redis and Celery --------------------------------------------------------------------
+# --- Redis and the cache --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Redis Sentinel (ordersite/redis.py): "host:port,host:port" of the Sentinels and the name of the
 # master they watch. Set, every client of ordersite's Redis (REDIS_URL, CACHE_URL, a redis://
 # broker) asks them for the master; the URLs then only give the database and password.
 REDIS_SENTINELS = [s.strip() for s in env.list("REDIS_SENTINELS", default=[]) if s.strip()]
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+# Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
+CACHES = {
+    "default": {
+        # Django's RedisCache, with its clients from ordersite/redis.py (one pool, Sentinel).
+        "BACKEND": "ordersite.redis.FactoryRedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "ordersite",
+        "TIMEOUT": 3600,
+    }
+}
 
+# --- Celery: broker, queues, results, events ------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # django-celery-results' table, through a backend whose database errors never escape into
 # Celery's failure handling (ordersite/results.py).
@@ -244,14 +256,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=False)
 CELERY_WORKER_SEND_TASK_EVENTS = CELERY_TASK_EVENTS
 CELERY_TASK_SEND_SENT_EVENT = CELERY_TASK_EVENTS
-# django-celery-beat's DatabaseScheduler behind a Redis lock (ordersite/beat.py): of several beats
-# only the holder dispatches; a standby takes over within BEAT_LOCK_SECONDS of its death.
-CELERY_BEAT_SCHEDULER = "ordersite.beat:LockedDatabaseScheduler"
-BEAT_LOCK_SECONDS = env.float("BEAT_LOCK_SECONDS", default=30.0)
-CELERY_BEAT_SCHEDULE: dict = {}
-# Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
-# answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
-CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
+
+# --- Celery workers: autoscaling; Flower ----------------------------------------------------------
 # Workers started with --autoscale=max,min size their pool by tasks in hand plus the broker's
 # backlog (ordersite/autoscale.py); "celery.worker.autoscale:Autoscaler" is Celery's own.
 CELERY_WORKER_AUTOSCALER = env.str(
@@ -272,21 +278,7 @@ FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 FLOWER_ADDRESS = env.str("FLOWER_ADDRESS", default="127.0.0.1")
 FLOWER_DB = Path(env.str("FLOWER_DB", default=str(BASE_DIR / "var" / "flower.db")))
 
-# --- The pipeline ------------------------------------------------------------------------
-PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
-PIPELINE_RETRY_BACKOFF = env.int("PIPELINE_RETRY_BACKOFF", default=1)
-PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
-PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
-# Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
-PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
-# A step that cannot reach PostgreSQL (refused, restarting) tries again after this many seconds,
-# without spending a retry: the wait is bounded by PIPELINE_BREAKER_WAIT_MAX_SECONDS instead.
-PIPELINE_DATABASE_WAIT_SECONDS = env.float("PIPELINE_DATABASE_WAIT_SECONDS", default=2.0)
-# An order whose chain the broker could not take at commit is sent again by its web process this
-# often until the broker answers (orders/pipeline_start.py).
-PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)
-
-# --- DRF ---------------------------------------------------------------------------------
+# --- API: DRF, OpenAPI, limits, health, dashboard -------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -317,62 +309,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# --- Gateways ----------------------------------------------------------------------------
-PAYMENT_GATEWAY_CLASS = env.str(
-    "PAYMENT_GATEWAY_CLASS", default="payments.gateways.HttpPaymentGateway"
-)
-CARRIER_CLASSES = {
-    "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.HttpCarrier"),
-    "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.HttpCarrier"),
-}
-
-# --- Dead-letter queue -------------------------------------------------------------------
-DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
-# The worker copies messages it cannot run (unknown task, undecodable body) to the DLQ.
-CELERY_WORKER_CONSUMER = "deadletters.capture:DeadLetteringConsumer"
-# Past this length pushes still land (nothing is trimmed) but each one logs an error and counts.
-DLQ_MAX_LENGTH = env.int("DLQ_MAX_LENGTH", default=10000)
-# A message whose every run killed its worker is dead-lettered after this many deliveries.
-DLQ_MAX_DELIVERIES = env.int("DLQ_MAX_DELIVERIES", default=3)
-DLQ_MAX_ARGS_BYTES = env.int("DLQ_MAX_ARGS_BYTES", default=65536)
-DLQ_MAX_TRACEBACK_CHARS = env.int("DLQ_MAX_TRACEBACK_CHARS", default=8000)
-# A replay still parked in the processing list after this many seconds crashed midway.
-DLQ_REPLAY_TIMEOUT = env.int("DLQ_REPLAY_TIMEOUT", default=300)
-DLQ_PAGE_SIZE = env.int("DLQ_PAGE_SIZE", default=50)
-
-# --- Live updates (orders/live/) ----------------------------------------------------------
-# Every order event goes to this Redis stream (in REDIS_URL) after its commit; the ASGI server
-# (`live` in the Procfile) reads it and pushes to WebSocket and SSE clients.
-LIVE_STREAM_KEY = env.str("LIVE_STREAM_KEY", default="ordersite:live")
-# Trimmed (approximately) to this many entries; a client further behind reads the timeline table.
-LIVE_STREAM_MAXLEN = env.int("LIVE_STREAM_MAXLEN", default=100000)
-# Where clients reach the ASGI server: gunicorn names it when asked for a stream or /ws.
-LIVE_PUBLIC_URL = env.str("LIVE_PUBLIC_URL", default="http://127.0.0.1:8001")
-LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
-# Events waiting for one slow client before it is disconnected (it resumes from its last id).
-LIVE_CLIENT_BUFFER = env.int("LIVE_CLIENT_BUFFER", default=1000)
-# Catching up past the stream's retention: the timeline from this long before the client's last
-# stream id (a transaction's events are written before they commit and are published).
-LIVE_CATCHUP_MARGIN_SECONDS = env.float("LIVE_CATCHUP_MARGIN_SECONDS", default=60.0)
-
-# --- API (issue 4) -----------------------------------------------------------------------
 # Idempotency-Keys of POST /orders/ are kept at least 24 hours (the payment APIs' promise),
-# then purged hourly by celery beat; the DatabaseScheduler syncs this dict into its table.
+# then purged hourly by celery beat (below).
 IDEMPOTENCY_KEY_TTL_HOURS = max(24, env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
-CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {
-    "task": "orders.purge_idempotency_keys",
-    "schedule": 3600.0,
-}
 # Orders one user may place, DRF rate syntax ("600/min", "1000/hour"); empty turns it off.
 ORDER_CREATE_THROTTLE_RATE = env.str("ORDER_CREATE_THROTTLE_RATE", default="600/min") or None
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=20)
-# The admin counts at most this many matching rows on a list page (the rest shows as more pages
-# on demand), and trusts PostgreSQL's row estimate for an unfiltered table larger than this.
-ADMIN_COUNT_CAP = env.int("ADMIN_COUNT_CAP", default=10000)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 # Request bodies nested deeper than this (objects and arrays) are a 400 before any serializer
 # sees them; the order body is three levels deep.
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)
+
 # GET /api/v1/health/ready: the longest it may take (its PostgreSQL and Redis checks run side by
 # side under this deadline), how long one answer is reused by a web process, and the queues that
 # need a worker. Workers write a heartbeat per queue every third of HEALTH_WORKER_TTL; one that
@@ -388,31 +335,20 @@ DASHBOARD_WINDOW_MINUTES = env.int("DASHBOARD_WINDOW_MINUTES", default=30)
 DASHBOARD_REFRESH_SECONDS = env.float("DASHBOARD_REFRESH_SECONDS", default=5.0)
 DASHBOARD_INSPECT_TIMEOUT = env.float("DASHBOARD_INSPECT_TIMEOUT", default=0.5)
 DASHBOARD_POOLS_CACHE_SECONDS = env.float("DASHBOARD_POOLS_CACHE_SECONDS", default=10.0)
-# Throttle counters live in Redis, so every gunicorn worker counts against the same budget.
-CACHES = {
-    "default": {
-        # Django's RedisCache, with its clients from ordersite/redis.py (one pool, Sentinel).
-        "BACKEND": "ordersite.redis.FactoryRedisCache",
-        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
-        "KEY_PREFIX": "ordersite",
-        "TIMEOUT": 3600,
-    }
-}
 
-# --- Faults: gateways over HTTP, sandboxes, retry policy per step, breakers, reconciler ------
-PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="http://127.0.0.1:8071")
-CARRIER_URLS = {
-    "primary": env.str("CARRIER_PRIMARY_URL", default="http://127.0.0.1:8072"),
-    "fallback": env.str("CARRIER_FALLBACK_URL", default="http://127.0.0.1:8073"),
-}
-GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=2.0)
-GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=10.0)
-# The sandbox process binds the ports of the URLs above on this address.
-SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
-SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=15.0)
-# The sandboxes' ledgers and fault settings; empty: REDIS_URL. Another Redis plays the outside
-# world, whose state survives a restart of ours.
-SANDBOX_REDIS_URL = env.str("SANDBOX_REDIS_URL", default="")
+# --- The pipeline: retries, reconciler ------------------------------------------------------------
+PIPELINE_MAX_RETRIES = env.int("PIPELINE_MAX_RETRIES", default=5)
+PIPELINE_RETRY_BACKOFF = env.int("PIPELINE_RETRY_BACKOFF", default=1)
+PIPELINE_RETRY_BACKOFF_MAX = env.int("PIPELINE_RETRY_BACKOFF_MAX", default=600)
+PIPELINE_RETRY_JITTER = env.bool("PIPELINE_RETRY_JITTER", default=True)
+# Waiting on an open breaker spends no retry; this bounds those waits per step (from its first).
+PIPELINE_BREAKER_WAIT_MAX_SECONDS = env.int("PIPELINE_BREAKER_WAIT_MAX_SECONDS", default=1800)
+# A step that cannot reach PostgreSQL (refused, restarting) tries again after this many seconds,
+# without spending a retry: the wait is bounded by PIPELINE_BREAKER_WAIT_MAX_SECONDS instead.
+PIPELINE_DATABASE_WAIT_SECONDS = env.float("PIPELINE_DATABASE_WAIT_SECONDS", default=2.0)
+# An order whose chain the broker could not take at commit is sent again by its web process this
+# often until the broker answers (orders/pipeline_start.py).
+PIPELINE_START_RETRY_SECONDS = env.float("PIPELINE_START_RETRY_SECONDS", default=2.0)
 
 # Retries of the steps that differ from PIPELINE_MAX_RETRIES, read by the retry policy declared
 # with each task (orders/pipeline.py, the tasks.py files). Shipping gives up on the
@@ -421,32 +357,31 @@ SANDBOX_REDIS_URL = env.str("SANDBOX_REDIS_URL", default="")
 PIPELINE_SHIP_MAX_RETRIES = env.int("PIPELINE_SHIP_MAX_RETRIES", default=3)
 PIPELINE_COMPENSATION_MAX_RETRIES = env.int("PIPELINE_COMPENSATION_MAX_RETRIES", default=10)
 PIPELINE_REFUND_MAX_RETRIES = env.int("PIPELINE_REFUND_MAX_RETRIES", default=10)
+
+# The reconciler (orders/recovery.py): an order whose step has not moved for this long is sent
+# again, checked this often.
 PIPELINE_STUCK_AFTER_SECONDS = env.int("PIPELINE_STUCK_AFTER_SECONDS", default=300)
 PIPELINE_RECONCILE_EVERY_SECONDS = env.int("PIPELINE_RECONCILE_EVERY_SECONDS", default=60)
-CARRIER_PENDING_RETRY_SECONDS = env.int("CARRIER_PENDING_RETRY_SECONDS", default=300)
-CELERY_BEAT_SCHEDULE |= {
-    "resend-stuck-orders": {
-        "task": "orders.resend_stuck_orders",
-        "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
-    },
-    "retry-pending-shipments": {
-        "task": "shipping.retry_pending_shipments",
-        "schedule": CARRIER_PENDING_RETRY_SECONDS,
-    },
+
+# --- Gateways: payment provider and carriers ------------------------------------------------------
+PAYMENT_GATEWAY_CLASS = env.str(
+    "PAYMENT_GATEWAY_CLASS", default="payments.gateways.HttpPaymentGateway"
+)
+CARRIER_CLASSES = {
+    "primary": env.str("CARRIER_PRIMARY_CLASS", default="shipping.gateways.HttpCarrier"),
+    "fallback": env.str("CARRIER_FALLBACK_CLASS", default="shipping.gateways.HttpCarrier"),
 }
+PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="http://127.0.0.1:8071")
+CARRIER_URLS = {
+    "primary": env.str("CARRIER_PRIMARY_URL", default="http://127.0.0.1:8072"),
+    "fallback": env.str("CARRIER_FALLBACK_URL", default="http://127.0.0.1:8073"),
+}
+GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=2.0)
+GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=10.0)
 
-BREAKER_ERROR_RATE = env.int("BREAKER_ERROR_RATE", default=50)
-BREAKER_MIN_CALLS = env.int("BREAKER_MIN_CALLS", default=10)
-BREAKER_WINDOW_CALLS = env.int("BREAKER_WINDOW_CALLS", default=100)
-BREAKER_WINDOW_SECONDS = env.float("BREAKER_WINDOW_SECONDS", default=60.0)
-BREAKER_CONSECUTIVE_FAILURES = env.int("BREAKER_CONSECUTIVE_FAILURES", default=5)
-BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
-BREAKER_HALF_OPEN_CALLS = env.int("BREAKER_HALF_OPEN_CALLS", default=5)
-BREAKER_CLOSE_AFTER = env.int("BREAKER_CLOSE_AFTER", default=3)
+# A shipment the carrier held back (pending) is asked for again this often.
+CARRIER_PENDING_RETRY_SECONDS = env.int("CARRIER_PENDING_RETRY_SECONDS", default=300)
 
-# --- After the parcel leaves: delivery, returns, refunds (issue 18) ------------------------
-# A customer may ask for a return this many days after delivery; later, a 409 return_window_closed.
-RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
 # Carriers push deliveries to POST /api/v1/carriers/<carrier>/events/ with this in the
 # X-Carrier-Secret header. Empty: the webhook refuses every call (the poll still works).
 CARRIER_WEBHOOK_SECRET = env.str(
@@ -456,12 +391,51 @@ CARRIER_WEBHOOK_SECRET = env.str(
 # carrier this often, at most this many per run (oldest first).
 CARRIER_DELIVERY_POLL_SECONDS = env.int("CARRIER_DELIVERY_POLL_SECONDS", default=600)
 CARRIER_DELIVERY_POLL_BATCH = env.int("CARRIER_DELIVERY_POLL_BATCH", default=200)
-CELERY_BEAT_SCHEDULE["poll-deliveries"] = {
-    "task": "shipping.poll_deliveries",
-    "schedule": CARRIER_DELIVERY_POLL_SECONDS,
-}
 
-# --- Customer notifications (issue 16) ------------------------------------------------------
+# Returns: a customer may ask for a return this many days after delivery; later, a 409
+# return_window_closed.
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
+
+# --- Circuit breakers (ordersite/breakers.py) -----------------------------------------------------
+BREAKER_ERROR_RATE = env.int("BREAKER_ERROR_RATE", default=50)
+BREAKER_MIN_CALLS = env.int("BREAKER_MIN_CALLS", default=10)
+BREAKER_WINDOW_CALLS = env.int("BREAKER_WINDOW_CALLS", default=100)
+BREAKER_WINDOW_SECONDS = env.float("BREAKER_WINDOW_SECONDS", default=60.0)
+BREAKER_CONSECUTIVE_FAILURES = env.int("BREAKER_CONSECUTIVE_FAILURES", default=5)
+BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
+BREAKER_HALF_OPEN_CALLS = env.int("BREAKER_HALF_OPEN_CALLS", default=5)
+BREAKER_CLOSE_AFTER = env.int("BREAKER_CLOSE_AFTER", default=3)
+
+# --- Dead-letter queue (deadletters/) -------------------------------------------------------------
+DLQ_KEY = env.str("DLQ_KEY", default="ordersite:dlq")
+# The worker copies messages it cannot run (unknown task, undecodable body) to the DLQ.
+CELERY_WORKER_CONSUMER = "deadletters.capture:DeadLetteringConsumer"
+# Past this length pushes still land (nothing is trimmed) but each one logs an error and counts.
+DLQ_MAX_LENGTH = env.int("DLQ_MAX_LENGTH", default=10000)
+# A message whose every run killed its worker is dead-lettered after this many deliveries.
+DLQ_MAX_DELIVERIES = env.int("DLQ_MAX_DELIVERIES", default=3)
+DLQ_MAX_ARGS_BYTES = env.int("DLQ_MAX_ARGS_BYTES", default=65536)
+DLQ_MAX_TRACEBACK_CHARS = env.int("DLQ_MAX_TRACEBACK_CHARS", default=8000)
+# A replay still parked in the processing list after this many seconds crashed midway.
+DLQ_REPLAY_TIMEOUT = env.int("DLQ_REPLAY_TIMEOUT", default=300)
+DLQ_PAGE_SIZE = env.int("DLQ_PAGE_SIZE", default=50)
+
+# --- Live updates (orders/live/) ------------------------------------------------------------------
+# Every order event goes to this Redis stream (in REDIS_URL) after its commit; the ASGI server
+# (`live` in the Procfile) reads it and pushes to WebSocket and SSE clients.
+LIVE_STREAM_KEY = env.str("LIVE_STREAM_KEY", default="ordersite:live")
+# Trimmed (approximately) to this many entries; a client further behind reads the timeline table.
+LIVE_STREAM_MAXLEN = env.int("LIVE_STREAM_MAXLEN", default=100000)
+# Where clients reach the ASGI server: gunicorn names it when asked for a stream or /ws.
+LIVE_PUBLIC_URL = env.str("LIVE_PUBLIC_URL", default="http://127.0.0.1:8001")
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+# Events waiting for one slow client before it is disconnected (it resumes from its last id).
+LIVE_CLIENT_BUFFER = env.int("LIVE_CLIENT_BUFFER", default=1000)
+# Catching up past the stream's retention: the timeline from this long before the client's last
+# stream id (a transaction's events are written before they commit and are published).
+LIVE_CATCHUP_MARGIN_SECONDS = env.float("LIVE_CATCHUP_MARGIN_SECONDS", default=60.0)
+
+# --- Customer notifications (notifications/) ------------------------------------------------------
 # Mails on confirmation, shipment, failure and cancellation (notifications/), sent by the
 # `notifications` queue's worker through Django's email framework. The console backend prints
 # them; SMTP needs "django.core.mail.backends.smtp.EmailBackend" and the EMAIL_HOST... below.
@@ -479,8 +453,54 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # Where "django.core.mail.backends.filebased.EmailBackend" writes (one file per connection).
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@example.com")
-# A mail whose task the broker could not take at commit is sent again by this sweep.
-CELERY_BEAT_SCHEDULE["resend-lost-notifications"] = {
-    "task": "notifications.resend_lost_notifications",
-    "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
+
+# --- Test doubles (sandboxes/) --------------------------------------------------------------------
+# Payment and carrier sandboxes, fault injection at /admin/faults/, the demo data: installed
+# only when asked, on by default only with DEBUG (make run, the tests).
+SANDBOXES_ENABLED = env.bool("SANDBOXES_ENABLED", default=DEBUG)
+if SANDBOXES_ENABLED:
+    INSTALLED_APPS.append("sandboxes")
+# The sandbox process binds the ports of the gateway URLs (above) on this address.
+SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=15.0)
+# The sandboxes' ledgers and fault settings; empty: REDIS_URL. Another Redis plays the outside
+# world, whose state survives a restart of ours.
+SANDBOX_REDIS_URL = env.str("SANDBOX_REDIS_URL", default="")
+
+# --- Celery beat: one scheduler, every periodic task ----------------------------------------------
+# django-celery-beat's DatabaseScheduler behind a Redis lock (ordersite/beat.py): of several beats
+# only the holder dispatches; a standby takes over within BEAT_LOCK_SECONDS of its death.
+CELERY_BEAT_SCHEDULER = "ordersite.beat:LockedDatabaseScheduler"
+BEAT_LOCK_SECONDS = env.float("BEAT_LOCK_SECONDS", default=30.0)
+# Beat answers `celery inspect ping -d celerybeat@<host>` while its scheduler ticks (and stops
+# answering when it has not ticked for a minute): docker-compose.yml's healthcheck for beat.
+CELERY_BEAT_ENABLE_REMOTE_CONTROL = True
+
+# Every periodic task, in one place; the DatabaseScheduler syncs this dict into its table (the
+# admin can then edit it). Idempotency keys: hourly, kept IDEMPOTENCY_KEY_TTL_HOURS. The
+# reconciler and the lost-mail sweep: every PIPELINE_RECONCILE_EVERY_SECONDS. Shipments the
+# carriers held back: every CARRIER_PENDING_RETRY_SECONDS. The delivery poll that catches what no
+# webhook told us: every CARRIER_DELIVERY_POLL_SECONDS.
+CELERY_BEAT_SCHEDULE = {
+    "orders.purge_idempotency_keys": {
+        "task": "orders.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
+    "resend-stuck-orders": {
+        "task": "orders.resend_stuck_orders",
+        "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
+    },
+    "retry-pending-shipments": {
+        "task": "shipping.retry_pending_shipments",
+        "schedule": CARRIER_PENDING_RETRY_SECONDS,
+    },
+    "poll-deliveries": {
+        "task": "shipping.poll_deliveries",
+        "schedule": CARRIER_DELIVERY_POLL_SECONDS,
+    },
+    # A mail whose task the broker could not take at commit is sent again by this sweep.
+    "resend-lost-notifications": {
+        "task": "notifications.resend_lost_notifications",
+        "schedule": PIPELINE_RECONCILE_EVERY_SECONDS,
+    },
 }

@@ -40,8 +40,10 @@ def make_entry(redis_client) -> Callable[..., store.Envelope]:
 
 
 @pytest.fixture
-def isolated_broker() -> Iterator[Connection]:
-    """A broker connection of its own, emptied first, for messages only the test's worker sees."""
+def isolated_broker(redis_client) -> Iterator[Connection]:
+    """A broker connection of its own, emptied first, for messages only the test's worker sees.
+    The tests' Redis (where those workers' dead letters land) starts empty too, so a test counts
+    only its own entries whatever ran before it."""
     broker.purge(ISOLATED_BROKER_URL)
     with Connection(ISOLATED_BROKER_URL) as connection:
         yield connection
