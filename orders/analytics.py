@@ -132,7 +132,8 @@ WITH milestones AS (
 ), steps AS (
     SELECT date_trunc('minute', m.created_at) AS minute, s.step, m.seconds
     FROM milestones m
-    JOIN unnest(%(steps)s::text[], %(starts)s::text[], %(ends)s::text[]) AS s(step, start_kind, end_kind)
+    JOIN unnest(%(steps)s::text[], %(starts)s::text[], %(ends)s::text[])
+      AS s(step, start_kind, end_kind)
       ON m.previous_kind = s.start_kind AND m.kind = s.end_kind
 )
 SELECT minute, step, count(*),
@@ -234,7 +235,8 @@ def step_latency_params(*, since: datetime, first_order: int) -> dict[str, Any]:
 def step_latencies(
     *, since: datetime, first_order: int | None, minutes: list[datetime]
 ) -> dict[str, Any]:
-    """Per step: p50 and p95 seconds per minute (None where no order passed), and over the window."""
+    """Per step: p50 and p95 seconds per minute (None where no order passed), and over the
+    window."""
     rows = []
     if first_order is not None:
         with connection.cursor() as cursor:
@@ -267,8 +269,9 @@ def step_latencies(
 def pipeline_dashboard(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the admin's dashboard draws: orders, step latencies and retries per minute over
     DASHBOARD_WINDOW_MINUTES (four index-range queries over recent orders), then the live state
-    of the dead-letter queue, the breakers, the queues and the worker pools. A part whose store cannot be
-    reached is empty and named in `unavailable`, so one outage never blanks the whole page."""
+    of the dead-letter queue, the breakers, the queues and the worker pools. A part whose store
+    cannot be reached is empty and named in `unavailable`, so one outage never blanks the whole
+    page."""
     now = now or timezone.now()
     since = (now - timedelta(minutes=settings.DASHBOARD_WINDOW_MINUTES)).replace(
         second=0, microsecond=0

@@ -53,7 +53,8 @@ class OrderDeadLetterHooks:
         order = _order(entry)
         if order is not None and not step_is_current(entry.task, order.status):
             raise DeadLetterStaleError(
-                f"Order {order.public_id} is {order.status}: it no longer waits for {entry.task}. Discard this entry.",
+                f"Order {order.public_id} is {order.status}: it no longer waits for {entry.task}. "
+                "Discard this entry.",
                 entry_id=entry.id,
                 task=entry.task,
                 order_id=str(order.public_id),

@@ -24,7 +24,8 @@ class Order(models.Model):
     # Set when a customer or staff asks to cancel; the pipeline honours it at its next step.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.CharField(max_length=255, blank=True, default="")
-    # Set while a step of this order waits in the dead-letter queue for staff (see orders/parked.py).
+    # Set while a step of this order waits in the dead-letter queue for staff
+    # (see orders/parked.py).
     dead_lettered_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # When the carrier (or staff) reported the parcel delivered: the return window counts from it.
     delivered_at = models.DateTimeField(null=True, blank=True)

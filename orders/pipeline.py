@@ -69,7 +69,8 @@ def pipeline_chain(order_id: str, *, start: str = AUTHORIZE) -> Signature:
 def start_on_commit(*, order_id: str) -> None:
     """Send the whole chain once the order is committed (never before: a worker would not find it).
     The order is stored whatever happens next, so a broker that cannot take the chain must not
-    fail the request: the send is deferred and retried by this process (orders/pipeline_start.py)."""
+    fail the request: the send is deferred and retried by this process
+    (orders/pipeline_start.py)."""
     transaction.on_commit(
         lambda: deferred_starts.send_or_defer(
             order_id, lambda: pipeline_chain(order_id).apply_async()
@@ -282,7 +283,8 @@ def beat_task(*, name: str, queue: Queue) -> Callable[[Callable], Any]:
 
 @functools.cache
 def _import_tasks_modules() -> None:
-    """Every app's tasks.py, imported (Celery's autodiscovery, at once): their declarations fill TASKS."""
+    """Every app's tasks.py, imported (Celery's autodiscovery, at once): their declarations fill
+    TASKS."""
     current_app.autodiscover_tasks(force=True)
 
 

@@ -188,7 +188,8 @@ def _compare(prefix: str, stored: object | None, replayed: object | None) -> lis
         )
         return [f"{prefix}: {held}"]
     return [
-        f"{prefix}.{f.name}: stored {getattr(stored, f.name)!r}, events {getattr(replayed, f.name)!r}"
+        f"{prefix}.{f.name}: stored {getattr(stored, f.name)!r},"
+        f" events {getattr(replayed, f.name)!r}"
         for f in fields(stored)  # type: ignore[arg-type]
         if getattr(replayed, f.name) is not None
         and getattr(stored, f.name) != getattr(replayed, f.name)

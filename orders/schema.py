@@ -136,8 +136,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     description=(
-        "Makes a retried POST safe: the same key with the same body returns the original order and status "
-        "(201) without creating another; with another body, 422. Scoped per customer, kept at least 24 hours."
+        "Makes a retried POST safe: the same key with the same body returns the original order and "
+        "status (201) without creating another; with another body, 422. Scoped per customer, kept "
+        "at least 24 hours."
     ),
 )
 ORDER_CREATED_HEADERS = [
@@ -161,9 +162,9 @@ ORDER_CREATED_HEADERS = [
         OpenApiParameter.HEADER,
         response=[201],
         description=(
-            "Present when the order is stored (`pending`) but its processing could not be queued yet (the "
-            "message broker was unreachable). Nothing to do: the server queues it as soon as the broker answers; "
-            "poll the order as usual, and do not place it again."
+            "Present when the order is stored (`pending`) but its processing could not be queued "
+            "yet (the message broker was unreachable). Nothing to do: the server queues it as soon "
+            "as the broker answers; poll the order as usual, and do not place it again."
         ),
     ),
 ]

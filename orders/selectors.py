@@ -74,7 +74,8 @@ def stuck_orders(
 ) -> QuerySet[Order]:
     """Orders in one of `statuses` with no change and no timeline event since `unchanged_since`:
     a step that is retrying writes a `step_retry` event per attempt, so it is not stuck. An order
-    flagged for review (a step of it in the dead-letter queue) waits for staff, not for a re-send."""
+    flagged for review (a step of it in the dead-letter queue) waits for staff, not for a
+    re-send."""
     return (
         Order.objects.filter(
             status__in=list(statuses), updated_at__lt=unchanged_since, dead_lettered_at__isnull=True

@@ -106,7 +106,8 @@ class OrderCreateInput(serializers.Serializer):
         too_many = sorted(sku for sku, quantity in totals.items() if quantity > MAX_QUANTITY)
         if too_many:
             raise serializers.ValidationError(
-                f"Lines of the same product are merged; the total for {', '.join(too_many)} exceeds {MAX_QUANTITY}."
+                "Lines of the same product are merged; "
+                f"the total for {', '.join(too_many)} exceeds {MAX_QUANTITY}."
             )
         return items
 

@@ -14,7 +14,8 @@ from .selectors import order_by_public_id
 from .states import EventKind
 
 # Called with every event as it is written, inside its transaction: other apps act on events
-# (notifications/ sends mail on commit) without orders importing them. Registered in AppConfig.ready.
+# (notifications/ sends mail on commit) without orders importing them. Registered in
+# AppConfig.ready.
 EVENT_LISTENERS: list[Callable[[OrderEvent], None]] = []
 
 

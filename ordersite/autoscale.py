@@ -185,7 +185,8 @@ class BacklogAutoscaler(Autoscaler):
         if target == current:
             return False
         logger.info(
-            "autoscale %s -> %s (demand %s: %s reserved + %s waiting in the broker; bounds %s-%s, host cap %s)",
+            "autoscale %s -> %s (demand %s: %s reserved + %s waiting in the broker; "
+            "bounds %s-%s, host cap %s)",
             current,
             target,
             self.demands[-1].slots,

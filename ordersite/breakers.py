@@ -58,7 +58,8 @@ if state == 'closed' then return {1, 0, state} end
 if state == 'open' then
   local reopen = tonumber(redis.call('HGET', KEYS[1], 'open_until'))
   if now < reopen then return {0, reopen - now, state} end
-  redis.call('HSET', KEYS[1], 'state', 'half_open', 'trials', 0, 'successes', 0, 'half_open_since', now)
+  redis.call('HSET', KEYS[1], 'state', 'half_open', 'trials', 0, 'successes', 0,
+             'half_open_since', now)
 end
 local since = tonumber(redis.call('HGET', KEYS[1], 'half_open_since'))
 if now - since > open_ms then

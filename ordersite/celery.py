@@ -1,5 +1,6 @@
 """The Celery app: settings come from Django's CELERY_* values; tasks are autodiscovered; every
-worker writes a heartbeat per queue for readiness and logs in the web's format (ordersite/logs.py)."""
+worker writes a heartbeat per queue for readiness and logs in the web's format
+(ordersite/logs.py)."""
 
 import os
 from typing import Any

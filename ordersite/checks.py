@@ -70,7 +70,9 @@ def tasks_within_rabbitmq_consumer_timeout(
             Error(
                 f"RABBITMQ_DELIVERY_LIMIT ({settings.RABBITMQ_DELIVERY_LIMIT}) must be at least "
                 f"DLQ_MAX_DELIVERIES ({settings.DLQ_MAX_DELIVERIES}).",
-                hint="RabbitMQ would drop a message that kills its worker before it reaches the DLQ.",
+                hint=(
+                    "RabbitMQ would drop a message that kills its worker before it reaches the DLQ."
+                ),
                 id="ordersite.E003",
             )
         )
@@ -82,8 +84,8 @@ def reconciler_waits_out_the_breaker(app_configs: Any = None, **kwargs: Any) -> 
     if settings.PIPELINE_STUCK_AFTER_SECONDS <= settings.BREAKER_OPEN_SECONDS:
         return [
             Warning(
-                "PIPELINE_STUCK_AFTER_SECONDS is not above BREAKER_OPEN_SECONDS: the reconciler will "
-                "re-send steps that are only waiting for a breaker.",
+                "PIPELINE_STUCK_AFTER_SECONDS is not above BREAKER_OPEN_SECONDS: the reconciler "
+                "will re-send steps that are only waiting for a breaker.",
                 id="ordersite.W001",
             )
         ]

@@ -1,4 +1,5 @@
-"""Compare-and-swap updates and transaction guards: the one way a row changes only if still as read."""
+"""Compare-and-swap updates and transaction guards: the one way a row changes only if still as
+read."""
 
 from typing import Any, cast, overload
 

@@ -33,7 +33,8 @@ def database_unreachable(exc: BaseException) -> bool:
     """True when `exc` says PostgreSQL cannot be reached at all (refused, dropped, restarting,
     shutting down), not that a statement failed (a deadlock, a timeout): an outage to wait out,
     not a fault of the work. Errors from the server carry a SQLSTATE; classes 08 (connection)
-    and 57P (operator intervention) are outages, and a failure on our side of the socket has none."""
+    and 57P (operator intervention) are outages, and a failure on our side of the socket has
+    none."""
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return False
     sqlstate = getattr(exc.__cause__, "sqlstate", None)

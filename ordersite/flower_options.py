@@ -30,12 +30,13 @@ class FlowerLoginMissingError(SystemExit):
 
 
 def flower_options() -> dict[str, Any]:
-    """Every Flower option we set; refuses (exits non-zero) when DEBUG is off and no login is set."""
+    """Every Flower option we set; refuses (exits non-zero) when DEBUG is off and no login is
+    set."""
     logins = [login for login in settings.FLOWER_BASIC_AUTH.split(",") if login]
     if not logins and not settings.DEBUG:
         raise FlowerLoginMissingError(
-            "Flower refuses to start without a login when DEBUG is false: its API can run any task. "
-            "Set FLOWER_BASIC_AUTH=user:password (in the environment or .env)."
+            "Flower refuses to start without a login when DEBUG is false: its API can run any "
+            "task. Set FLOWER_BASIC_AUTH=user:password (in the environment or .env)."
         )
     if not logins:
         logger.warning(

@@ -59,7 +59,8 @@ class GatewayRequestError(TransientError):
 
 
 class GatewayRejectedError(DomainError):
-    """The provider refused the request itself (a 4xx other than a decline): retrying cannot help."""
+    """The provider refused the request itself (a 4xx other than a decline): retrying cannot
+    help."""
 
     code = "gateway_rejected"
 

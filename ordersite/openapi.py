@@ -60,7 +60,8 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
         "All lines of an order must be priced in one currency; place one order per currency.",
         {
             "items": [
-                "All lines of an order must be priced in one currency; place one order per currency."
+                "All lines of an order must be priced in one currency; "
+                "place one order per currency."
             ]
         },
         {"currencies": {"prod-1": "USD", "prod-7": "EUR"}},
@@ -198,7 +199,8 @@ ERROR_CODES: dict[str, tuple[int, str, dict[str, Any], dict[str, Any]]] = {
     ),
     "dead_letter_stale": (
         409,
-        "Order 2b1e… is reserved: it no longer waits for payments.authorize_payment. Discard this entry.",
+        "Order 2b1e… is reserved: it no longer waits for payments.authorize_payment. "
+        "Discard this entry.",
         {},
         {
             "entry_id": "7f3a…",

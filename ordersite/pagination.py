@@ -1,5 +1,5 @@
-"""Pagination of list endpoints and admin lists: page sizes come from settings, and a client may ask for fewer
-or more rows per page but never more than API_MAX_PAGE_SIZE."""
+"""Pagination of list endpoints and admin lists: page sizes come from settings, and a client may
+ask for fewer or more rows per page but never more than API_MAX_PAGE_SIZE."""
 
 from typing import Any
 

@@ -69,7 +69,8 @@ class BoundedJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            # The C decoder recurses per level; deeper than the interpreter's limit is deeper than ours.
+            # The C decoder recurses per level; deeper than the interpreter's limit is deeper than
+            # ours.
             raise BodyTooDeepError(max_depth) from None
         if json_depth(data) > max_depth:
             raise BodyTooDeepError(max_depth)

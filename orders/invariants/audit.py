@@ -16,16 +16,18 @@ from ..steps import REFUND_PAYMENT, REFUND_RETURN
 
 # Every rule the audit knows, with what it promises (the report and README use these words).
 RULES: dict[str, str] = {
-    "state.stuck": "every order is terminal, waiting with a visible reason (pending_shipment, or parked "
-    "in the DLQ with a live entry), or still moving within the window",
+    "state.stuck": "every order is terminal, waiting with a visible reason (pending_shipment, or "
+    "parked in the DLQ with a live entry), or still moving within the window",
     "money.unbalanced": "a payment that ended has captured + voided + refunded = authorized",
-    "money.completed_not_captured_once": "a completed order's payment was captured in full, exactly once "
-    "(after a refund: captured = refunded + kept)",
-    "money.refund_mismatch": "what an order shows refunded is its payment's refunded cents, the sum of its "
-    "succeeded refunds, here and at the gateway; cents promised to refunds are those of its pending ones; its "
-    "status says whether any, part or all of the capture went back",
-    "money.held_after_terminal": "a cancelled or failed order holds no authorization and no captured money",
-    "money.double_charge": "no order was charged more than once, nor more than its total, at the gateway",
+    "money.completed_not_captured_once": "a completed order's payment was captured in full, "
+    "exactly once (after a refund: captured = refunded + kept)",
+    "money.refund_mismatch": "what an order shows refunded is its payment's refunded cents, the "
+    "sum of its succeeded refunds, here and at the gateway; cents promised to refunds are those of "
+    "its pending ones; its status says whether any, part or all of the capture went back",
+    "money.held_after_terminal": "a cancelled or failed order holds no authorization and no "
+    "captured money",
+    "money.double_charge": "no order was charged more than once, nor more than its total, at the "
+    "gateway",
     "ledger.unreachable": "the gateways' ledgers can be read",
     "ledger.unknown": "the payment gateway holds no authorization that our books do not know",
     "ledger.duplicate": "the payment gateway holds one authorization per order",
@@ -35,13 +37,15 @@ RULES: dict[str, str] = {
     "stock.oversold": "nothing negative, nothing oversold: on_hand >= reserved >= 0",
     "stock.held_after_terminal": "a finished order holds no reservation",
     "stock.committed_mismatch": "committed reservations are exactly what shipped",
-    "shipping.live_booking": "no parcel is live at a carrier (or in our books) for an order not shipped through it",
+    "shipping.live_booking": "no parcel is live at a carrier (or in our books) for an order not "
+    "shipped through it",
     "shipping.booking_missing": "every shipped order has its parcel live at its carrier",
     "dlq.duplicate_entry": "at most one live DLQ entry per order and step",
-    "dlq.entry_for_completed": "no live DLQ entry of a pipeline step for a completed order (a refund's may wait)",
+    "dlq.entry_for_completed": "no live DLQ entry of a pipeline step for a completed order (a "
+    "refund's may wait)",
     "timeline.seq_gap": "an order's events are numbered 1..n without gaps",
-    "timeline.customer_internals": "the customer's timeline shows no URLs, exception names, 'Error:', DLQ entry "
-    "ids, gateway references or staff usernames",
+    "timeline.customer_internals": "the customer's timeline shows no URLs, exception names, "
+    "'Error:', DLQ entry ids, gateway references or staff usernames",
 }
 # Rules a step in flight may break for a moment: not breaches while the order is still moving.
 SETTLING_RULES = frozenset(

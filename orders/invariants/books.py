@@ -140,8 +140,8 @@ def _settled(row: Any) -> int:
 def _split(row: Any) -> str:
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
     return (
-        f"authorized {get('amount_cents')}, captured {get('captured_cents')} + voided {get('voided_cents')}"
-        f" + refunded {get('refunded_cents')}"
+        f"authorized {get('amount_cents')}, captured {get('captured_cents')}"
+        f" + voided {get('voided_cents')} + refunded {get('refunded_cents')}"
     )
 
 
@@ -181,8 +181,8 @@ def _check_captured_once(audit: Audit, order: OrderRow, row: dict | None, events
         or row["captured_cents"] + row["refunded_cents"] != order.total_cents
     ):
         problems.append(
-            f"payment {row['status']}, {row['captured_cents']} kept + {row['refunded_cents']} refunded"
-            f" of {row['amount_cents']} cents"
+            f"payment {row['status']}, {row['captured_cents']} kept"
+            f" + {row['refunded_cents']} refunded of {row['amount_cents']} cents"
         )
     if events != 1:
         problems.append(f"{events} payment_captured events")
@@ -214,7 +214,8 @@ def _check_refunds(
             )
         if row is not None and row["refunding_cents"] != sums["pending"]:
             problems.append(
-                f"payment promises {row['refunding_cents']} cents, pending refunds {sums['pending']}"
+                f"payment promises {row['refunding_cents']} cents,"
+                f" pending refunds {sums['pending']}"
             )
         gateway = [
             e for e in by_order.get(pk, []) if row and e.reference == row["gateway_reference"]
@@ -365,7 +366,10 @@ def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
                 ours["carrier"] in live_at
                 and ours["tracking_number"] not in live_at[ours["carrier"]]
             ):
-                detail = f"our parcel {ours['tracking_number']} is not live at the {ours['carrier']} carrier"
+                detail = (
+                    f"our parcel {ours['tracking_number']}"
+                    f" is not live at the {ours['carrier']} carrier"
+                )
                 audit.flag("shipping.booking_missing", detail, order=order)
         elif ours is not None and ours["status"] == LIVE and order.status in TERMINAL:
             detail = f"our shipment {_shipment(ours)} is live for a {order.status} order"

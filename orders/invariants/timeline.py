@@ -112,11 +112,13 @@ def _suspect_events(
     sql = f"""
         SELECT {", ".join(f"e.{c}" for c in columns)}, e.data::text FROM {events} e WHERE e.id IN (
             SELECT e.id FROM {events} e JOIN {orders} o ON o.id = e.order_id
-            WHERE (e.data::text ~ %(suspect)s OR e.actor = ANY(%(staff)s) OR e.data::text LIKE ANY(%(staff_like)s))
+            WHERE (e.data::text ~ %(suspect)s OR e.actor = ANY(%(staff)s)
+                   OR e.data::text LIKE ANY(%(staff_like)s))
             {scope}
             UNION
             SELECT e.id FROM {events} e
-            JOIN unnest(%(ref_orders)s::bigint[], %(refs)s::text[]) AS r(order_id, ref) ON r.order_id = e.order_id
+            JOIN unnest(%(ref_orders)s::bigint[], %(refs)s::text[]) AS r(order_id, ref)
+              ON r.order_id = e.order_id
             WHERE strpos(e.data::text, r.ref) > 0
         ) ORDER BY e.order_id, e.seq
     """  # noqa: S608  (table names from the models; values are parameters)

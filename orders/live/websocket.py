@@ -1,6 +1,7 @@
 """The WebSocket at /ws, speaking seed 004's protocol: JSON messages with a `type`.
 
-client -> server: {"type": "command", "action": {"PlaceOrder" | "CancelOrder" | "ShipOrder": {...}}},
+client -> server: {"type": "command",
+                   "action": {"PlaceOrder" | "CancelOrder" | "ShipOrder": {...}}},
                   {"type": "ping"} (answered {"type": "pong"}), {"type": "pong"} (ignored)
 server -> client: {"type": "event", "id": ..., "action": {"OrderPlaced": {...}}}, one per order
                   event the user may see; {"type": "error", "message": ..., "code": ...} for a
@@ -81,7 +82,8 @@ async def serve(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if user is None:
         await send({"type": "websocket.accept"})
         text = protocol.ws_error(
-            "Authentication required: send Authorization: Token <key>, ?token=<key>, or the session cookie.",
+            "Authentication required: send Authorization: Token <key>, ?token=<key>, "
+            "or the session cookie.",
             code="not_authenticated",
         )
         await send({"type": "websocket.send", "text": text})

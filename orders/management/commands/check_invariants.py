@@ -20,7 +20,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--window",
             type=float,
-            help="seconds an order may still be moving (default PIPELINE_STUCK_AFTER_SECONDS; 0: none)",
+            help=(
+                "seconds an order may still be moving "
+                "(default PIPELINE_STUCK_AFTER_SECONDS; 0: none)"
+            ),
         )
         parser.add_argument(
             "--no-ledgers", action="store_true", help="do not read the gateways' ledgers"

@@ -13,8 +13,8 @@ from orders.verify import Mismatch, verify_events
 
 class Command(BaseCommand):
     help = (
-        "Replay every order's events and compare the rebuilt status, totals, payment and shipment with "
-        "the tables; exits 1 if any order differs, 2 for a bad --order."
+        "Replay every order's events and compare the rebuilt status, totals, payment and shipment "
+        "with the tables; exits 1 if any order differs, 2 for a bad --order."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -18,6 +18,7 @@ class Command(BaseCommand):
             Breaker(BreakerName(reset)).reset()
         for b in all_breakers():
             self.stdout.write(
-                f"{b.name:17} {b.state:9} calls={b.calls} errors={b.errors} in_a_row={b.consecutive_failures} "
+                f"{b.name:17} {b.state:9} calls={b.calls} errors={b.errors} "
+                f"in_a_row={b.consecutive_failures} "
                 f"open_for={b.open_for_s}s opened={b.times_opened}"
             )
