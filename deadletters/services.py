@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def _admin_log(user: "AbstractBaseUser | None", entry: Envelope, flag: int, message: str) -> None:
-    """The admin's own history (LogEntry): who did what to which entry. Call inside a transaction."""
+    """The admin's own history (LogEntry): who did what to which entry. Call inside a
+    transaction."""
     if user is None or user.pk is None:
         return
     LogEntry.objects.create(

@@ -66,7 +66,9 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[
 """
 _REINDEX = """
 local live = redis.call('HGET', KEYS[1], ARGV[1])
-if not live or not redis.call('LPOS', KEYS[2], live) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if not live or not redis.call('LPOS', KEYS[2], live) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
 """
 
 
@@ -365,7 +367,8 @@ def _claim(client: redis.Redis, raw: str, source: str, target: str, parked: str)
 
 
 def _send(entry: Envelope) -> str:
-    """Send the original task by name, with its arguments, to its queue, and the rest of its chain."""
+    """Send the original task by name, with its arguments, to its queue, and the rest of its
+    chain."""
     result = celery_app.send_task(
         entry.task,
         args=entry.args,

@@ -79,7 +79,8 @@ def notify_on_commit(event: "OrderEvent") -> None:
 
 
 def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notification | None:
-    """Take the event's notification for this task, or None if it is sent, skipped, or being sent."""
+    """Take the event's notification for this task, or None if it is sent, skipped, or being
+    sent."""
     now = timezone.now()
     lease = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
     with transaction.atomic(durable=True):

@@ -17,7 +17,8 @@ from . import services
 def send_notification(self: StepTask, notification_id: str, order_id: str, seq: str) -> str:
     """Mail the customer about one event, once. Its first argument is the notification's own id,
     not the order's: a dead letter of it names no order, so parking, replaying or discarding it
-    never flags, resumes or fails the order (orders/deadletter_hooks.py) — a mail is not the order."""
+    never flags, resumes or fails the order (orders/deadletter_hooks.py) — a mail is not the
+    order."""
     return services.send_notification(
         notification_id=notification_id, order_id=order_id, seq=int(seq)
     )

@@ -290,7 +290,8 @@ def ship_order_by_hand(*, order: "Order", tracking_number: str, actor: str) -> "
         order = order_selectors.order_for_step(order_id=str(order.public_id))
         if order.status != OrderStatus.PENDING_SHIPMENT:
             raise OrderNotShippableError(
-                f"Order {order.public_id} is {order.status}; only pending_shipment orders are shipped by hand.",
+                f"Order {order.public_id} is {order.status}; "
+                "only pending_shipment orders are shipped by hand.",
                 order_id=str(order.public_id),
                 current_status=order.status,
             )

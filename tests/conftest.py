@@ -44,7 +44,8 @@ MAIL_DIR = ROOT / "var" / f"mail-{os.getpid()}"
 
 @pytest.fixture(autouse=True, scope="session")
 def _use_test_redis() -> None:
-    """Point Django at the tests' own Redis database, and the Celery producer at the tests' broker."""
+    """Point Django at the tests' own Redis database, and the Celery producer at the tests'
+    broker."""
     settings.REDIS_URL = TEST_REDIS_URL
     settings.CELERY_BROKER_URL = TEST_BROKER_URL
     celery_app.conf.broker_url = TEST_BROKER_URL

@@ -89,7 +89,8 @@ def pgbouncer(django_db_setup, django_db_blocker) -> Iterator[PgBouncerProcess]:
 
     if not Path(PGBOUNCER).exists():
         pytest.fail(
-            "pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer); see README, PgBouncer"
+            "pgbouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer); "
+            "see README, PgBouncer"
         )
     with django_db_blocker.unblock():
         process = PgBouncerProcess(_free_ports(1)[0])

@@ -1,4 +1,5 @@
-"""Promises about how the code is written: one meaning per name, one way to make a guarded change."""
+"""Promises about how the code is written: one meaning per name, one way to make a guarded
+change."""
 
 import ast
 import re
@@ -42,7 +43,8 @@ def test_order_id_is_the_public_id_and_order_pk_the_primary_key():
             types = set(ast.unparse(arg.annotation).split(" | ")) if arg.annotation else set()
             if not types or ("int" in types) != (arg.arg == "order_pk"):
                 offenders.append(
-                    f"{path}:{arg.lineno}: {arg.arg}: {' | '.join(sorted(types)) or '(no annotation)'}"
+                    f"{path}:{arg.lineno}: {arg.arg}: "
+                    f"{' | '.join(sorted(types)) or '(no annotation)'}"
                 )
     assert not offenders, "order_id: str (the public id), order_pk: int (the pk):\n" + "\n".join(
         offenders

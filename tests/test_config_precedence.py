@@ -113,7 +113,10 @@ def test_manage_py_and_celery_read_the_environment_over_dotenv_over_defaults(tmp
         "API_PAGE_SIZE=8\nAPI_MAX_PAGE_SIZE=55\nCELERY_TASK_SOFT_TIME_LIMIT=44\nCELERY_TASK_TIME_LIMIT=99\n",
     )
     env = _environment(API_PAGE_SIZE="7", CELERY_TASK_SOFT_TIME_LIMIT="33", PYTHONPATH=str(ROOT))
-    code = "from django.conf import settings as s; print(s.API_PAGE_SIZE, s.API_MAX_PAGE_SIZE, s.DLQ_PAGE_SIZE)"
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.API_PAGE_SIZE, s.API_MAX_PAGE_SIZE, s.DLQ_PAGE_SIZE)"
+    )
 
     shell = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],

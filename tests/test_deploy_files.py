@@ -182,7 +182,8 @@ def test_compose_keeps_var_in_a_named_volume_with_the_logins():
 
 def test_compose_asks_for_the_sandboxes_its_demo_runs_on():
     """DEBUG is false under compose, which leaves the test doubles out unless asked: the demo asks,
-    for the `sandbox` service (run_sandboxes) and `migrate` (seed_demo), unless the shell says no."""
+    for the `sandbox` service (run_sandboxes) and `migrate` (seed_demo), unless the shell says
+    no."""
     services = compose_services()
     for name in ("sandbox", "migrate", *APP_SERVICES):
         value = services[name]["environment"]["SANDBOXES_ENABLED"]

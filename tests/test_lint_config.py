@@ -1,4 +1,5 @@
-"""The pre-commit hooks run what `make lint` runs, from the pinned tools in .venv, fetching nothing."""
+"""The pre-commit hooks run what `make lint` runs, from the pinned tools in .venv, fetching
+nothing."""
 
 import shlex
 import subprocess

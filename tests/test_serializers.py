@@ -1,4 +1,5 @@
-"""Every serializer of the API: outputs are read-only, inputs never take what the server computes."""
+"""Every serializer of the API: outputs are read-only, inputs never take what the server
+computes."""
 
 import pytest
 

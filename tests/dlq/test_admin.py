@@ -110,8 +110,12 @@ def test_replay_from_the_detail_page_lands_in_recent_actions(
 def test_the_pages_former_addresses_redirect_to_their_room(client, reviewer, make_entry):
     entry = make_entry()
     old_to_new = {
-        "/admin/orders/deadletter/?task=payments.authorize_payment": f"{reverse(LIST)}?task=payments.authorize_payment",
-        "/admin/orders/deadletter/discard/?entry=x": f"{reverse('admin:deadletters_deadletter_discard')}?entry=x",
+        "/admin/orders/deadletter/?task=payments.authorize_payment": (
+            f"{reverse(LIST)}?task=payments.authorize_payment"
+        ),
+        "/admin/orders/deadletter/discard/?entry=x": (
+            f"{reverse('admin:deadletters_deadletter_discard')}?entry=x"
+        ),
         f"/admin/orders/deadletter/{entry.id}/": reverse(
             "admin:deadletters_deadletter_change", args=[entry.id]
         ),

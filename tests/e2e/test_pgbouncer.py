@@ -24,7 +24,8 @@ def _backends_of_others() -> set[int]:
     """The PIDs of the test database's backends, other than this process's own."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -61,7 +62,8 @@ def test_the_live_worker_reaches_postgresql_only_through_pgbouncer(live_worker, 
 def _settings_under(**env: str) -> dict:
     code = (
         "import json; from django.conf import settings as s; d = s.DATABASES['default']; "
-        "print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), d['OPTIONS'].get('prepare_threshold', 5)]))"
+        "print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "d['OPTIONS'].get('prepare_threshold', 5)]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],

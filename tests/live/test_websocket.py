@@ -81,13 +81,14 @@ def test_ping_is_answered_with_pong(live, customer, token_for):
             id="empty-order",
         ),
         pytest.param(
-            '{"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "nope", "quantity": 1}]}}}',
+            '{"type": "command", "action": {"PlaceOrder": {"items": '
+            '[{"product_id": "nope", "quantity": 1}]}}}',
             "unknown_product",
             id="unknown-product",
         ),
         pytest.param(
-            '{"type": "command", "action": {"PlaceOrder": {"items": [{"product_id": "prod-1", "quantity": 1,'
-            ' "unit_price_cents": 5}]}}}',
+            '{"type": "command", "action": {"PlaceOrder": {"items": '
+            '[{"product_id": "prod-1", "quantity": 1, "unit_price_cents": 5}]}}}',
             "stale_price",
             id="stale-price",
         ),
@@ -95,12 +96,14 @@ def test_ping_is_answered_with_pong(live, customer, token_for):
             '{"type": "command", "action": {"CancelOrder": {}}}', "invalid", id="cancel-without-id"
         ),
         pytest.param(
-            '{"type": "command", "action": {"CancelOrder": {"order_id": "00000000-0000-0000-0000-000000000000"}}}',
+            '{"type": "command", "action": {"CancelOrder": '
+            '{"order_id": "00000000-0000-0000-0000-000000000000"}}}',
             "not_found",
             id="cancel-unknown",
         ),
         pytest.param(
-            '{"type": "command", "action": {"ShipOrder": {"order_id": "x", "tracking_number": "T"}}}',
+            '{"type": "command", "action": {"ShipOrder": '
+            '{"order_id": "x", "tracking_number": "T"}}}',
             "permission_denied",
             id="ship-by-customer",
         ),

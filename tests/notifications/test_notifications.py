@@ -192,7 +192,8 @@ def test_a_mail_server_that_is_down_dead_letters_the_mails_and_never_the_order(
         ("shipped", "failed", 2),
     }
     assert all("mail server unreachable" in r.last_error for r in rows)
-    # The order never noticed: completed on time, not flagged, nothing about the mail in its timeline.
+    # The order never noticed: completed on time, not flagged, nothing about the mail in its
+    # timeline.
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.COMPLETED, False)
     kinds = set(order.events.values_list("kind", flat=True))

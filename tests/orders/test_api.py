@@ -126,7 +126,8 @@ def _with_address(address):
         ),
         pytest.param([_line()], "non_field_errors", id="body-a-list-not-an-object"),
         pytest.param({"items": [_line(quantity=None)]}, "items", id="quantity-null"),
-        # shipping_address: a flat object of at most 20 short keys with strings of at most 200 characters.
+        # shipping_address: a flat object of at most 20 short keys with strings of at most 200
+        # characters.
         pytest.param(_with_address(ADDRESS_10000_KEYS), "shipping_address", id="addr-10000-keys"),
         pytest.param(_with_address(ADDRESS_21_KEYS), "shipping_address", id="addr-21-keys"),
         pytest.param(_with_address({"k" * 41: "x"}), "shipping_address", id="addr-long-key"),

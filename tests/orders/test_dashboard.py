@@ -234,7 +234,8 @@ def test_dashboard_names_a_worker_that_does_not_answer_and_caches_pool_sizes(
         "min": None,
         "replied": False,
     }
-    # Within DASHBOARD_POOLS_CACHE_SECONDS nobody asks the workers again: a node gone since still shows.
+    # Within DASHBOARD_POOLS_CACHE_SECONDS nobody asks the workers again: a node gone since still
+    # shows.
     worker_heartbeat.forget(
         worker_heartbeat.client(), node="ghost@nowhere", queues=[Queue.PAYMENTS]
     )

@@ -85,7 +85,8 @@ def test_dashboard_draws_real_orders_and_follows_new_ones_live(
     updates = page.evaluate("() => window.pipelineDashboard.updates")
     _place_and_complete(live_server.url, token, 2)
     page.wait_for_function(
-        "() => (Chart.getChart('chart-orders').data.datasets.find(d => d.label === 'completed') || {data: []})"
+        "() => (Chart.getChart('chart-orders').data.datasets"
+        ".find(d => d.label === 'completed') || {data: []})"
         ".data.reduce((sum, v) => sum + v, 0) === 5",
         timeout=30000,
     )

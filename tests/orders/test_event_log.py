@@ -104,7 +104,8 @@ def test_replay_rebuilds_a_completed_delivered_partly_refunded_order():
 
 
 def test_replay_rebuilds_an_order_cancelled_while_its_gateways_answered():
-    """The authorization and the booking landed after the cancel: each has its event, then its undo."""
+    """The authorization and the booking landed after the cancel: each has its event, then its
+    undo."""
     state = replay(
         [
             PLACED,

@@ -387,7 +387,8 @@ def test_check_invariants_reports_a_staff_username_and_a_gateway_reference_shown
     report = check_invariants(window_s=0)
     assert _found(report) == [("timeline.customer_internals", str(order.public_id))]
     assert report.breaches[0].detail == (
-        f"#2 order_shipped: the gateway reference '{reference}'; #3 stock_unavailable: the staff username 'ops-alice'"
+        f"#2 order_shipped: the gateway reference '{reference}'; "
+        "#3 stock_unavailable: the staff username 'ops-alice'"
     )
 
 

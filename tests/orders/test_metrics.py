@@ -45,7 +45,8 @@ def test_metrics_show_an_open_breaker(staff_api, settings):
     try:
         samples = _samples(staff_api.get("/api/v1/metrics"))
     finally:
-        breaker.reset()  # else the next test that pays in this process meets an open breaker for 30 s
+        # else the next test that pays in this process meets an open breaker for 30 s
+        breaker.reset()
     assert samples[("ordersite_breaker_state", (("breaker", "payment"), ("state", "open")))] == 1
     assert samples[("ordersite_breaker_state", (("breaker", "payment"), ("state", "closed")))] == 0
     assert samples[("ordersite_breaker_opened_total", (("breaker", "payment"),))] == 1

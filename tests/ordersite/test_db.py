@@ -1,4 +1,5 @@
-"""ordersite.db's guarded updates: one UPDATE whose row count says who won, versions always moved."""
+"""ordersite.db's guarded updates: one UPDATE whose row count says who won, versions always
+moved."""
 
 import pytest
 from django.db.models import F, Q

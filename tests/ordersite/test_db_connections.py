@@ -45,7 +45,7 @@ def test_storing_a_result_on_a_dropped_connection_never_raises_into_celery():
     assert TaskResult.objects.get(task_id="chaos-task-1").status == "RETRY"
 
 
-def test_a_step_that_failed_on_a_dropped_connection_lets_go_of_it_before_celery_records_the_failure():
+def test_a_step_failing_on_a_dropped_connection_lets_go_of_it_before_celery_records_the_failure():
     connection.ensure_connection()
     connection.connection.close()
     with pytest.raises(OperationalError):

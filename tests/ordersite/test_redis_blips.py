@@ -23,7 +23,8 @@ from .redis_proxy import CUT_AFTER_CALL, RedisProxy
 
 @pytest.fixture
 def proxied_redis(settings, faults):
-    """settings.REDIS_URL through a proxy of the tests' Redis (the sandboxes keep the direct one)."""
+    """settings.REDIS_URL through a proxy of the tests' Redis (the sandboxes keep the direct
+    one)."""
     url = urlsplit(TEST_REDIS_URL)
     proxy = RedisProxy(url.hostname, url.port or 6379)
     settings.REDIS_URL = f"redis://127.0.0.1:{proxy.port}{url.path}"

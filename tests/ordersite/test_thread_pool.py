@@ -1,5 +1,5 @@
-"""The resizable thread pool (ordersite/thread_pool.py): it runs tasks as Celery's thread pool does, and
-grows and shrinks without cutting a running task short."""
+"""The resizable thread pool (ordersite/thread_pool.py): it runs tasks as Celery's thread pool
+does, and grows and shrinks without cutting a running task short."""
 
 import threading
 

@@ -25,7 +25,8 @@ def test_a_copy_of_the_capture_that_loses_the_race_stands_down(faults, monkeypat
     first: list[str] = []
 
     class GatewayWhileAnotherCopyRuns:
-        """The real gateway; the other copy of the step runs to the end while ours is on the wire."""
+        """The real gateway; the other copy of the step runs to the end while ours is on the
+        wire."""
 
         def __getattr__(self, name):
             return getattr(real_gateway, name)

@@ -181,7 +181,8 @@ def test_open_breaker_stops_calls_before_they_reach_the_sandbox(faults, settings
 
 def test_a_card_specific_processing_error_does_not_count_against_the_breaker(faults, settings):
     """Finding 5b: `tok_processing_error` is an answer about this card and request (a 503 whose
-    code is `processing_error`); it is retried, but it says nothing about the processor being down."""
+    code is `processing_error`); it is retried, but it says nothing about the processor being
+    down."""
     settings.BREAKER_CONSECUTIVE_FAILURES = 3
     gateway = get_payment_gateway()
     for n in range(6):

@@ -60,7 +60,8 @@ def test_sandbox_faults_command_sets_and_resets(capsys):
 
 
 def test_sandbox_state_lives_in_sandbox_redis_url_when_set(settings):
-    """bench/chaos.py restarts our Redis; the outside world's ledgers and faults must not go with it."""
+    """bench/chaos.py restarts our Redis; the outside world's ledgers and faults must not go with
+    it."""
     settings.SANDBOX_REDIS_URL = ISOLATED_REDIS_URL
     elsewhere = redis.Redis.from_url(ISOLATED_REDIS_URL)
     ours = redis.Redis.from_url(TEST_REDIS_URL)

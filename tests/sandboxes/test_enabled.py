@@ -25,7 +25,9 @@ from django.urls import resolve
 
 def status(path):
     request = RequestFactory().get(path)
-    request.user = get_user_model()(username="probe", is_active=True, is_staff=True, is_superuser=True)
+    request.user = get_user_model()(
+        username="probe", is_active=True, is_staff=True, is_superuser=True
+    )
     match = resolve(path)
     try:
         response = match.func(request, *match.args, **match.kwargs)
@@ -35,7 +37,9 @@ def status(path):
 
 print("PROBE " + json.dumps({
     "installed": apps.is_installed("sandboxes"),
-    "commands": sorted(set(get_commands()) & {"breakers", "run_sandboxes", "sandbox_faults", "seed_demo"}),
+    "commands": sorted(
+        set(get_commands()) & {"breakers", "run_sandboxes", "sandbox_faults", "seed_demo"}
+    ),
     "faults": status("/admin/faults/"),
     "breakers": status("/admin/breakers/"),
 }))

@@ -62,7 +62,8 @@ def test_a_booking_is_cancelled_by_the_key_that_made_it(faults):
 
 
 def test_cancelling_a_key_that_booked_nothing_refuses_a_later_booking_with_it(faults):
-    """The booking may still be on its way when the cancel arrives: the key is refused from then on."""
+    """The booking may still be on its way when the cancel arrives: the key is refused from then
+    on."""
     carrier = HttpCarrier("primary")
     assert (
         carrier.cancel_booking(booking_key="order-2:ship", idempotency_key="order-2:cancel_stray")

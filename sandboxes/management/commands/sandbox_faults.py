@@ -9,7 +9,10 @@ from sandboxes.faults import SANDBOXES, all_faults, reset_faults, set_faults
 
 
 class Command(BaseCommand):
-    help = "Show fault settings, or change them for one sandbox: sandbox_faults payments --error-rate 0.5"
+    help = (
+        "Show fault settings, or change them for one sandbox: "
+        "sandbox_faults payments --error-rate 0.5"
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("sandbox", nargs="?", choices=SANDBOXES)

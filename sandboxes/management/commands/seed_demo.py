@@ -10,14 +10,19 @@ from sandboxes.demo import seed_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo catalog (about 50 products), a demo customer with a token and an admin login."
+    help = (
+        "Load the demo catalog (about 50 products), a demo customer with a token "
+        "and an admin login."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--products", type=int, default=50)
         parser.add_argument(
             "--admin-password",
             default=None,
-            help="Admin password; by default the one kept in var/admin-password (made on first run).",
+            help=(
+                "Admin password; by default the one kept in var/admin-password (made on first run)."
+            ),
         )
 
     def handle(self, *args: object, **options: object) -> None:
