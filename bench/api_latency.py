@@ -1,11 +1,12 @@
 """Time the order API of a running instance (make run): POST /orders/, its idempotent replay,
 and how long the pipeline takes to complete the orders (from the staff dashboard).
 
-    .venv/bin/python bench/api_latency.py --base http://127.0.0.1:8000 --token T --staff-token S -n 100
+    .venv/bin/python bench/api_latency.py --base http://127.0.0.1:8000 \\
+        --token T --staff-token S -n 100
 
 Bounded: 2n requests (n at most 1000), then at most 60 s waiting for the pipeline. Loopback only.
-Replays count against ORDER_CREATE_THROTTLE_RATE (600/min) too: keep 2n under it, or run the web with
-ORDER_CREATE_THROTTLE_RATE= (empty) to measure without the throttle.
+Replays count against ORDER_CREATE_THROTTLE_RATE (600/min) too: keep 2n under it, or run the web
+with ORDER_CREATE_THROTTLE_RATE= (empty) to measure without the throttle.
 """
 
 import argparse
@@ -21,7 +22,10 @@ BODY = {"items": [{"product_id": "prod-1", "quantity": 1}]}
 
 def _percentiles(samples: list[float]) -> str:
     cuts = statistics.quantiles(samples, n=100)
-    return f"p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms"
+    return (
+        f"p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
+        f"max {max(samples) * 1000:.1f} ms"
+    )
 
 
 def main() -> int:
@@ -62,7 +66,8 @@ def main() -> int:
         started = time.perf_counter()
         ready = client.get("/health/ready")
         print(
-            f"GET /health/ready: {ready.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms"
+            f"GET /health/ready: {ready.status_code} "
+            f"in {(time.perf_counter() - started) * 1000:.0f} ms"
         )
     return 0
 

@@ -73,9 +73,11 @@ class Result:
     def line(self) -> str:
         recovery = f"{self.recovery_s:5.1f}s" if self.recovery_s is not None else "  never"
         text = (
-            f"{self.scenario:20} sent {self.sent:4}  completed {self.completed:4}  compensated {self.compensated:3}"
+            f"{self.scenario:20} sent {self.sent:4}  completed {self.completed:4}"
+            f"  compensated {self.compensated:3}"
             f"  parked {self.parked:3}  lost {self.lost}  double charges {self.double_charges}"
-            f"  held after terminal {self.held_after_terminal}  breaches {self.breaches:3}  recovery {recovery}"
+            f"  held after terminal {self.held_after_terminal}  breaches {self.breaches:3}"
+            f"  recovery {recovery}"
             f"  ({self.took_s:.0f} s)"
         )
         if self.by_rule:
@@ -300,7 +302,8 @@ def _timelines(report: "Report", limit: int = 5) -> dict[str, list[str]]:
     )
     for event in events:
         timelines.setdefault(str(event.order.public_id), []).append(
-            f"{event.created_at:%H:%M:%S.%f} #{event.seq} {event.kind} -> {event.status} {event.actor} "
+            f"{event.created_at:%H:%M:%S.%f} #{event.seq} {event.kind} -> "
+            f"{event.status} {event.actor} "
             f"{json.dumps(event.data, default=str)[:300]}"
         )
     return timelines
@@ -356,7 +359,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a setting for every process of the run (after the short timings), e.g. CELERY_DB_REUSE_MAX=0",
+        help=(
+            "a setting for every process of the run (after the short timings), "
+            "e.g. CELERY_DB_REUSE_MAX=0"
+        ),
     )
     args = parser.parse_args(argv)
     args.scenarios = (list(SCENARIOS) if args.all else args.scenarios) * max(1, args.repeat)
@@ -415,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 restarted = time.monotonic()
                 stack.restart_app()
                 print(
-                    f"{'':22}(application restarted for the next scenario in {time.monotonic() - restarted:.0f} s)"
+                    f"{'':22}(application restarted for the next scenario "
+                    f"in {time.monotonic() - restarted:.0f} s)"
                 )
     finally:
         stack.down()

@@ -271,7 +271,8 @@ SCENARIOS: dict[str, Scenario] = {
         "every order is sent 3 times at once with one Idempotency-Key", copies=3, parked_ok=False
     ),
     "cancel-storm": Scenario(
-        "customers cancel 40 % of the orders while their steps run (gateways answer 200-500 ms late)",
+        "customers cancel 40 % of the orders while their steps run "
+        "(gateways answer 200-500 ms late)",
         _slow_gateways,
         actor=_cancels(0.4),
         parked_ok=False,

@@ -411,7 +411,8 @@ class Stack:
             self.start_app(name)
 
     def restart_app(self) -> None:
-        """Stop and start again gunicorn, the workers and beat (not the stores, not the sandboxes)."""
+        """Stop and start again gunicorn, the workers and beat (not the stores, not the
+        sandboxes)."""
         names = [name for name in self.app_names() if name != "sandboxes"]
         stoppers = [threading.Thread(target=self.processes[name].stop) for name in names]
         for thread in stoppers:

@@ -7,7 +7,8 @@ point it at a scratch database and drop that afterwards:
 
     createdb -h 127.0.0.1 -U postgres ordersite_bench_dashboard
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/ordersite_bench_dashboard
-    .venv/bin/python manage.py migrate && .venv/bin/python bench/dashboard_queries.py --orders 50000 --hours 24
+    .venv/bin/python manage.py migrate \\
+        && .venv/bin/python bench/dashboard_queries.py --orders 50000 --hours 24
     dropdb -h 127.0.0.1 -U postgres ordersite_bench_dashboard
 
 Only 127.0.0.1 is contacted (PostgreSQL, Redis, the broker).
@@ -37,17 +38,21 @@ from orders import analytics  # noqa: E402
 
 USERNAME = "bench-dashboard"
 LOAD_SQL = """
-INSERT INTO orders_order (public_id, customer_id, status, total_cents, currency, shipping_address, payment_token,
+INSERT INTO orders_order (public_id, customer_id, status, \
+total_cents, currency, shipping_address, payment_token,
     correlation_id, status_reason, version, last_event_seq, created_at, updated_at)
-SELECT gen_random_uuid(), %(user)s, CASE WHEN g %% 20 = 0 THEN 'payment_failed' ELSE 'completed' END, 1000, 'USD',
+SELECT gen_random_uuid(), %(user)s, \
+CASE WHEN g %% 20 = 0 THEN 'payment_failed' ELSE 'completed' END, 1000, 'USD',
        '{}', 'tok_visa', gen_random_uuid(), '', 1, 8, now() - (%(orders)s - g) * %(every)s,
        now() - (%(orders)s - g) * %(every)s
 FROM generate_series(1, %(orders)s) AS g;
 INSERT INTO orders_orderevent (order_id, seq, kind, status, data, actor, correlation_id, created_at)
 SELECT o.id, k.seq, k.kind, o.status,
-       CASE WHEN k.kind = 'step_retry' THEN '{"task": "payments.authorize_payment"}'::jsonb ELSE '{}' END,
+       CASE WHEN k.kind = 'step_retry' THEN \
+'{"task": "payments.authorize_payment"}'::jsonb ELSE '{}' END,
        '', o.correlation_id, o.created_at + k.seq * interval '100 milliseconds'
-FROM orders_order o CROSS JOIN (VALUES (1, 'order_created'), (2, 'payment_started'), (3, 'step_retry'),
+FROM orders_order o CROSS JOIN (VALUES (1, 'order_created'), \
+(2, 'payment_started'), (3, 'step_retry'),
     (4, 'payment_authorized'), (5, 'stock_reserved'), (6, 'order_shipped'), (7, 'payment_captured'),
     (8, 'order_completed')) AS k(seq, kind)
 WHERE o.customer_id = %(user)s

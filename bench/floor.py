@@ -53,7 +53,8 @@ def noop_chain(ref: int) -> chain:
 def create_table() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, customer_id integer NOT NULL,"
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY,"
+            " customer_id integer NOT NULL,"
             " body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
         )
 

@@ -35,7 +35,8 @@ FROM orders_order o WHERE o.id > %(last_id)s;
 INSERT INTO orders_orderevent (order_id, seq, kind, status, data, actor, correlation_id, created_at)
 SELECT o.id, s.seq, s.kind, s.status, '{}', '', o.correlation_id, o.created_at
 FROM orders_order o,
-     (VALUES (1, 'order_created', 'pending'), (2, 'order_completed', 'completed')) AS s(seq, kind, status)
+     (VALUES (1, 'order_created', 'pending'), \
+(2, 'order_completed', 'completed')) AS s(seq, kind, status)
 WHERE o.id > %(last_id)s;
 """
 
@@ -151,7 +152,8 @@ def main() -> None:
     for name, ms in timings.items():
         print(f"  {name:45} {ms:8.1f} ms")
     print(
-        f"  CPU per order before {before['cpu_ms_per_order']} ms, after {after['cpu_ms_per_order']} ms "
+        f"  CPU per order before {before['cpu_ms_per_order']} ms, "
+        f"after {after['cpu_ms_per_order']} ms "
         f"({result['cpu_ms_per_order_change_pct']:+} %)"
     )
 

@@ -332,7 +332,10 @@ def main() -> None:
     parser.add_argument(
         "--broker",
         action="append",
-        help="`redis` (the bench's own) or a broker URL; repeat to measure several brokers in one run",
+        help=(
+            "`redis` (the bench's own) or a broker URL; "
+            "repeat to measure several brokers in one run"
+        ),
     )
     parser.add_argument("--json-to", help=argparse.SUPPRESS)  # one run's figures, for _runs()
     args = parser.parse_args()

@@ -147,8 +147,11 @@ async def _idle_streams(port: int, tokens: list[str], count: int, hold: float) -
     for n in range(count):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
-            f"GET /api/v1/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Authorization: Token {tokens[n % len(tokens)]}\r\nAccept: text/event-stream\r\n\r\n".encode()
+            (
+                f"GET /api/v1/orders/stream/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Token {tokens[n % len(tokens)]}\r\n"
+                "Accept: text/event-stream\r\n\r\n"
+            ).encode()
         )
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
@@ -208,11 +211,13 @@ def main() -> int:
         )
         samples = sorted(result["latencies"])
         print(
-            f"commit-to-client, {args.clients} WebSocket clients, {args.events} events at {args.rate:g}/s:"
+            f"commit-to-client, {args.clients} WebSocket clients, "
+            f"{args.events} events at {args.rate:g}/s:"
         )
         if samples:
             print(
-                f"  p50 {_percentile(samples, 50) * 1000:.1f} ms, p95 {_percentile(samples, 95) * 1000:.1f} ms, "
+                f"  p50 {_percentile(samples, 50) * 1000:.1f} ms, "
+                f"p95 {_percentile(samples, 95) * 1000:.1f} ms, "
                 f"p99 {_percentile(samples, 99) * 1000:.1f} ms, max {samples[-1] * 1000:.1f} ms"
             )
         print(f"  received {result['received']} of {result['events']}")
@@ -223,7 +228,8 @@ def main() -> int:
         )
         after = tree_rss_mb(live_pid)
         print(
-            f"idle SSE streams held by one live process for {args.hold_seconds:g}s: {alive} of {opened} alive"
+            f"idle SSE streams held by one live process for {args.hold_seconds:g}s: "
+            f"{alive} of {opened} alive"
         )
         print(
             f"  live process RSS {before:.1f} MB before, {after:.1f} MB with them open "

@@ -7,9 +7,11 @@ def format_step(s: dict) -> str:
     roles = " ".join(f"{k}={v}" for k, v in s["cpu_ms_by_role"].items())
     return (
         f"offered {s['offered_per_s']:6.1f}/s accepted {s['accepted_per_s']:6.1f}/s completed "
-        f"{s['completed_per_s']:6.1f}/s | api p50/p95/p99 {s['api_ms']['p50']}/{s['api_ms']['p95']}/"
-        f"{s['api_ms']['p99']} ms | e2e {s['e2e_ms']['p50']}/{s['e2e_ms']['p95']}/{s['e2e_ms']['p99']} ms | "
-        f"err {s['errors']} unfinished {s['unfinished']} | cpu {s['cpu_ms_per_order']} ms/order ({roles}) | "
+        f"{s['completed_per_s']:6.1f}/s | api p50/p95/p99 "
+        f"{s['api_ms']['p50']}/{s['api_ms']['p95']}/{s['api_ms']['p99']} ms | "
+        f"e2e {s['e2e_ms']['p50']}/{s['e2e_ms']['p95']}/{s['e2e_ms']['p99']} ms | "
+        f"err {s['errors']} unfinished {s['unfinished']} | "
+        f"cpu {s['cpu_ms_per_order']} ms/order ({roles}) | "
         f"commits {s['commits_per_order']} rows {s['rows_fetched_per_order']} "
         f"redis {s['redis_commands_per_order']} retries {s['retries_per_order']}"
     )

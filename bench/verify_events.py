@@ -24,28 +24,39 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ORDERS_SQL = """
-INSERT INTO inventory_product (sku, name, price_cents, currency, on_hand, reserved, version, updated_at)
+INSERT INTO inventory_product (sku, name, price_cents, \
+currency, on_hand, reserved, version, updated_at)
 VALUES ('bench-events', 'Bench events', 1000, 'USD', 1000000, 0, 1, now());
-INSERT INTO orders_order (public_id, customer_id, status, total_cents, currency, shipping_address, payment_token,
-    correlation_id, status_reason, version, last_event_seq, refunded_cents, delivered_at, created_at, updated_at)
-SELECT gen_random_uuid(), %(customer)s, CASE WHEN g %% 10 = 0 THEN 'delivered' ELSE 'completed' END, 1000, 'USD',
+INSERT INTO orders_order (public_id, customer_id, status, \
+total_cents, currency, shipping_address, payment_token,
+    correlation_id, status_reason, version, last_event_seq, \
+refunded_cents, delivered_at, created_at, updated_at)
+SELECT gen_random_uuid(), %(customer)s, \
+CASE WHEN g %% 10 = 0 THEN 'delivered' ELSE 'completed' END, 1000, 'USD',
     '{}', 'tok_visa', gen_random_uuid(), '', 8, CASE WHEN g %% 10 = 0 THEN 8 ELSE 7 END, 0,
     CASE WHEN g %% 10 = 0 THEN timestamptz '2026-12-01 09:30:00+00' END, now(), now()
 FROM generate_series(1, %(orders)s) g;
 INSERT INTO orders_orderitem (order_id, product_id, sku, name, quantity, unit_price_cents)
 SELECT o.id, p.id, p.sku, p.name, 1, 1000 FROM orders_order o CROSS JOIN inventory_product p;
-INSERT INTO payments_payment (order_id, amount_cents, captured_cents, voided_cents, refunded_cents, refunding_cents,
-    currency, status, gateway, gateway_reference, idempotency_key, failure_code, version, created_at, updated_at)
-SELECT id, 1000, 1000, 0, 0, 0, 'USD', 'captured', 'sandbox', 'auth_' || substr(md5(id::text), 1, 20),
+INSERT INTO payments_payment (order_id, amount_cents, \
+captured_cents, voided_cents, refunded_cents, refunding_cents,
+    currency, status, gateway, gateway_reference, \
+idempotency_key, failure_code, version, created_at, updated_at)
+SELECT id, 1000, 1000, 0, 0, 0, 'USD', 'captured', \
+'sandbox', 'auth_' || substr(md5(id::text), 1, 20),
     public_id || ':payments.authorize_payment', '', 2, created_at, created_at FROM orders_order;
-INSERT INTO shipping_shipment (order_id, carrier, tracking_number, label_reference, status, delivered_at, created_at)
-SELECT id, 'primary', 'TRK' || upper(substr(md5(public_id::text), 1, 12)), '', 'created', delivered_at, created_at
+INSERT INTO shipping_shipment (order_id, carrier, \
+tracking_number, label_reference, status, delivered_at, created_at)
+SELECT id, 'primary', 'TRK' || upper(substr(md5(public_id::text), 1, 12)), \
+'', 'created', delivered_at, created_at
 FROM orders_order;
 INSERT INTO orders_orderevent (order_id, seq, kind, status, data, actor, correlation_id, created_at)
 SELECT o.id, e.seq, e.kind, e.status,
     CASE e.kind
-        WHEN 'order_created' THEN jsonb_build_object('total_cents', 1000, 'currency', 'USD', 'items',
-            jsonb_build_array(jsonb_build_object('sku', 'bench-events', 'quantity', 1, 'unit_price_cents', 1000)))
+        WHEN 'order_created' THEN jsonb_build_object('total_cents', \
+1000, 'currency', 'USD', 'items',
+            jsonb_build_array(jsonb_build_object('sku', \
+'bench-events', 'quantity', 1, 'unit_price_cents', 1000)))
         WHEN 'payment_authorized' THEN jsonb_build_object('amount_cents', 1000, 'reference',
             'auth_' || substr(md5(o.id::text), 1, 20))
         WHEN 'stock_reserved' THEN jsonb_build_object('lines',
@@ -53,12 +64,16 @@ SELECT o.id, e.seq, e.kind, e.status,
         WHEN 'order_shipped' THEN jsonb_build_object('carrier', 'primary', 'tracking_number',
             'TRK' || upper(substr(md5(o.public_id::text), 1, 12)))
         WHEN 'payment_captured' THEN jsonb_build_object('amount_cents', 1000)
-        WHEN 'order_delivered' THEN jsonb_build_object('delivered_at', '2026-12-01T09:30:00+00:00', 'source', 'staff')
+        WHEN 'order_delivered' THEN jsonb_build_object('delivered_at', \
+'2026-12-01T09:30:00+00:00', 'source', 'staff')
         ELSE '{}'::jsonb END,
     CASE WHEN e.seq = 1 THEN 'bench-customer' ELSE '' END, o.correlation_id, o.created_at
-FROM orders_order o CROSS JOIN (VALUES (1, 'order_created', 'pending'), (2, 'payment_started', 'payment_processing'),
-    (3, 'payment_authorized', 'paid'), (4, 'stock_reserved', 'reserved'), (5, 'order_shipped', 'shipped'),
-    (6, 'payment_captured', 'shipped'), (7, 'order_completed', 'completed'), (8, 'order_delivered', 'delivered'))
+FROM orders_order o CROSS JOIN (VALUES (1, 'order_created', 'pending'), \
+(2, 'payment_started', 'payment_processing'),
+    (3, 'payment_authorized', 'paid'), \
+(4, 'stock_reserved', 'reserved'), (5, 'order_shipped', 'shipped'),
+    (6, 'payment_captured', 'shipped'), \
+(7, 'order_completed', 'completed'), (8, 'order_delivered', 'delivered'))
     AS e(seq, kind, status)
 WHERE e.seq <= o.last_event_seq;
 """
@@ -94,7 +109,8 @@ def run(rounds: int) -> tuple[list[float], int, int, list]:
         queries, verified = len(captured), results[-1]
         found = [r for r in results if isinstance(r, Mismatch)]
         print(
-            f"  verify_events: {times[-1]:.2f} s, {queries} queries, {verified} orders, {len(found)} differ"
+            f"  verify_events: {times[-1]:.2f} s, {queries} queries, {verified} orders, "
+            f"{len(found)} differ"
         )
     return times, queries, verified, found
 
