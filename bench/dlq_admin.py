@@ -26,6 +26,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from deadletters import store  # noqa: E402
+from deadletters.envelope import Envelope, now_iso  # noqa: E402
 
 TASKS = ("payments.authorize_payment", "inventory.reserve_stock", "shipping.create_shipment")
 EXCEPTIONS = ("GatewayUnavailableError", "ConflictError", "KeyError", "OperationalError")
@@ -38,7 +39,7 @@ def fill(n: int) -> str:
     pipe = client.pipeline(transaction=False)
     for i in range(n):
         order_id = str(uuid.uuid4())
-        envelope = store.Envelope(
+        envelope = Envelope(
             task=TASKS[i % 3],
             task_id=str(uuid.uuid4()),
             queue=TASKS[i % 3].split(".")[0],
@@ -48,8 +49,8 @@ def fill(n: int) -> str:
             exc_message="the provider did not answer within 10 s",
             traceback="Traceback (most recent call last):\n" + "  File 'x.py', line 1, in f\n" * 40,
             attempts=6,
-            first_failed_at=store.now_iso(),
-            last_failed_at=store.now_iso(),
+            first_failed_at=now_iso(),
+            last_failed_at=now_iso(),
             hostname="bench@host",
         )
         pipe.lpush("bench:dlq", envelope.to_json())

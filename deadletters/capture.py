@@ -23,7 +23,7 @@ from django.db import DatabaseError
 from ordersite import logs, queues
 
 from . import hooks, store
-from .store import Envelope, Reason
+from .envelope import Envelope, Reason, new_envelope, now_iso
 
 if TYPE_CHECKING:
     from celery import Task
@@ -57,8 +57,8 @@ def first_failure(task_id: str) -> str:
     """The first failure time of a task id (across its retries), set once."""
     client = store.redis_client()
     key = store.dlq_key(f"first-failure:{task_id}")
-    client.set(key, store.now_iso(), nx=True, ex=86400)
-    return cast(str | None, client.get(key)) or store.now_iso()  # a decoding client
+    client.set(key, now_iso(), nx=True, ex=86400)
+    return cast(str | None, client.get(key)) or now_iso()  # a decoding client
 
 
 def _first_failed_at(task_id: str) -> str:
@@ -80,7 +80,7 @@ def envelope_for_task(
 ) -> Envelope:
     """What staff need to judge and replay a failed step, from the task's current request."""
     request = task.request
-    return store.new_envelope(
+    return new_envelope(
         task=task.name,
         task_id=task_id,
         queue=queues.queue_of(request.delivery_info, settings.CELERY_TASK_QUEUES),
@@ -123,7 +123,7 @@ def envelope_for_message(message: Any, exc: BaseException | None, *, reason: Rea
         reason = Reason.UNDECODABLE
     if reason == Reason.UNDECODABLE:
         kwargs = {"raw_body": _body_text(message)}
-    return store.new_envelope(
+    return new_envelope(
         task=str(headers.get("task") or "(unknown)"),
         task_id=str(headers.get("id") or ""),
         queue=queues.queue_of(message.delivery_info, settings.CELERY_TASK_QUEUES),

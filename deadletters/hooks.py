@@ -15,7 +15,7 @@ from django.db import transaction
 
 from ordersite.errors import ConflictError
 
-from .store import Envelope
+from .envelope import Envelope
 
 logger = logging.getLogger(__name__)
 

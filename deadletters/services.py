@@ -18,9 +18,9 @@ from django.core.exceptions import ValidationError
 from ordersite import logs
 
 from . import hooks, store
+from .envelope import Envelope
 from .exceptions import DeadLetterNotFoundError, DeadLetterNotReplayableError, DeadLetterStaleError
 from .models import DeadLetter
-from .store import Envelope
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from ordersite.openapi import AUTHENTICATED, error_responses
 
 from . import services, store
+from .envelope import Envelope
 from .models import PERMISSION
 
 
@@ -56,7 +57,7 @@ class DeadLetterOutput(serializers.Serializer):
     reason = serializers.CharField(read_only=True)
     truncated = serializers.BooleanField(read_only=True)
 
-    def get_raw(self, entry: store.Envelope) -> str | None:
+    def get_raw(self, entry: Envelope) -> str | None:
         return entry.raw if entry.malformed else None
 
 

@@ -13,9 +13,9 @@ Discarding a stale entry only removes it, with its event.
 from django.urls import reverse
 from django.utils import timezone
 
+from deadletters.envelope import Envelope
 from deadletters.exceptions import DeadLetterStaleError
 from deadletters.hooks import Subject
-from deadletters.store import Envelope
 from ordersite.db import cas_update
 
 from . import pipeline

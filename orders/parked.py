@@ -12,7 +12,7 @@ import redis
 from django.db import transaction
 
 from deadletters import store
-from deadletters.store import Envelope
+from deadletters.envelope import Envelope
 from ordersite.db import cas_update, require_transaction
 
 from .models import Order

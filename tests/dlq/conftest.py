@@ -6,6 +6,7 @@ import pytest
 from kombu import Connection
 
 from deadletters import store
+from deadletters.envelope import Envelope, now_iso
 from ordersite.queues import Queue
 
 from .. import broker
@@ -18,8 +19,8 @@ __all__ = ("ISOLATED_BROKER_URL", "QUEUES")
 
 
 @pytest.fixture
-def make_entry(redis_client) -> Callable[..., store.Envelope]:
-    def make(**fields: object) -> store.Envelope:
+def make_entry(redis_client) -> Callable[..., Envelope]:
+    def make(**fields: object) -> Envelope:
         defaults: dict[str, object] = {
             "task": "payments.authorize_payment",
             "queue": Queue.PAYMENTS,
@@ -27,12 +28,12 @@ def make_entry(redis_client) -> Callable[..., store.Envelope]:
             "exc_type": "GatewayUnavailableError",
             "exc_message": "down",
             "attempts": 3,
-            "last_failed_at": store.now_iso(),
+            "last_failed_at": now_iso(),
         }
         defaults.update(fields)
         if "order_id" not in fields:
             defaults["order_id"] = str(defaults["args"][0]) if defaults["args"] else ""
-        entry = store.Envelope(**defaults)
+        entry = Envelope(**defaults)
         store.push(entry)
         return entry
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deadletters.store import Reason
+from deadletters.envelope import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "deadletters"
@@ -85,9 +85,9 @@ def test_dead_letter_reasons_are_spelled_only_in_their_enum():
     for path in sorted(ROOT.glob("**/*.py")):
         relative = path.relative_to(ROOT)
         if relative.parts[0] in (".venv", "tests", "var") or relative == Path(
-            "deadletters/store.py"
+            "deadletters/envelope.py"
         ):
             continue
         lines = enumerate(path.read_text().splitlines(), 1)
         offenders += [f"{relative}:{number}" for number, line in lines if _REASON.search(line)]
-    assert not offenders, "use deadletters.store.Reason:\n" + "\n".join(offenders)
+    assert not offenders, "use deadletters.envelope.Reason:\n" + "\n".join(offenders)

@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 
 from deadletters import capture, store
+from deadletters.envelope import Envelope
 from inventory import services as inventory_services
 from orders import services
 from orders.models import Order
@@ -18,10 +19,10 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db
 
 
-def _park(order: Order, task: str) -> store.Envelope:
+def _park(order: Order, task: str) -> Envelope:
     """What StepTask.on_failure does when a step of `order` gives up for good."""
     order_id = str(order.public_id)
-    envelope = store.Envelope(
+    envelope = Envelope(
         task=task,
         args=[order_id],
         order_id=order_id,

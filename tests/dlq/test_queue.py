@@ -13,6 +13,7 @@ from django.db import connection
 
 from deadletters import services as dlq_services
 from deadletters import store
+from deadletters.envelope import TRUNCATED, Envelope, bounded
 from deadletters.exceptions import DeadLetterNotFoundError, DeadLetterNotReplayableError
 from orders.models import Order
 from orders.states import EventKind, OrderStatus
@@ -53,12 +54,12 @@ def test_large_args_are_truncated_with_a_marker_and_refused_for_replay(
     redis_client, settings, make_entry, db
 ):
     settings.DLQ_MAX_ARGS_BYTES = 100
-    args, cut = store.bounded(["x" * 500])
+    args, cut = bounded(["x" * 500])
     assert cut
-    assert args[store.TRUNCATED] is True
+    assert args[TRUNCATED] is True
     assert args["original_bytes"] > 500
     assert len(args["preview"]) <= 100
-    assert store.bounded(["small"]) == (["small"], False)
+    assert bounded(["small"]) == (["small"], False)
     entry = make_entry(args=args, truncated=True, order_id="")
     with pytest.raises(DeadLetterNotReplayableError):
         dlq_services.replay_dead_letter(entry_id=entry.id, actor="ops")
@@ -185,7 +186,7 @@ def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_cl
     """Finding 1: a step that fails again (a redelivery, a re-send) while its entry waits adds no
     second entry; another step of the order, or an entry naming no order, is its own entry."""
     first = make_entry(args=["order-a"], task="payments.authorize_payment")
-    again = store.Envelope(
+    again = Envelope(
         task="payments.authorize_payment", args=["order-a"], order_id="order-a", exc_type="X"
     )
     assert store.push(again) == 1
@@ -198,7 +199,7 @@ def test_a_second_push_for_the_same_order_and_step_keeps_one_live_entry(redis_cl
     assert store.dead_letter_count() == 5
     # Once the waiting entry is gone (replayed, discarded), a new failure is a new entry.
     store.discard(first.id)
-    third = store.Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a")
+    third = Envelope(task="payments.authorize_payment", args=["order-a"], order_id="order-a")
     store.push(third)
     assert store.get(third.id).id == third.id
     assert store.dead_letter_count() == 5

@@ -7,6 +7,7 @@ import pytest
 
 from deadletters import services as dlq_services
 from deadletters import store
+from deadletters.envelope import Envelope
 from orders.models import Order
 from orders.pipeline import pipeline_chain
 from orders.states import EventKind, OrderStatus
@@ -19,7 +20,7 @@ from ..factories import OrderFactory, ProductFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _one_entry() -> store.Envelope | None:
+def _one_entry() -> Envelope | None:
     entries = store.entries()
     return entries[0] if len(entries) == 1 else None
 

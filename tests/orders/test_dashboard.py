@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deadletters import store
+from deadletters.envelope import Envelope
 from orders.models import Order, OrderEvent
 from orders.states import EventKind, OrderStatus
 from ordersite import worker_heartbeat
@@ -193,9 +194,7 @@ def test_dashboard_reads_the_dead_letters_breakers_and_queue_backlogs(
     for _ in range(3):
         celery_app.send_task("orders.no_such_task", queue="dashboard-test-queue")
     store.push(
-        store.Envelope(
-            task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="x"
-        )
+        Envelope(task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="x")
     )
     payment = Breaker(BreakerName.PAYMENT)
     for _ in range(settings.BREAKER_CONSECUTIVE_FAILURES):

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deadletters import store
+from deadletters.envelope import Envelope
 from inventory.models import Product, Reservation
 from orders.invariants import check_invariants, customer_timeline
 from orders.models import Order, OrderEvent
@@ -118,8 +119,8 @@ def _parked(product: Product, task: str = AUTHORIZE) -> Order:
     return order
 
 
-def _dead_letter(order: Order, task: str = AUTHORIZE) -> store.Envelope:
-    entry = store.Envelope(task=task, args=[str(order.public_id)], order_id=str(order.public_id))
+def _dead_letter(order: Order, task: str = AUTHORIZE) -> Envelope:
+    entry = Envelope(task=task, args=[str(order.public_id)], order_id=str(order.public_id))
     store.push(entry)
     return entry
 
@@ -329,9 +330,7 @@ def test_check_invariants_reports_a_shipped_parcel_the_carrier_does_not_have():
 # --- dead letters -------------------------------------------------------------------------------
 def test_check_invariants_reports_two_live_entries_for_one_step():
     order = _parked(ProductFactory())
-    second = store.Envelope(
-        task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id)
-    )
+    second = Envelope(task=AUTHORIZE, args=[str(order.public_id)], order_id=str(order.public_id))
     store.redis_client().lpush(
         store.settings.DLQ_KEY, second.to_json()
     )  # as a push that raced past the check

@@ -16,6 +16,7 @@ from structlog.contextvars import bind_contextvars
 
 from deadletters import services as dlq_services
 from deadletters import store
+from deadletters.envelope import Envelope
 from orders.states import OrderStatus
 from ordersite import logs
 from ordersite.celery import app as celery_app
@@ -173,7 +174,7 @@ def test_a_dlq_replay_logs_and_sends_under_the_orders_ids(redis_client, json_lin
     broker.empty_queue(TEST_BROKER_URL, PROBE_QUEUE)
     order = OrderFactory(status=OrderStatus.PAYMENT_PROCESSING, lines=[(ProductFactory(), 1)])
     order_id = str(order.public_id)
-    entry = store.Envelope(
+    entry = Envelope(
         task="payments.authorize_payment", queue=PROBE_QUEUE, args=[order_id], order_id=order_id
     )
     store.push(entry)

@@ -17,6 +17,7 @@ from redis.crc import key_slot
 from redis.sentinel import SentinelConnectionPool
 
 from deadletters import store
+from deadletters.envelope import Envelope
 from ordersite import breakers, worker_heartbeat
 from ordersite import redis as redis_factory
 from ordersite.queues import Queue
@@ -196,13 +197,13 @@ def test_every_script_keeps_its_keys_in_one_hash_slot(settings, redis_client, ap
     breaker = breakers.Breaker(breakers.BreakerName.PAYMENT)
     breaker.before_call()
     breaker.record(ok=False)
-    entry = store.Envelope(
+    entry = Envelope(
         task="payments.authorize_payment", queue=Queue.PAYMENTS, args=["x"], order_id="o-1"
     )
     store.push(entry)
     store.push(entry)  # the live-entry check
     store.replay(entry.id)  # claim into the processing list, then out
-    second = store.Envelope(
+    second = Envelope(
         task="payments.void_payment", queue=Queue.PAYMENTS, args=["y"], order_id="o-2"
     )
     store.push(second)
