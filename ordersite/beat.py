@@ -4,7 +4,8 @@ twice. This scheduler dispatches only while it holds a Redis lock (`BEAT_LOCK_KE
 one Redis factory), renewed on every tick; the others stand by and check it every third of
 BEAT_LOCK_SECONDS. A beat that stops releases the lock; one that is killed lets it expire, and a
 standby takes over within BEAT_LOCK_SECONDS, re-reading the schedule (last runs included) from
-the database first. Without Redis no beat can tell that it is alone, so none dispatches.
+the database first. Without Redis no beat can tell that it is alone, so none dispatches; without
+PostgreSQL the schedule cannot be read, so the holder waits for it (it never exits for that).
 
 Why not celery-redbeat: it moves the schedule into Redis, and the admin's editable schedule
 (django-celery-beat's tables, where the reconciler's interval lives) would be lost; the lock is
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 from redis.exceptions import LockError
 
@@ -88,7 +90,18 @@ class LockedDatabaseScheduler(DatabaseScheduler):
             raise SystemExit()
         if not self._hold_lock():
             return self._renew_every()
-        return min(super().tick(*args, **kwargs), self._renew_every())
+        try:
+            return min(super().tick(*args, **kwargs), self._renew_every())
+        except DatabaseError:
+            # django-celery-beat guards some of its reads, not the full re-read (on taking the
+            # lock, and every few minutes), and the beat would exit on a PostgreSQL restart.
+            logger.warning(
+                "beat: PostgreSQL unreachable, schedule not read; waiting", exc_info=True
+            )
+            close_old_connections()
+            self._initial_read = True  # read it whole once the database answers
+            self._heap = None
+            return self._renew_every()
 
     def close(self) -> None:
         super().close()

@@ -1,12 +1,16 @@
 """Beat runs once (ordersite/beat.py): two real `celery beat` processes started at once, only the
 lock holder sends periodic tasks; killed, the other takes over; stopped, it hands the lock back."""
 
+import subprocess
+import sys
+
 import pytest
+from django.db import connection
 
 from ordersite.beat import BEAT_LOCK_KEY
 
 from ..beat import Beat
-from ..conftest import wait_for, worker_env
+from ..conftest import ROOT, _free_ports, wait_for, worker_env
 from ..dlq.conftest import ISOLATED_BROKER_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,3 +46,50 @@ def test_of_two_beats_one_dispatches_and_the_other_takes_over_when_it_dies(redis
     finally:
         for beat in beats:
             beat.kill()
+
+
+def test_a_beat_that_reads_its_schedule_while_postgresql_is_down_waits_for_it(redis_client):
+    """The full re-read (on taking the lock, and every few minutes) found PostgreSQL restarting
+    and the beat exited (the chaos run's postgres-restart): it must wait and carry on instead."""
+    port = _free_ports(1)[0]
+    db = connection.settings_dict
+    env = worker_env(
+        CELERY_BROKER_URL=ISOLATED_BROKER_URL,
+        BEAT_LOCK_SECONDS=str(LOCK_SECONDS),
+        PIPELINE_RECONCILE_EVERY_SECONDS="1",
+        DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{port}/{db['NAME']}",
+    )
+    forward = [f"{port}=127.0.0.1:{db['PORT'] or 5432}"]
+    postgres = _Forwarder(forward)
+    beat = Beat("pg", env)
+    try:
+        wait_for(lambda: beat.count(SENT) >= 2, timeout=60)
+        postgres.stop()  # "PostgreSQL" refuses connections from here on
+        redis_client.delete(BEAT_LOCK_KEY)  # lost, then taken again: the schedule is re-read
+        wait_for(lambda: beat.count("PostgreSQL unreachable"), timeout=LOCK_SECONDS * 5)
+        assert beat.proc.poll() is None, beat.log.read_text()[-3000:]
+
+        postgres = _Forwarder(forward)
+        sent = beat.count(SENT)
+        wait_for(lambda: beat.count(SENT) >= sent + 2, timeout=30)
+        assert beat.proc.poll() is None
+    finally:
+        beat.kill()
+        postgres.stop()
+
+
+class _Forwarder:
+    """bench/tcp_forward.py as the database's address: stopped (SIGKILL), connections refused."""
+
+    def __init__(self, rules: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "tcp_forward.py"), "127.0.0.1", *rules],
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == b"forwarding"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
