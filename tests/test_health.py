@@ -35,6 +35,12 @@ def _ready():
     return APIClient().get("/api/v1/health/ready")
 
 
+# Time past HEALTH_CHECK_TIMEOUT allowed for the answer itself (thread wake-ups, the response) on
+# a busy 2-core CI machine: 0.83 s was seen once against a 0.8 s bound. A check that ignored the
+# deadline would take its socket timeout (at least 1 s) or hang, so this still tells them apart.
+SLACK = 0.45
+
+
 @contextlib.contextmanager
 def _hung_server() -> Iterator[int]:
     """A port that accepts TCP connections (the kernel's backlog) but never answers: a hung
@@ -108,7 +114,7 @@ def test_503_names_redis_and_the_workers_when_redis_is_down(settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     started = time.monotonic()
     response = _ready()
-    assert time.monotonic() - started < 0.5 + 0.3
+    assert time.monotonic() - started < 0.5 + SLACK
     assert response.status_code == 503
     checks = response.json()["error"]["data"]["checks"]
     assert checks["database"] == "ok"
@@ -124,7 +130,7 @@ def test_readiness_answers_within_its_timeout_when_redis_hangs(settings):
         response = _ready()
         elapsed = time.monotonic() - started
     assert response.status_code == 503
-    assert elapsed < 0.5 + 0.3, elapsed
+    assert elapsed < 0.5 + SLACK, elapsed
     checks = response.json()["error"]["data"]["checks"]
     assert (checks["database"], checks["redis"], checks["worker:orders"]) == ("ok", "down", "down")
 
@@ -150,7 +156,7 @@ def test_readiness_names_the_broker_and_answers_within_its_timeout_when_it_is_do
             response = _ready()
             elapsed = time.monotonic() - started
             assert response.status_code == 503
-            assert elapsed < 0.5 + 0.3, (port, elapsed)
+            assert elapsed < 0.5 + SLACK, (port, elapsed)
             checks = response.json()["error"]["data"]["checks"]
             assert (checks["database"], checks["redis"], checks["broker"]) == ("ok", "ok", "down")
 
@@ -176,7 +182,7 @@ def test_readiness_answers_within_its_timeout_when_postgres_hangs(settings, monk
         elapsed = time.monotonic() - started
         monkeypatch.undo()
         assert response.status_code == 503
-        assert elapsed < 0.5 + 0.3, elapsed
+        assert elapsed < 0.5 + SLACK, elapsed
         assert response.json()["error"]["data"]["checks"]["database"] == "down"
         # The check still waiting on the hung server is not started a second time meanwhile.
         assert _ready().json()["error"]["data"]["checks"]["database"] == "down"
