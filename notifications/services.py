@@ -5,8 +5,9 @@ Published after commit by the code that writes the event (orders/timeline.py cal
 down fails nothing but the mail: its task retries on the `notifications` queue, then waits in
 the dead-letter queue for staff.
 
-Never twice for one event: the task first takes the event's one Notification row (a unique
-INSERT, then a compare-and-swap to `sending`); a redelivered task, a replay or a second publish
+Never twice for one event: the task first takes the event's one Notification row (one
+INSERT … ON CONFLICT that takes it as `sending`, or takes the existing row only while it is
+free); a redelivered task, a replay or a second publish
 finds it taken or sent and sends nothing. A take older than twice the task's hard time limit was
 left by a worker that died mid-send: it may be taken again (the one case a mail can go twice: a
 worker killed between the mail server's acceptance and the commit that records it).
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery import signature
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -80,25 +81,53 @@ def notify_on_commit(event: "OrderEvent") -> None:
 
 def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notification | None:
     """Take the event's notification for this task, or None if it is sent, skipped, or being
-    sent."""
+    sent: one statement, the row inserted already taken or an existing one taken while it may be
+    (pending, failed, or a take older than the lease), so two copies of the task never both win."""
     now = timezone.now()
     lease = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
-    with transaction.atomic(durable=True):
-        row = Notification(
-            public_id=public_id,
-            order_id=event.order_id,
-            event=event,
-            kind=kind,
-            recipient=event.order.customer.email,
+    recipient = event.order.customer.email
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS n (public_id, order_id, event_id, kind, recipient, status,
+                                      attempts, claimed_at, last_error, created_at)
+            VALUES (%(public_id)s, %(order)s, %(event)s, %(kind)s, %(recipient)s, %(sending)s,
+                    1, %(now)s, '', %(now)s)
+            ON CONFLICT (event_id) DO UPDATE
+               SET status = %(sending)s, claimed_at = %(now)s, attempts = n.attempts + 1
+             WHERE n.status IN (%(pending)s, %(failed)s)
+                OR (n.status = %(sending)s AND n.claimed_at < %(expired)s)
+            RETURNING n.id, n.recipient, n.attempts
+            """,  # noqa: S608 - only the quoted table name is interpolated
+            {
+                "public_id": uuid.UUID(public_id),
+                "order": event.order_id,
+                "event": event.pk,
+                "kind": kind,
+                "recipient": recipient,
+                "sending": NotificationStatus.SENDING,
+                "pending": NotificationStatus.PENDING,
+                "failed": NotificationStatus.FAILED,
+                "now": now,
+                "expired": now - lease,
+            },
         )
-        Notification.objects.bulk_create([row], ignore_conflicts=True)
-        claimable = Q(status__in=(NotificationStatus.PENDING, NotificationStatus.FAILED)) | Q(
-            status=NotificationStatus.SENDING, claimed_at__lt=now - lease
-        )
-        taken = Notification.objects.filter(Q(event=event) & claimable).update(
-            status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    return Notification.objects.get(event=event) if taken else None
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, recipient, attempts = row
+    return Notification(
+        pk=pk,
+        public_id=uuid.UUID(public_id),
+        order_id=event.order_id,
+        event=event,
+        kind=kind,
+        recipient=recipient,
+        status=NotificationStatus.SENDING,
+        attempts=attempts,
+        claimed_at=now,
+    )
 
 
 def _finish(
@@ -115,9 +144,10 @@ def _finish(
         }
     with transaction.atomic(durable=True):
         Notification.objects.filter(pk=notification.pk).update(**changes)
-        order = order_selectors.order_for_step(order_id=str(event.order.public_id))
+        # The event's order as read at the start: record_event numbers the event and reads its
+        # status in one UPDATE, and publishes only the order's ids, so nothing stale is written.
         record_event(
-            order,
+            event.order,
             kind,
             actor="notifications",
             notification=notification.kind,

@@ -3,7 +3,7 @@ transaction that records it, with the step's idempotency key, so a retried step 
 twice and no transaction is held across the network."""
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -12,7 +12,8 @@ from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
-from ordersite.db import guarded_update
+from ordersite.db import guarded_update, insert_or_get
+from ordersite.errors import ConflictError
 
 from .exceptions import CaptureRefusedError, PaymentNotCapturableError
 from .gateways import get_payment_gateway
@@ -21,6 +22,8 @@ from .selectors import payment_for_order
 
 if TYPE_CHECKING:
     from orders.models import Order
+
+    from .gateways import PaymentResult
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +53,37 @@ def authorize_payment(*, order_id: str) -> str:
         token=order.payment_token,
         idempotency_key=key,
     )
+    payment = {
+        "amount_cents": order.total_cents if result.approved else 0,
+        "currency": order.currency,
+        "status": PaymentStatus.AUTHORIZED if result.approved else PaymentStatus.FAILED,
+        "gateway": gateway.name,
+        "gateway_reference": result.reference,
+        "idempotency_key": key,
+        "failure_code": result.decline_code,
+    }
+    # First against the order as read before the call: the compare-and-swap on its version says
+    # whether it is still so, which spares the common path a read. If it moved (a cancel, another
+    # copy of the step), everything is rolled back and decided again on a fresh read.
+    try:
+        return _record_authorization(order, payment, result)
+    except ConflictError:
+        return _record_authorization(None, payment, result, order_id=order_id)
+
+
+def _record_authorization(
+    as_read: "Order | None",
+    payment_row: dict[str, Any],
+    result: "PaymentResult",
+    *,
+    order_id: str = "",
+) -> str:
+    """One transaction: the gateway's answer as the order's payment, and the order moved by it;
+    or, for an order cancelled (or given up) meanwhile, the payment recorded and compensated."""
     with transaction.atomic(durable=True):
-        order = order_selectors.order_for_step(order_id=order_id)
-        payment, created = Payment.objects.get_or_create(
-            order=order,
-            defaults={
-                "amount_cents": order.total_cents if result.approved else 0,
-                "currency": order.currency,
-                "status": PaymentStatus.AUTHORIZED if result.approved else PaymentStatus.FAILED,
-                "gateway": gateway.name,
-                "gateway_reference": result.reference,
-                "idempotency_key": key,
-                "failure_code": result.decline_code,
-            },
-        )
+        order = as_read or order_selectors.order_for_step(order_id=order_id)
+        order_id = str(order.public_id)
+        payment, created = insert_or_get(Payment, order=order, defaults=payment_row)
         if order.status in COMPENSABLE:
             # Cancelled (or given up) meanwhile: whatever was authorized goes back. The payment
             # row is in the timeline like any other (the event log rebuilds it, orders/replay.py).
@@ -148,8 +168,18 @@ def capture_payment(*, order_id: str) -> str:
                 order_id=order_id,
                 decline_code=result.decline_code,
             )
+    # As in authorize_payment: first against the order as read, a fresh read if it moved.
+    try:
+        return _record_capture(order, payment)
+    except ConflictError:
+        return _record_capture(None, payment, order_id=order_id)
+
+
+def _record_capture(as_read: "Order | None", payment: Payment, *, order_id: str = "") -> str:
+    """One transaction: the payment captured and the order completed."""
     with transaction.atomic(durable=True):
-        order = order_selectors.order_for_step(order_id=order_id)
+        order = as_read or order_selectors.order_for_step(order_id=order_id)
+        order_id = str(order.public_id)
         if order.status != OrderStatus.SHIPPED:
             # Another copy of this step (a re-send by the reconciler, a redelivery) captured and
             # completed it while this one asked the gateway (same key: one capture there).

@@ -27,7 +27,7 @@ from orders.pipeline import (
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
 from ordersite.breakers import CircuitOpenError
-from ordersite.db import guarded_update
+from ordersite.db import guarded_update, insert_or_get
 from ordersite.errors import ConflictError, TransientError
 
 from .exceptions import OrderNotShippableError
@@ -73,19 +73,27 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
             raise
         return _hold_for_shipment(order_id=order_id, error=exc)
     # A cancel (or staff) may win the race for the order between our read and our write: the
-    # booking is made by then, so read again and record it against what the order now is.
+    # booking is made by then. First against the order as read (the compare-and-swap on its
+    # version says whether it still is, sparing the common path a read), then read again and
+    # record it against what the order now is.
+    with contextlib.suppress(ConflictError):
+        return _record_booking(order_id=order_id, result=result, as_read=order)
     for _ in range(RECORD_ATTEMPTS - 1):
         with contextlib.suppress(ConflictError):
             return _record_booking(order_id=order_id, result=result)
     return _record_booking(order_id=order_id, result=result)
 
 
-def _record_booking(*, order_id: str, result: ShipmentResult) -> str:
+def _record_booking(
+    *, order_id: str, result: ShipmentResult, as_read: "Order | None" = None
+) -> str:
     """One transaction: the booking is the order's parcel (ship it), a parcel to call back (the
-    order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand."""
+    order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand.
+    `as_read` is the order as the step read it; without it the order is read here."""
     with transaction.atomic(durable=True):
-        order = order_selectors.order_for_step(order_id=order_id)
-        shipment, created = Shipment.objects.get_or_create(
+        order = as_read or order_selectors.order_for_step(order_id=order_id)
+        shipment, created = insert_or_get(
+            Shipment,
             order=order,
             defaults={
                 "carrier": result.carrier,

@@ -7,8 +7,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from inventory import services as inventory_services
+from notifications import services as notification_services
 from orders import services as order_services
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from payments import services as payment_services
 from shipping import services as shipping_services
 
@@ -19,10 +20,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Statements per step, BEGIN, COMMIT and savepoints included (each is a round trip).
 BUDGET = {
     "place_order": 6,
-    "authorize_payment": 14,
+    "authorize_payment": 10,
     "reserve_stock": 8,
-    "create_shipment": 14,
-    "capture_payment": 10,
+    "create_shipment": 10,
+    "capture_payment": 9,
+    # Each of the two mails an order sends (confirmed, shipped): the event, the claim (one
+    # INSERT … ON CONFLICT), the lines, and the outcome with its timeline event.
+    "send_notification confirmed": 8,
+    "send_notification shipped": 8,
 }
 
 
@@ -55,6 +60,19 @@ def test_every_step_stays_within_its_statement_budget(
     for name, step in steps.items():
         statements[name] = _run(name, step, order_id=order_id)
     assert Order.objects.get(pk=order.pk).status == "completed"
+    for event in OrderEvent.objects.filter(order=order).order_by("seq"):
+        kind = notification_services.NOTIFY.get((event.kind, event.status))
+        if kind is not None:
+            statements[f"send_notification {kind}"] = _run(
+                "send_notification",
+                notification_services.send_notification,
+                notification_id=notification_services.notification_id(
+                    order_id=order_id, seq=event.seq
+                ),
+                order_id=order_id,
+                seq=event.seq,
+            )
+    assert set(statements) == set(BUDGET), "every step measured, and only those"
     report = "\n\n".join(
         f"{name}: {len(sql)}\n  " + "\n  ".join(s[:160] for s in sql)
         for name, sql in statements.items()

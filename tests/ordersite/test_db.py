@@ -2,11 +2,14 @@
 moved."""
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from inventory.models import Product, Reservation, ReservationStatus
-from ordersite.db import cas_update, guarded_update
+from ordersite.db import cas_update, guarded_update, insert_or_get
 from ordersite.errors import ConflictError
+from payments.models import Payment
+from shipping.models import Shipment
 
 from ..factories import OrderFactory, ProductFactory
 
@@ -57,3 +60,30 @@ def test_a_model_without_a_version_is_guarded_by_its_condition_alone():
         "pk": reservation.pk,
         "expected_version": None,
     }
+
+
+def test_insert_or_get_creates_in_one_statement_and_reads_only_a_row_already_there(
+    django_assert_num_queries,
+):
+    order = OrderFactory()
+    row = {"carrier": "primary", "tracking_number": "TRK-1", "label_reference": "L-1"}
+    with django_assert_num_queries(1):
+        shipment, created = insert_or_get(Shipment, order=order, defaults=row)
+    assert created
+    assert shipment.pk == Shipment.objects.get(order=order).pk
+    assert not shipment._state.adding
+    assert shipment.created_at is not None
+    with django_assert_num_queries(2):  # the INSERT that does nothing, then the read
+        again, created = insert_or_get(
+            Shipment, order=order, defaults={**row, "tracking_number": "TRK-2"}
+        )
+    assert not created
+    assert (again.pk, again.tracking_number) == (shipment.pk, "TRK-1")
+
+
+def test_insert_or_get_still_refuses_a_clash_on_another_unique_column():
+    first, second = OrderFactory(), OrderFactory()
+    key = {"amount_cents": 100, "currency": "USD", "gateway": "sandbox", "idempotency_key": "k"}
+    insert_or_get(Payment, order=first, defaults=key)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_or_get(Payment, order=second, defaults=key)
