@@ -5,7 +5,7 @@ from typing import Any, TypeVar, cast, overload
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
-from django.db.models import F, Model, Q, QuerySet, sql
+from django.db.models import F, Field, Model, Q, QuerySet, sql
 from django.db.models.constants import OnConflict
 
 from .errors import ConflictError
@@ -124,7 +124,8 @@ def insert_or_get(
     query = sql.InsertQuery(model, on_conflict=OnConflict.IGNORE)
     query.insert_values(fields, [obj])
     [(statement, params)] = query.get_compiler(connection=connection).as_sql()
-    target = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in lookup)
+    columns = (cast(Field, meta.get_field(name)).column for name in lookup)
+    target = ", ".join(connection.ops.quote_name(column) for column in columns)
     statement = statement.replace("ON CONFLICT DO NOTHING", f"ON CONFLICT ({target}) DO NOTHING")
     with connection.cursor() as cursor:
         cursor.execute(f"{statement} RETURNING {connection.ops.quote_name(meta.pk.column)}", params)
