@@ -36,3 +36,21 @@ def test_acknowledging_on_a_channel_whose_connection_is_gone_is_a_connection_err
         channel.connection = None
         with pytest.raises(tuple(connection.connection_errors)):
             message.ack()
+
+
+def test_a_channel_builds_one_redis_client_per_connection_pool_not_one_per_publish():
+    queue = kombu.Queue("kombu-fix-test", routing_key="kombu-fix-test")
+    with kombu.Connection(TEST_REDIS_URL) as connection:
+        channel = connection.channel()
+        producer = kombu.Producer(channel)
+        for n in range(3):
+            producer.publish({"n": n}, routing_key="kombu-fix-test", declare=[queue])
+        client = channel._create_client()
+        assert channel._create_client() is client
+        assert client.connection_pool is channel.pool
+        for _ in range(3):
+            channel.basic_get("kombu-fix-test", no_ack=True)
+        channel._disconnect_pools()  # a new pool (a reconnect) gets a client of its own
+        assert channel._create_client() is not client
+        assert channel._create_client().connection_pool is channel.pool
+        assert channel._create_client(asynchronous=True) is not channel._create_client()
