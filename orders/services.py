@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
@@ -29,7 +28,7 @@ from .exceptions import (
 from .models import IdempotencyKey, Order, OrderItem
 from .selectors import order_for_step
 from .states import CANCELLABLE, EventKind, OrderStatus, can_transition
-from .timeline import record_event
+from .timeline import record_change, record_event
 from .timeline import record_step_event as record_step_event  # for the apps' steps
 
 if TYPE_CHECKING:
@@ -61,20 +60,15 @@ def transition_order(
     changes: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
     if reason:
         changes["status_reason"] = reason[:255]
-    # The status, the version and the event's sequence number change in one statement.
-    (seq,) = cas_update(
-        Order,
-        order.pk,
+    # The status, the version, the event's number and the event itself: one statement.
+    record_change(
+        order,
+        changes,
         version=order.version,
-        returning=("last_event_seq",),
-        last_event_seq=F("last_event_seq") + 1,
-        **changes,
-    )
-    order.version += 1
-    order.status = to
-    order.status_reason = changes.get("status_reason", order.status_reason)
-    record_event(
-        order, kind, actor=actor, seq=seq, **({"reason": reason} if reason else {}), **data
+        kind=kind,
+        actor=actor,
+        **({"reason": reason} if reason else {}),
+        **data,
     )
     parked.resolve_parked(order)
     extra = {"status": to, "event_kind": kind, **({"actor": actor} if actor else {})}

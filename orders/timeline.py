@@ -3,10 +3,12 @@
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
 
 from ordersite import logs
-from ordersite.db import increment_returning, require_transaction
+from ordersite.db import require_transaction, update_sql
+from ordersite.errors import ConflictError
 
 from .live.publish import publish_on_commit
 from .models import Order, OrderEvent
@@ -24,27 +26,117 @@ def record_event(
 ) -> OrderEvent:
     """Append one event to the order's timeline. Call inside a transaction, with the change it
     records, so the two commit or vanish together. `seq` is the number the caller already took
-    in the statement that made the change (transition_order does); otherwise one is taken here.
+    in the statement that made the change; otherwise the event is numbered and written in one
+    statement here (its status is the order's as of that number, read by the same statement).
 
     The request or task that writes an order's timeline works on that order: its later log lines,
     and the tasks it sends (the chain on commit, compensations), carry the order's ids from here.
     Code that goes through many orders in one run wraps each in logs.order_scope."""
     require_transaction("record_event")
-    logs.bind_order(order_id=order.public_id, correlation_id=order.correlation_id)
-    status = order.status
     if seq is None:
-        # The status as of this number: the fold of orders/replay.py reads it from the event.
-        seq, status = increment_returning(Order, order.pk, "last_event_seq", "status")
+        numbered = _append(
+            order,
+            Order.objects.filter(pk=order.pk),
+            {"last_event_seq": F("last_event_seq") + 1},
+            kind=kind,
+            actor=actor,
+            data=data,
+        )
+        if numbered is None:
+            raise ConflictError(Order._meta.label, pk=order.pk)
+        return _written(numbered, order)
     order.last_event_seq = seq
     event = OrderEvent.objects.create(
         order=order,
         seq=seq,
         kind=kind,
-        status=status,
+        status=order.status,
         data=data,
         actor=actor,
         correlation_id=order.correlation_id,
     )
+    return _written(event, order)
+
+
+def record_change(
+    order: Order,
+    changes: dict[str, Any],
+    *,
+    version: int,
+    kind: EventKind,
+    actor: str = "",
+    **data: Any,
+) -> OrderEvent:
+    """Change the order (a compare-and-swap on `version`, which moves) and append the event that
+    records it, in one statement: the UPDATE numbers the event and feeds the INSERT. Raises
+    ConflictError, having changed nothing, if the order is no longer at `version`. Call inside a
+    transaction; `order` is updated in memory (its version, the plain values of `changes`)."""
+    require_transaction("record_change")
+    event = _append(
+        order,
+        Order.objects.filter(pk=order.pk, version=version),
+        {**changes, "version": F("version") + 1, "last_event_seq": F("last_event_seq") + 1},
+        kind=kind,
+        actor=actor,
+        data=data,
+    )
+    if event is None:
+        raise ConflictError(Order._meta.label, pk=order.pk, expected_version=version)
+    order.version = version + 1
+    for name, value in changes.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(order, name, value)
+    return _written(event, order)
+
+
+# The event's columns the INSERT takes from Python; `seq` and `status` come from the UPDATE.
+_EVENT_FIELDS = ("order", "kind", "data", "actor", "correlation_id", "created_at")
+
+
+def _append(
+    order: Order,
+    rows: QuerySet[Order],
+    changes: dict[str, Any],
+    *,
+    kind: EventKind,
+    actor: str,
+    data: dict[str, Any],
+) -> OrderEvent | None:
+    """`UPDATE … RETURNING last_event_seq, status` on `rows` (the order, perhaps at a version)
+    as a CTE feeding the event's INSERT: one round trip instead of two. None if no row matched."""
+    update, update_params = update_sql(rows, **changes)
+    event = OrderEvent(
+        order=order, kind=kind, data=data, actor=actor, correlation_id=order.correlation_id
+    )
+    fields = [OrderEvent._meta.get_field(name) for name in _EVENT_FIELDS]
+    values = tuple(
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)  # type: ignore[union-attr]
+        for field in fields
+    )
+    q = connection.ops.quote_name
+    columns = ", ".join(q(field.column) for field in fields)  # type: ignore[union-attr]
+    statement = (
+        f"WITH changed AS ({update} RETURNING {q('last_event_seq')}, {q('status')}) "  # noqa: S608
+        f"INSERT INTO {q(OrderEvent._meta.db_table)} ({columns}, {q('seq')}, {q('status')}) "
+        f"SELECT {', '.join(['%s'] * len(values))}, changed.{q('last_event_seq')}, "
+        f"changed.{q('status')} FROM changed RETURNING {q('id')}, {q('seq')}, {q('status')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, (*update_params, *values))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event.pk, event.seq, event.status = row
+    event._state.adding = False
+    event._state.db = connection.alias
+    order.last_event_seq = event.seq
+    return event
+
+
+def _written(event: OrderEvent, order: Order) -> OrderEvent:
+    """What follows every event written: its order's ids on the log lines, the live stream, and
+    the other apps' listeners."""
+    logs.bind_order(order_id=order.public_id, correlation_id=order.correlation_id)
     # The one place events are written, so the one place they leave for live clients.
     publish_on_commit(event, order)
     for listener in EVENT_LISTENERS:

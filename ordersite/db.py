@@ -92,9 +92,9 @@ def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]
     return {"version": F("version") + 1, **changes}
 
 
-def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:
-    """`queryset.update(**changes)` that also returns `returning` of every row it changed, in
-    one statement (Django's update() returns only a count)."""
+def update_sql(queryset: QuerySet, **changes: Any) -> tuple[str, tuple]:
+    """The UPDATE that `queryset.update(**changes)` would run, compiled, for a statement that
+    wraps it (update_returning, orders/timeline.py's UPDATE feeding an INSERT)."""
     query = cast(
         sql.UpdateQuery, queryset.query.chain(sql.UpdateQuery)
     )  # chain(klass) returns a klass
@@ -102,6 +102,13 @@ def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: 
     compiler = query.get_compiler(queryset.db)
     compiler.pre_sql_setup()
     statement, params = compiler.as_sql()
+    return statement, tuple(params)
+
+
+def update_returning(queryset: QuerySet, returning: tuple[str, ...], **changes: Any) -> list[tuple]:
+    """`queryset.update(**changes)` that also returns `returning` of every row it changed, in
+    one statement (Django's update() returns only a count)."""
+    statement, params = update_sql(queryset, **changes)
     model = queryset.model
     columns = ", ".join(
         connection.ops.quote_name(model._meta.get_field(name).column) for name in returning
@@ -136,22 +143,3 @@ def insert_or_get(
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj, True
-
-
-def increment_returning(model: type[Model], pk: Any, column: str, *also: str) -> tuple:
-    """Add one to `column` and return the new value, then the columns named in `also`, in one
-    statement. Call inside a transaction: the row lock it takes orders concurrent writers, so the
-    numbers it hands out never repeat, and `also` reads the row as of that number (an order's
-    status as its event is numbered, not as it was read earlier in the transaction)."""
-    require_transaction("increment_returning")
-    table = connection.ops.quote_name(model._meta.db_table)
-    col = connection.ops.quote_name(column)
-    returning = ", ".join(connection.ops.quote_name(name) for name in (column, *also))
-    with connection.cursor() as cursor:
-        # Only quoted identifiers are interpolated; the value travels as a parameter.
-        sql = f"UPDATE {table} SET {col} = {col} + 1 WHERE id = %s RETURNING {returning}"  # noqa: S608
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise ConflictError(model._meta.label, pk=pk)
-    return tuple(row)

@@ -156,3 +156,45 @@ def test_a_cancel_that_keeps_losing_says_conflict_and_changes_nothing(monkeypatc
         services.cancel_order(order=Order.objects.get(pk=order.pk), actor="cust")
     order.refresh_from_db()
     assert (order.status, order.cancel_requested_at) == (OrderStatus.PAID, None)
+
+
+def test_a_transition_and_its_event_are_one_statement_and_the_event_is_as_stored(
+    django_assert_num_queries,
+):
+    order = OrderFactory(status=OrderStatus.PAID)
+    version, seq = order.version, order.last_event_seq
+    with transaction.atomic(), django_assert_num_queries(1):
+        services.transition_order(
+            order, OrderStatus.RESERVED, kind=EventKind.STOCK_RESERVED, actor="t", lines=[1]
+        )
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.version, stored.last_event_seq) == (
+        OrderStatus.RESERVED,
+        version + 1,
+        seq + 1,
+    )
+    assert (order.status, order.version, order.last_event_seq) == (
+        stored.status,
+        stored.version,
+        stored.last_event_seq,
+    )
+    event = stored.events.get(seq=seq + 1)
+    assert (event.kind, event.status, event.actor, event.data) == (
+        EventKind.STOCK_RESERVED,
+        OrderStatus.RESERVED,
+        "t",
+        {"lines": [1]},
+    )
+    assert event.correlation_id == stored.correlation_id
+
+
+def test_an_event_without_a_change_is_numbered_and_written_in_one_statement(
+    django_assert_num_queries,
+):
+    order = OrderFactory(status=OrderStatus.SHIPPED)
+    seq = order.last_event_seq
+    with transaction.atomic(), django_assert_num_queries(1):
+        written = services.record_event(order, EventKind.PAYMENT_CAPTURED, amount_cents=5)
+    assert (written.seq, written.status) == (seq + 1, OrderStatus.SHIPPED)
+    stored = order.events.get(pk=written.pk)
+    assert (stored.seq, stored.status, stored.data) == (seq + 1, "shipped", {"amount_cents": 5})
