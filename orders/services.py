@@ -1,11 +1,12 @@
 """State changes of orders: placing, moving along the state machine, cancelling, the timeline."""
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -30,6 +31,8 @@ from .selectors import order_for_step
 from .states import CANCELLABLE, EventKind, OrderStatus, can_transition
 from .timeline import record_change, record_event
 from .timeline import record_step_event as record_step_event  # for the apps' steps
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -73,6 +76,21 @@ def transition_order(
     parked.resolve_parked(order)
     extra = {"status": to, "event_kind": kind, **({"actor": actor} if actor else {})}
     logger.info("order %s -> %s", order.public_id, to, extra=extra)
+
+
+def record_against_read(order: Order, record: Callable[[Order], T], *, fresh_reads: int = 1) -> T:
+    """Run a step's `record` (one transaction, ending in a compare-and-swap on the order's
+    version) with the order as the step read it before its gateway call: the common path needs no
+    second read. If the order moved meanwhile (a cancel, another copy of the step: ConflictError,
+    everything rolled back), run it again on a fresh read, up to `fresh_reads` (at least one)
+    times; the last ConflictError is raised (the step's retries take it from there)."""
+    order_id = str(order.public_id)
+    with contextlib.suppress(ConflictError):
+        return record(order)
+    for _ in range(fresh_reads - 1):
+        with contextlib.suppress(ConflictError):
+            return record(order_for_step(order_id=order_id))
+    return record(order_for_step(order_id=order_id))
 
 
 def _merge_lines(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from orders import services as order_services
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from ordersite.db import guarded_update, insert_or_get
-from ordersite.errors import ConflictError
 
 from .exceptions import CaptureRefusedError, PaymentNotCapturableError
 from .gateways import get_payment_gateway
@@ -62,27 +61,18 @@ def authorize_payment(*, order_id: str) -> str:
         "idempotency_key": key,
         "failure_code": result.decline_code,
     }
-    # First against the order as read before the call: the compare-and-swap on its version says
-    # whether it is still so, which spares the common path a read. If it moved (a cancel, another
-    # copy of the step), everything is rolled back and decided again on a fresh read.
-    try:
-        return _record_authorization(order, payment, result)
-    except ConflictError:
-        return _record_authorization(None, payment, result, order_id=order_id)
+    return order_services.record_against_read(
+        order, lambda current: _record_authorization(current, payment, result)
+    )
 
 
 def _record_authorization(
-    as_read: "Order | None",
-    payment_row: dict[str, Any],
-    result: "PaymentResult",
-    *,
-    order_id: str = "",
+    order: "Order", payment_row: dict[str, Any], result: "PaymentResult"
 ) -> str:
     """One transaction: the gateway's answer as the order's payment, and the order moved by it;
     or, for an order cancelled (or given up) meanwhile, the payment recorded and compensated."""
+    order_id = str(order.public_id)
     with transaction.atomic(durable=True):
-        order = as_read or order_selectors.order_for_step(order_id=order_id)
-        order_id = str(order.public_id)
         payment, created = insert_or_get(Payment, order=order, defaults=payment_row)
         if order.status in COMPENSABLE:
             # Cancelled (or given up) meanwhile: whatever was authorized goes back. The payment
@@ -168,18 +158,15 @@ def capture_payment(*, order_id: str) -> str:
                 order_id=order_id,
                 decline_code=result.decline_code,
             )
-    # As in authorize_payment: first against the order as read, a fresh read if it moved.
-    try:
-        return _record_capture(order, payment)
-    except ConflictError:
-        return _record_capture(None, payment, order_id=order_id)
+    return order_services.record_against_read(
+        order, lambda current: _record_capture(current, payment)
+    )
 
 
-def _record_capture(as_read: "Order | None", payment: Payment, *, order_id: str = "") -> str:
+def _record_capture(order: "Order", payment: Payment) -> str:
     """One transaction: the payment captured and the order completed."""
+    order_id = str(order.public_id)
     with transaction.atomic(durable=True):
-        order = as_read or order_selectors.order_for_step(order_id=order_id)
-        order_id = str(order.public_id)
         if order.status != OrderStatus.SHIPPED:
             # Another copy of this step (a re-send by the reconciler, a redelivery) captured and
             # completed it while this one asked the gateway (same key: one capture there).

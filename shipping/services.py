@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 SHIPPABLE = frozenset({OrderStatus.RESERVED, OrderStatus.PENDING_SHIPMENT})
 MANUAL_CARRIER = "manual"
-# Reads and writes of a booked parcel before a lost race for the order is left to the retries.
+# Times a booked parcel is recorded against a fresh read of the order (after the read the step
+# began with lost its race) before the race is left to the step's retries.
 RECORD_ATTEMPTS = 3
 
 
@@ -73,25 +74,17 @@ def create_shipment(*, order_id: str, last_attempt: bool = True) -> str:
             raise
         return _hold_for_shipment(order_id=order_id, error=exc)
     # A cancel (or staff) may win the race for the order between our read and our write: the
-    # booking is made by then. First against the order as read (the compare-and-swap on its
-    # version says whether it still is, sparing the common path a read), then read again and
-    # record it against what the order now is.
-    with contextlib.suppress(ConflictError):
-        return _record_booking(order_id=order_id, result=result, as_read=order)
-    for _ in range(RECORD_ATTEMPTS - 1):
-        with contextlib.suppress(ConflictError):
-            return _record_booking(order_id=order_id, result=result)
-    return _record_booking(order_id=order_id, result=result)
+    # booking is made by then, so it is recorded against what the order now is.
+    return order_services.record_against_read(
+        order, lambda current: _record_booking(current, result), fresh_reads=RECORD_ATTEMPTS
+    )
 
 
-def _record_booking(
-    *, order_id: str, result: ShipmentResult, as_read: "Order | None" = None
-) -> str:
+def _record_booking(order: "Order", result: ShipmentResult) -> str:
     """One transaction: the booking is the order's parcel (ship it), a parcel to call back (the
-    order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand.
-    `as_read` is the order as the step read it; without it the order is read here."""
+    order was cancelled meanwhile: compensate), or a duplicate of a parcel staff sent by hand."""
+    order_id = str(order.public_id)
     with transaction.atomic(durable=True):
-        order = as_read or order_selectors.order_for_step(order_id=order_id)
         shipment, created = insert_or_get(
             Shipment,
             order=order,
