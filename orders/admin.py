@@ -17,7 +17,7 @@ from ordersite.money import format_money, money_column
 from ordersite.pagination import CappedCountPaginator
 from payments import selectors as payment_selectors
 from shipping import selectors as shipping_selectors
-from shipping import services as shipping_services
+from shipping import services_delivery
 
 from . import selectors, services
 from .models import Order, OrderEvent, OrderItem
@@ -175,7 +175,7 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             try:
                 with logs.order_scope():
-                    shipping_services.deliver_order_by_hand(
+                    services_delivery.deliver_order_by_hand(
                         order=order, actor=request.user.get_username()
                     )
                 done += 1

@@ -5,7 +5,7 @@ from django.conf import settings
 from orders.pipeline import SETTLE_RETRY, RetryPolicy, StepTask, beat_task, step_task
 from ordersite.queues import Queue
 
-from . import services
+from . import services, services_delivery
 
 
 # Gives up on the primary carrier sooner than other steps: the fallback carrier is waiting.
@@ -38,4 +38,4 @@ def retry_pending_shipments() -> int:
 @beat_task(name="shipping.poll_deliveries", queue=Queue.SHIPPING)
 def poll_deliveries() -> int:
     """Beat, every CARRIER_DELIVERY_POLL_SECONDS: deliveries no webhook told us about."""
-    return services.poll_deliveries(limit=settings.CARRIER_DELIVERY_POLL_BATCH)
+    return services_delivery.poll_deliveries(limit=settings.CARRIER_DELIVERY_POLL_BATCH)

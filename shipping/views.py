@@ -13,7 +13,7 @@ from orders import schema, selectors
 from orders.serializers import OrderOutput
 from ordersite.openapi import AUTHENTICATED, error_responses
 
-from . import services
+from . import services, services_delivery
 from .serializers import CarrierEventInput, CarrierEventOutput, OrderDeliverInput, OrderShipInput
 
 
@@ -86,7 +86,7 @@ class OrderDeliverView(APIView):
         incoming = OrderDeliverInput(data=request.data)
         incoming.is_valid(raise_exception=True)
         order = selectors.order_detail(user=request.user, order_id=order_id)
-        order = services.deliver_order_by_hand(
+        order = services_delivery.deliver_order_by_hand(
             order=order, actor=request.user.get_username(), **incoming.validated_data
         )
         return Response(OrderOutput(order, context={"request": request}).data)
@@ -137,5 +137,5 @@ class CarrierEventView(APIView):
     def post(self, request: Request, carrier: str) -> Response:
         incoming = CarrierEventInput(data=request.data)
         incoming.is_valid(raise_exception=True)
-        created = services.handle_carrier_event(carrier=carrier, **incoming.validated_data)
+        created = services_delivery.handle_carrier_event(carrier=carrier, **incoming.validated_data)
         return Response({"event_id": incoming.validated_data["event_id"], "duplicate": not created})

@@ -14,7 +14,7 @@ from orders.models import Order, ReturnRequest
 from orders.states import OrderStatus
 from payments import services_refunds
 from payments.models import Payment
-from shipping import services as shipping_services
+from shipping import services_delivery as shipping_delivery
 from shipping.models import Shipment
 
 from ..conftest import wait_for
@@ -58,7 +58,7 @@ def test_every_pipeline_path_rebuilds_from_its_events():
     wait_for(lambda: _settled(out_of_stock, OrderStatus.CANCELLED), timeout=30)
     # After the sale: the parcels arrive, part of the money goes back, one unit is returned.
     for order in (refunded, completed):
-        shipping_services.deliver_order_by_hand(order=order, actor="staff")
+        shipping_delivery.deliver_order_by_hand(order=order, actor="staff")
     services_refunds.request_refund(
         order_id=str(refunded.public_id), amount_cents=400, actor="staff", reason="Late."
     )

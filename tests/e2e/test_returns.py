@@ -23,7 +23,7 @@ from orders.states import EventKind, OrderStatus, ReturnStatus
 from ordersite.errors import DomainError
 from payments import services_refunds
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
-from shipping import services as shipping_services
+from shipping import services_delivery
 from shipping.models import Shipment
 
 from ..conftest import wait_for
@@ -89,8 +89,8 @@ def test_delivered_order_is_returned_in_two_parts_and_refunded_in_full(api, staf
 
     # Delivery: the carrier knows, our poll asks it (twice: the second finds nothing new).
     _carrier_delivers(faults, order_id)
-    assert shipping_services.poll_deliveries(limit=100) == 1
-    assert shipping_services.poll_deliveries(limit=100) == 0
+    assert services_delivery.poll_deliveries(limit=100) == 1
+    assert services_delivery.poll_deliveries(limit=100) == 0
     order = _order(order_id)
     assert (order.status, order.delivered_at is not None) == (OrderStatus.DELIVERED, True)
     assert Shipment.objects.get(order=order).delivered_at == order.delivered_at
@@ -214,7 +214,7 @@ def test_a_return_past_the_window_is_a_409_saying_when_it_closed(api, faults, se
     order_id = _place(api, [("lamp", 1)])
     settings.RETURN_WINDOW_DAYS = 14
     long_ago = timezone.now() - timedelta(days=15)
-    shipping_services.record_delivery(
+    services_delivery.record_delivery(
         order_id=order_id, delivered_at=long_ago, actor="test", source="staff"
     )
     response = api.post(
