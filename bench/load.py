@@ -22,7 +22,6 @@ Only 127.0.0.1 is contacted; every process it starts is stopped by PID when it e
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,9 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import Stack  # noqa: E402
 from bench.loadgen import Client, Sample, closed_loop, open_loop, percentile  # noqa: E402
 from bench.report import format_step, summary  # noqa: E402
-
-CUSTOMERS = 200  # the order throttle is per customer: spread the load as a shop's traffic is
-PRODUCTS = 50
+from bench.workload import Workload  # noqa: E402
 
 
 class Bench:
@@ -53,60 +50,7 @@ class Bench:
         from ordersite.redis import client as redis_client
 
         self.redis = redis_client(stack.env["REDIS_URL"], decode_responses=False)
-        self._seed()
-
-    def _seed(self) -> None:
-        from django.contrib.auth import get_user_model
-        from rest_framework.authtoken.models import Token
-
-        from bench.floor import create_table
-        from inventory.models import Product
-        from inventory.services import create_product, update_product
-        from sandboxes.demo import demo_catalog
-
-        create_table()
-        for item in demo_catalog(PRODUCTS):
-            if not Product.objects.filter(sku=item["sku"]).exists():
-                create_product(**item)
-        for product in Product.objects.filter(sku__startswith="prod-", on_hand__lt=5_000_000):
-            update_product(
-                sku=product.sku,
-                version=product.version,
-                name=product.name,
-                price_cents=product.price_cents,
-                on_hand=product.reserved + 10_000_000,
-            )
-        self.prices = dict(Product.objects.values_list("sku", "price_cents"))
-        users = get_user_model()
-        self.tokens = []
-        for n in range(CUSTOMERS):
-            # With an address, as a shop's customers have: each order's two mails are rendered
-            # and sent (make run's console backend), not skipped.
-            user, _ = users.objects.update_or_create(
-                username=f"bench-{n}", defaults={"email": f"bench-{n}@example.com"}
-            )
-            self.tokens.append(Token.objects.get_or_create(user=user)[0].key)
-        self.skus = [f"prod-{n}" for n in range(1, PRODUCTS + 1)]
-
-    # --- what one request is ----------------------------------------------------------------
-    def order(self, i: int) -> tuple[int, dict]:
-        sku = random.choice(self.skus[:3] if self.args.hot and random.random() < 0.9 else self.skus)
-        body = {
-            "customer_id": None,
-            "items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}],
-        }
-        body.pop("customer_id")
-        return self.client.post("/api/v1/orders/", body, self.tokens[i % CUSTOMERS])
-
-    def minimal_order(self, i: int) -> tuple[int, dict]:
-        sku = random.choice(self.skus)
-        body = {"items": [{"product_id": sku, "quantity": 1, "unit_price_cents": self.prices[sku]}]}
-        return self.client.post("/bench/floor/order/", body, self.tokens[i % CUSTOMERS])
-
-    def trivial_post(self, i: int) -> tuple[int, dict]:
-        return self.client.post(
-            "/bench/floor/post/", {"items": [{"product_id": "prod-1", "quantity": 1}]}
-        )
+        self.workload = Workload(self.client, hot=args.hot)
 
     # --- measuring ---------------------------------------------------------------------------
     def _readings(self) -> dict:
@@ -176,7 +120,7 @@ class Bench:
     def step(self, rate: float, seconds: float) -> dict:
         """Our orders, open-loop at `rate` for `seconds`, then drained."""
         before = self._readings()
-        samples = open_loop(rate, seconds, self.order)
+        samples = open_loop(rate, seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
         self._wait_orders(ids, timeout=self.args.drain_seconds)
         after = self._readings()
@@ -214,7 +158,7 @@ class Bench:
     def ours_burst(self, seconds: float) -> dict:
         """Saturation: as many orders as the API takes for `seconds`, then time to finish them."""
         before = self._readings()
-        samples = closed_loop(seconds, self.order)
+        samples = closed_loop(seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
         self._wait_orders(ids, timeout=self.args.drain_seconds * 3)
         after = self._readings()
@@ -236,7 +180,7 @@ class Bench:
 
     def floor_trivial_post(self, seconds: float) -> dict:
         before = self._readings()
-        samples = closed_loop(seconds, self.trivial_post)
+        samples = closed_loop(seconds, self.workload.trivial_post)
         after = self._readings()
         ok = sum(s.status == 201 for s in samples)
         web_ms = (after["cpu"]["web"] - before["cpu"]["web"]) * 1000 / max(ok, 1)
@@ -268,7 +212,7 @@ class Bench:
     def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
         self.redis.set("bench:floor:done", 0)
         before = self._readings()
-        send = self.minimal_order
+        send = self.workload.minimal_order
         samples = open_loop(rate, seconds, send) if rate else closed_loop(seconds, send)
         ok = sum(s.status == 201 for s in samples)
         done = self._wait_counter(ok, timeout=120)
@@ -286,7 +230,7 @@ class Bench:
         how many were lost, and what each process's memory did meanwhile."""
         rss_before = self.stack.rss_mb()
         before = self._readings()
-        samples = closed_loop(float(10**6), self.order, threads=32, count=orders)
+        samples = closed_loop(float(10**6), self.workload.order, threads=32, count=orders)
         accepted_at = time.time()
         ids = [s.order_id for s in samples if s.status == 201]
         ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
