@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from .audit import RULES, SETTLING_RULES, Audit, Breach, Report
 from .books import check_books
+from .parcels import check_parcels
+from .stock import check_stock
 from .timeline import INTERNALS, check_customer_timelines, customer_timeline
 
 __all__ = [
@@ -45,6 +47,8 @@ def check_invariants(
     audit.check_dead_letters()
     audit.check_sequences()
     check_books(audit, ledgers=ledgers)
+    check_stock(audit)
+    check_parcels(audit, ledgers=ledgers)
     check_customer_timelines(audit)
     audit.report.breaches = sorted(
         audit.drop_settling(), key=lambda b: (b.rule, b.order_id or "", b.product or "")

@@ -48,6 +48,10 @@ RULES: dict[str, str] = {
     "'Error:', DLQ entry ids, gateway references or staff usernames",
 }
 # Rules a step in flight may break for a moment: not breaches while the order is still moving.
+# Order statuses the books, stock and parcel rules group by.
+FINISHED_UNCOMPLETED = TERMINAL - FULFILLED
+SHIPPED = frozenset({OrderStatus.SHIPPED}) | FULFILLED
+
 SETTLING_RULES = frozenset(
     {
         "state.stuck",

@@ -1,5 +1,5 @@
-"""The audit's rules on money, stock and parcels: our books against themselves and against the
-payment gateway's and the carriers' own ledgers (read once each, over their APIs).
+"""The audit's rules on money: our payments against themselves and against the payment gateway's
+own ledger (read once, over its API). Stock is in stock.py, parcels in parcels.py.
 
 Other apps' rows come through their selectors as plain dicts, each one grouped query over the
 orders in scope; the joins happen here, in memory, by order."""
@@ -7,26 +7,17 @@ orders in scope; the joins happen here, in memory, by order."""
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from inventory import selectors as inventory_selectors
 from ordersite.gateways import GatewayUnavailableError
 from payments import selectors as payment_selectors
-from shipping import selectors as shipping_selectors
 
-from ..models import OrderItem
 from ..pipeline import parse_step_key
-from ..states import FULFILLED, TERMINAL, OrderStatus
-from .audit import Audit, OrderRow
+from ..states import FULFILLED, OrderStatus
+from .audit import FINISHED_UNCOMPLETED, Audit, OrderRow
 
 if TYPE_CHECKING:
     from payments.gateways import LedgerEntry
-    from shipping.gateways import Booking
 
-FINISHED_UNCOMPLETED = TERMINAL - FULFILLED
-SHIPPED = frozenset({OrderStatus.SHIPPED}) | FULFILLED
 ENDED = frozenset({"captured", "voided", "partially_refunded", "refunded"})
-# A parcel not called back: on its way ("created") or arrived ("delivered").
-LIVE_STATUSES = frozenset({"created", "delivered"})
-LIVE = "created"  # our own Shipment rows: a delivery sets delivered_at, not the status
 
 
 def check_books(audit: Audit, *, ledgers: bool) -> None:
@@ -40,8 +31,6 @@ def check_books(audit: Audit, *, ledgers: bool) -> None:
         _check_ledger(audit, ledger, by_order, payments)
     _check_payments(audit, payments, by_order, captured_events=audit.captured_events())
     _check_refunds(audit, payments, by_order)
-    _check_stock(audit)
-    _check_parcels(audit, _carrier_ledgers(audit) if ledgers else {})
 
 
 # --- money --------------------------------------------------------------------------------------
@@ -261,143 +250,3 @@ def _check_nothing_held(
         audit.flag(
             "money.held_after_terminal", f"{order.status} order: " + "; ".join(held), order=order
         )
-
-
-# --- stock --------------------------------------------------------------------------------------
-def _check_stock(audit: Audit) -> None:
-    products = (
-        None
-        if audit.since is None
-        else OrderItem.objects.filter(order__in=audit.scope_pks).values("product_id")
-    )
-    rows = inventory_selectors.stock_audit_rows(product_ids=products)
-    audit.report.checked["products"] = len(rows)
-    for product in rows:
-        if product["reserved"] != product["held"]:
-            detail = f"reserved {product['reserved']}, held reservations sum to {product['held']}"
-            audit.flag("stock.reserved_mismatch", detail, product=product["sku"])
-        if not product["on_hand"] >= product["reserved"] >= 0:
-            detail = f"on_hand {product['on_hand']}, reserved {product['reserved']}"
-            audit.flag("stock.oversold", detail, product=product["sku"])
-    held: dict[int, dict[int, int]] = defaultdict(dict)
-    committed: dict[int, dict[int, int]] = defaultdict(dict)
-    for row in inventory_selectors.reservation_audit_rows(order_pks=audit.scope_pks):
-        target = (
-            held if row["status"] == "held" else committed if row["status"] == "committed" else None
-        )
-        if target is not None:
-            target[row["order_id"]][row["product_id"]] = row["quantity"]
-    shipped_items: dict[int, dict[int, int]] = defaultdict(dict)
-    lines = OrderItem.objects.filter(order__in=audit.scope.filter(status__in=SHIPPED)).order_by()
-    for order_pk, product_id, quantity in lines.values_list("order_id", "product_id", "quantity"):
-        shipped_items[order_pk][product_id] = quantity
-    for pk in held.keys() | committed.keys() | shipped_items.keys():
-        _check_order_stock(
-            audit,
-            audit.orders[pk],
-            held.get(pk, {}),
-            committed.get(pk, {}),
-            shipped_items.get(pk, {}),
-        )
-
-
-def _check_order_stock(
-    audit: Audit,
-    order: OrderRow,
-    held: dict[int, int],
-    committed: dict[int, int],
-    shipped: dict[int, int],
-) -> None:
-    if order.status in FINISHED_UNCOMPLETED and held:
-        audit.flag(
-            "stock.held_after_terminal",
-            f"{order.status} order holds {sum(held.values())} unit(s)",
-            order=order,
-        )
-    if order.status in SHIPPED and (committed != shipped or held):
-        detail = (
-            f"shipped {_units(shipped)}, committed {_units(committed)}, still held {_units(held)}"
-        )
-        audit.flag("stock.committed_mismatch", detail, order=order)
-    elif order.status not in SHIPPED and committed:
-        audit.flag(
-            "stock.committed_mismatch",
-            f"{order.status} order committed {_units(committed)}",
-            order=order,
-        )
-
-
-def _units(lines: dict[int, int]) -> str:
-    return "{" + ", ".join(f"product {pid}: {qty}" for pid, qty in sorted(lines.items())) + "}"
-
-
-# --- parcels ------------------------------------------------------------------------------------
-def _carrier_ledgers(audit: Audit) -> dict[str, list["Booking"]]:
-    try:
-        ledgers = shipping_selectors.carrier_ledgers()
-    except GatewayUnavailableError as exc:
-        audit.flag("ledger.unreachable", f"carrier: {exc}")
-        return {}
-    for role, bookings in ledgers.items():
-        if bookings is None:
-            audit.report.skipped.append(f"the {role} carrier's adapter cannot list its bookings")
-        else:
-            audit.report.checked[f"{role} carrier bookings"] = len(bookings)
-    return {role: bookings for role, bookings in ledgers.items() if bookings is not None}
-
-
-def _check_parcels(audit: Audit, ledgers: dict[str, list["Booking"]]) -> None:
-    shipments = {
-        row["order_id"]: row
-        for row in shipping_selectors.shipment_audit_rows(order_pks=audit.scope_pks)
-    }
-    live_at: dict[str, set[str]] = {role: set() for role in ledgers}
-    for role, bookings in ledgers.items():
-        for booking in (b for b in bookings if b.status in LIVE_STATUSES):
-            live_at[role].add(booking.tracking_number)
-            _check_booking(audit, role, booking, shipments)
-    for pk, order in audit.orders.items():
-        ours = shipments.get(pk)
-        if order.status in SHIPPED:
-            if ours is None or ours["status"] != LIVE:
-                detail = f"{order.status} order without a live shipment of ours"
-                audit.flag("shipping.booking_missing", detail, order=order)
-            elif (
-                ours["carrier"] in live_at
-                and ours["tracking_number"] not in live_at[ours["carrier"]]
-            ):
-                detail = (
-                    f"our parcel {ours['tracking_number']}"
-                    f" is not live at the {ours['carrier']} carrier"
-                )
-                audit.flag("shipping.booking_missing", detail, order=order)
-        elif ours is not None and ours["status"] == LIVE and order.status in TERMINAL:
-            detail = f"our shipment {_shipment(ours)} is live for a {order.status} order"
-            audit.flag("shipping.live_booking", detail, order=order)
-
-
-def _check_booking(
-    audit: Audit, role: str, booking: "Booking", shipments: dict[int, dict[str, Any]]
-) -> None:
-    """A parcel live at a carrier belongs to an order shipped through that carrier, as ours says."""
-    where = f"live parcel {booking.tracking_number} at the {role} carrier"
-    pk = audit.by_public_id.get(booking.order_id)
-    if pk is None:
-        if audit.since is None:  # scoped, it may be an older order's
-            audit.flag("shipping.live_booking", f"{where} for no order we have")
-        return
-    order, ours = audit.orders[pk], shipments.get(pk)
-    if (
-        order.status in SHIPPED
-        and ours
-        and (ours["carrier"], ours["tracking_number"]) == (role, booking.tracking_number)
-    ):
-        return
-    theirs = f"ours: {_shipment(ours)}" if ours else "no shipment of ours"
-    audit.flag(
-        "shipping.live_booking", f"{where} for a {order.status} order ({theirs})", order=order
-    )
-
-
-def _shipment(row: dict[str, Any]) -> str:
-    return f"{row['carrier']} {row['tracking_number']} {row['status']}"
