@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chaos_load import Customers, Staff
-from chaos_stack import QUEUES, TIMINGS, Stack, children_of, wait_until
+from chaos_processes import children_of, wait_until
+from chaos_stack import QUEUES, TIMINGS, Stack
 
 
 @dataclass(frozen=True)

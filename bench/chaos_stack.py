@@ -11,20 +11,18 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
 
-import httpx
 import psycopg
 import redis
+from chaos_processes import Process, answers, pick_ports, wait_until
 
 from ordersite.queues import Queue, worker_argv
 from ordersite.redis import client as redis_client
@@ -53,123 +51,6 @@ TIMINGS = {
     "SANDBOX_HANG_SECONDS": "3",
     "CELERY_VISIBILITY_TIMEOUT": "20",
 }
-
-
-def pick_ports(count: int, span: str | None) -> list[int]:
-    """`count` free local ports: from `span` ("8600-8699") if given, else any the kernel offers."""
-    ports: list[int] = []
-    candidates = (
-        range(int(span.split("-")[0]), int(span.split("-")[1]) + 1) if span else [0] * count * 4
-    )
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            chosen = probe.getsockname()[1]
-        if chosen not in ports:
-            ports.append(chosen)
-        if len(ports) == count:
-            return ports
-    raise RuntimeError(f"no {count} free ports in {span or 'the ephemeral range'}")
-
-
-def wait_until(
-    check: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.1
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} not ready within {timeout:.0f} s")
-        time.sleep(interval)
-
-
-def _answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
-
-
-def children_of(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-@dataclass
-class Process:
-    """One process we started (and, for a Celery worker, the pool it forked)."""
-
-    name: str
-    argv: list[str]
-    log: Path
-    env: dict[str, str]
-    user: str | None = None
-    stop_signal: int = (
-        signal.SIGTERM
-    )  # PostgreSQL: SIGINT, a fast shutdown (SIGTERM waits for clients)
-    proc: subprocess.Popen | None = None
-    expected_exit: bool = False
-    exits: list[int] = field(default_factory=list)  # unexpected exit codes, for the report
-
-    def start(self) -> None:
-        self.expected_exit = False
-        with self.log.open("a") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                user=self.user,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill_tree(self, sig: int = signal.SIGKILL, *, children: bool = True) -> None:
-        """Signal this process and the children it forked (by their PIDs), as a crash would."""
-        if not self.alive():
-            return
-        self.expected_exit = True
-        children = children_of(self.pid) if children else []
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, sig)
-        self.proc.wait(timeout=60)
-
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM, then SIGKILL to it and its children if it lingers."""
-        if not self.alive():
-            return
-        self.expected_exit = True
-        children = children_of(self.pid)
-        self.proc.send_signal(self.stop_signal)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill_tree()
-        for child in children:  # a worker's pool processes: gone with it, or killed now
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-
-    def check(self) -> bool:
-        """False (and the exit recorded) if it died without being asked to."""
-        if self.proc is None or self.alive() or self.expected_exit:
-            return True
-        self.exits.append(self.proc.returncode)
-        return False
 
 
 class Stack:
@@ -358,7 +239,7 @@ class Stack:
         return ["web", "sandboxes", *(f"worker-{q}" for q in QUEUES), "beat"]
 
     def wait_app(self) -> None:
-        wait_until(lambda: _answers(f"{self.base_url}/api/v1/health"), "gunicorn", timeout=60)
+        wait_until(lambda: answers(f"{self.base_url}/api/v1/health"), "gunicorn", timeout=60)
         for name in ("payments", "carrier_primary", "carrier_fallback"):
             wait_until(lambda n=name: self.answers(n), name, timeout=60)
         wait_until(self.workers_ready, "workers", timeout=90, interval=0.5)
@@ -401,7 +282,7 @@ class Stack:
             self.start_app(name)
 
     def answers(self, sandbox: str) -> bool:
-        return _answers(f"http://127.0.0.1:{self.port[sandbox]}/health")
+        return answers(f"http://127.0.0.1:{self.port[sandbox]}/health")
 
     def restart(self, name: str) -> None:
         """Start again a process that was killed (a store: same port, same data directory)."""

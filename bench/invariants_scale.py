@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chaos_stack import Stack, wait_until  # noqa: E402
+from chaos_processes import wait_until  # noqa: E402
+from chaos_stack import Stack  # noqa: E402
 
 ORDERS_SQL = """
 INSERT INTO inventory_product (sku, name, price_cents, \
