@@ -12,6 +12,7 @@ from django.db.models.fields.json import KT
 from django.http import Http404
 
 from inventory.selectors import product_exists
+from ordersite.compiled import CompiledRead
 
 from .models import Order, OrderEvent, OrderItem, ReturnLine, ReturnRequest
 from .states import ReturnStatus
@@ -36,9 +37,23 @@ def order_detail(*, user: "AbstractBaseUser | AnonymousUser", order_id: str) -> 
         raise Http404(f"Order {order_id} not found.") from exc
 
 
-def order_for_step(*, order_id: str) -> Order:
-    """The current row of an order, read fresh by a pipeline step (no caller scoping)."""
-    return Order.objects.get(public_id=order_id)
+_ORDER_BY_PUBLIC_ID = CompiledRead(lambda public_id: Order.objects.filter(public_id=public_id))
+
+
+def order_for_step(*, order_id: str | uuid.UUID) -> Order:
+    """The current row of an order, read fresh by a pipeline step (no caller scoping). Raises
+    Order.DoesNotExist, or ValidationError for an id that is no UUID, as Order.objects.get."""
+    orders = _ORDER_BY_PUBLIC_ID(_as_uuid(order_id))
+    if not orders:
+        raise Order.DoesNotExist(f"No order {order_id}.")
+    return orders[0]
+
+
+def _as_uuid(value: str | uuid.UUID) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError as exc:
+        raise ValidationError(f"“{value}” is not a valid UUID.", code="invalid") from exc
 
 
 def order_by_public_id(*, order_id: str) -> Order | None:
@@ -50,9 +65,17 @@ def order_by_public_id(*, order_id: str) -> Order | None:
         return None
 
 
+_ITEMS_OF_ORDER = CompiledRead(
+    lambda order_pk: OrderItem.objects.filter(order_id=order_pk).order_by("product_id")
+)
+
+
 def order_items(*, order: Order) -> list[OrderItem]:
     """Lines in product-id order: reservations take row locks in this order, so none deadlock."""
-    return list(order.items.order_by("product_id"))
+    items = _ITEMS_OF_ORDER(order.pk)
+    for item in items:
+        item.order = order  # as order.items would: no query for it later
+    return items
 
 
 def order_events(*, order: Order) -> QuerySet[OrderEvent]:
@@ -238,14 +261,19 @@ def return_state_rows(*, first: int, last: int) -> list[tuple]:
     return list(returns.values_list("order_id", "public_id", "status", "amount_cents"))
 
 
+_EVENT_WITH_ORDER = CompiledRead(
+    lambda public_id, seq: (
+        OrderEvent.objects.select_related("order__customer")
+        .filter(order__public_id=public_id)
+        .filter(seq=seq)
+    )
+)
+
+
 def order_event(*, order_id: str, seq: int) -> OrderEvent | None:
     """One event of an order, with its order and customer (what a notification is about)."""
     try:
-        return (
-            OrderEvent.objects.select_related("order__customer")
-            .filter(order__public_id=order_id, seq=seq)
-            .first()
-        )
+        return next(iter(_EVENT_WITH_ORDER(_as_uuid(order_id), seq)), None)
     except ValidationError:
         return None
 

@@ -5,12 +5,19 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from ordersite.compiled import CompiledRead
+
 from .gateways import LedgerEntry, payment_ledger
 from .models import Payment, PaymentStatus, Refund, RefundStatus
 
+_PAYMENT_OF_ORDER = CompiledRead(
+    lambda order_pk: Payment.objects.filter(order_id=order_pk).order_by("pk")[:1]
+)
+
 
 def payment_for_order(*, order_pk: int) -> Payment | None:
-    return Payment.objects.filter(order_id=order_pk).first()
+    """An order's payment (one at most: order_id is unique), read by its steps."""
+    return next(iter(_PAYMENT_OF_ORDER(order_pk)), None)
 
 
 def open_authorizations() -> QuerySet[Payment]:

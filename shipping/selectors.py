@@ -6,13 +6,19 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from orders.states import OrderStatus
+from ordersite.compiled import CompiledRead
 
 from .gateways import ROLES, Booking, carrier_bookings
 from .models import Shipment, ShipmentStatus
 
+_SHIPMENT_OF_ORDER = CompiledRead(
+    lambda order_pk: Shipment.objects.filter(order_id=order_pk).order_by("pk")[:1]
+)
+
 
 def shipment_for_order(*, order_pk: int) -> Shipment | None:
-    return Shipment.objects.filter(order_id=order_pk).first()
+    """An order's shipment (one at most: order_id is unique), read by its steps."""
+    return next(iter(_SHIPMENT_OF_ORDER(order_pk)), None)
 
 
 def live_bookings() -> QuerySet[Shipment]:
