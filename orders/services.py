@@ -192,16 +192,19 @@ def place_order(
                 payment_token=payment_token,
                 last_event_seq=1,  # order_created below: no UPDATE to number it
             )
-            OrderItem.objects.bulk_create(
-                OrderItem(
-                    order=order,
-                    product_id=products[sku].pk,
-                    sku=sku,
-                    name=products[sku].name,
-                    quantity=line["quantity"],
-                    unit_price_cents=products[sku].price_cents,
-                )
-                for sku, line in lines.items()
+            _remember_items(
+                order,
+                OrderItem.objects.bulk_create(
+                    OrderItem(
+                        order=order,
+                        product_id=products[sku].pk,
+                        sku=sku,
+                        name=products[sku].name,
+                        quantity=line["quantity"],
+                        unit_price_cents=products[sku].price_cents,
+                    )
+                    for sku, line in lines.items()
+                ),
             )
             if idempotency_key:
                 IdempotencyKey.objects.create(
@@ -240,6 +243,15 @@ def place_order(
         extra={"total_cents": order.total_cents, "lines": len(lines)},
     )
     return order, True
+
+
+def _remember_items(order: Order, items: list[OrderItem]) -> None:
+    """`order.items` answers with the lines just written (ids included, in their `id` order), as
+    after prefetch_related: the response shows them without reading them back."""
+    known = order.items.all()
+    known._result_cache = list(items)
+    known._prefetch_done = True  # type: ignore[attr-defined]  # Django's, absent from the stubs
+    order._prefetched_objects_cache = {"items": known}  # type: ignore[attr-defined]
 
 
 def purge_idempotency_keys(*, older_than: timedelta) -> int:

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import Col
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 _M = TypeVar("_M", bound=Model)
 
@@ -26,7 +26,7 @@ _M = TypeVar("_M", bound=Model)
 class _Compiled:
     using: str
     sql: str
-    model: type[Model]
+    model: Any  # the queryset's model class
     init_list: list[str]
     model_slice: slice
     converters: list[tuple[int, list[Callable[..., Any]], Any]]
@@ -72,7 +72,8 @@ class CompiledRead(Generic[_M]):
 
 
 def _compile(queryset: QuerySet, args: tuple[Any, ...]) -> _Compiled:
-    if queryset._prefetch_related_lookups or queryset._known_related_objects:
+    # Django's private state of a queryset, absent from the stubs.
+    if queryset._prefetch_related_lookups or queryset._known_related_objects:  # type: ignore[attr-defined]
         raise ImproperlyConfigured("A CompiledRead cannot prefetch or carry known objects.")
     compiler = queryset.query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()

@@ -4,6 +4,8 @@ visibility, listing, cancelling, throttling, and the one error shape."""
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -37,6 +39,18 @@ def _assert_error(response, status, code):
     assert set(body["error"]) == {"code", "message", "fields", "data"}
     assert body["error"]["code"] == code
     return body["error"]
+
+
+def test_the_created_answer_shows_the_lines_as_written_without_reading_them_back(api, catalog):
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(URL, {"items": [_line("prod-2", 3), _line("prod-1")]}, format="json")
+    assert response.status_code == 201, response.content
+    stored = Order.objects.get(public_id=response.json()["order_id"]).items.all()
+    assert [(i["product_id"], i["quantity"]) for i in response.json()["items"]] == [
+        (item.sku, item.quantity) for item in stored
+    ]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in reads if '"orders_orderitem"' in sql.split(" WHERE ")[0]], reads
 
 
 def test_place_order_with_the_seed_body_returns_201_location_and_the_priced_order(
