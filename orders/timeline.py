@@ -1,13 +1,13 @@
 """The order timeline: appending OrderEvents, always with the change they record."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Field
 
 from ordersite import logs
-from ordersite.db import require_transaction, update_sql
+from ordersite.db import require_transaction
 from ordersite.errors import ConflictError
 
 from .live.publish import publish_on_commit
@@ -36,8 +36,8 @@ def record_event(
     if seq is None:
         numbered = _append(
             order,
-            Order.objects.filter(pk=order.pk),
-            {"last_event_seq": F("last_event_seq") + 1},
+            {},
+            version=None,
             kind=kind,
             actor=actor,
             data=data,
@@ -70,12 +70,13 @@ def record_change(
     """Change the order (a compare-and-swap on `version`, which moves) and append the event that
     records it, in one statement: the UPDATE numbers the event and feeds the INSERT. Raises
     ConflictError, having changed nothing, if the order is no longer at `version`. Call inside a
-    transaction; `order` is updated in memory (its version, the plain values of `changes`)."""
+    transaction; `changes` are plain values, and `order` is updated in memory with them and its
+    new version."""
     require_transaction("record_change")
     event = _append(
         order,
-        Order.objects.filter(pk=order.pk, version=version),
-        {**changes, "version": F("version") + 1, "last_event_seq": F("last_event_seq") + 1},
+        changes,
+        version=version,
         kind=kind,
         actor=actor,
         data=data,
@@ -84,8 +85,7 @@ def record_change(
         raise ConflictError(Order._meta.label, pk=order.pk, expected_version=version)
     order.version = version + 1
     for name, value in changes.items():
-        if not hasattr(value, "resolve_expression"):
-            setattr(order, name, value)
+        setattr(order, name, value)
     return _written(event, order)
 
 
@@ -95,16 +95,17 @@ _EVENT_FIELDS = ("order", "kind", "data", "actor", "correlation_id", "created_at
 
 def _append(
     order: Order,
-    rows: QuerySet[Order],
     changes: dict[str, Any],
     *,
+    version: int | None,
     kind: EventKind,
     actor: str,
     data: dict[str, Any],
 ) -> OrderEvent | None:
-    """`UPDATE … RETURNING last_event_seq, status` on `rows` (the order, perhaps at a version)
-    as a CTE feeding the event's INSERT: one round trip instead of two. None if no row matched."""
-    update, update_params = update_sql(rows, **changes)
+    """`UPDATE … RETURNING last_event_seq, status` of the order (at `version`, which moves, if
+    one is given) as a CTE feeding the event's INSERT: one round trip instead of two. None if
+    no row matched."""
+    update, update_params = _order_update(order.pk, version, changes)
     event = OrderEvent(
         order=order, kind=kind, data=data, actor=actor, correlation_id=order.correlation_id
     )
@@ -131,6 +132,31 @@ def _append(
     event._state.db = connection.alias
     order.last_event_seq = event.seq
     return event
+
+
+def _order_update(pk: int, version: int | None, changes: dict[str, Any]) -> tuple[str, tuple]:
+    """The UPDATE that numbers the next event, applies `changes` (plain values) and, at a
+    version, moves it. Written here rather than compiled by the ORM (ordersite.db.update_sql):
+    compiling cost more CPU than the statement's round trip, and every event runs it."""
+    meta, q = Order._meta, connection.ops.quote_name
+    fields = [cast(Field, meta.get_field(name)) for name in changes]
+    counters = [cast(Field, meta.get_field("last_event_seq")).column]
+    where = [f"{q(meta.pk.column)} = %s"]  # type: ignore[union-attr]
+    params: list[Any] = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, changes.values(), strict=True)
+    ]
+    params.append(pk)
+    if version is not None:
+        counters.append(cast(Field, meta.get_field("version")).column)
+        where.append(f"{q(counters[-1])} = %s")
+        params.append(version)
+    assignments = [f"{q(field.column)} = %s" for field in fields]
+    assignments += [f"{q(column)} = {q(column)} + 1" for column in counters]
+    statement = (
+        f"UPDATE {q(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(where)}"  # noqa: S608
+    )
+    return statement, tuple(params)
 
 
 def _written(event: OrderEvent, order: Order) -> OrderEvent:
