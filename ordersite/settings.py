@@ -281,7 +281,7 @@ FLOWER_DB = Path(env.str("FLOWER_DB", default=str(BASE_DIR / "var" / "flower.db"
 # --- API: DRF, OpenAPI, limits, health, dashboard -------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ordersite.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
