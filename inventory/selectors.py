@@ -5,6 +5,8 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, Sum
 from django.http import Http404
 
+from ordersite.compiled import CompiledRead
+
 from .models import Product, Reservation, ReservationStatus
 
 
@@ -12,8 +14,20 @@ def product_list() -> QuerySet[Product]:
     return Product.objects.annotate(available_units=F("on_hand") - F("reserved")).order_by("sku")
 
 
+# One compiled read per number of skus (an order's lines are few and bounded).
+_PRODUCTS_BY_SKU: dict[int, CompiledRead[Product]] = {}
+
+
 def products_by_sku(*, skus: list[str]) -> dict[str, Product]:
-    return {product.sku: product for product in Product.objects.filter(sku__in=skus)}
+    """The products named by `skus` that exist, by sku (every order placed reads its lines')."""
+    distinct = tuple(dict.fromkeys(skus))
+    if not distinct:
+        return {}
+    read = _PRODUCTS_BY_SKU.get(len(distinct))
+    if read is None:
+        read = CompiledRead(lambda *skus: Product.objects.filter(sku__in=skus))
+        read = _PRODUCTS_BY_SKU.setdefault(len(distinct), read)
+    return {product.sku: product for product in read(*distinct)}
 
 
 def product_exists(*, sku: str) -> bool:

@@ -82,6 +82,18 @@ def order_events(*, order: Order) -> QuerySet[OrderEvent]:
     return OrderEvent.objects.filter(order=order).order_by("seq")
 
 
+_EVENTS_OF_KIND = CompiledRead(
+    lambda order_pk, kind: (
+        OrderEvent.objects.filter(order_id=order_pk).filter(kind=kind).order_by("seq")
+    )
+)
+
+
+def order_events_of_kind(*, order: Order, kind: str) -> list[OrderEvent]:
+    """The order's events of one kind, oldest first (a step asking what happened before it)."""
+    return _EVENTS_OF_KIND(order.pk, kind)
+
+
 def order_ids_in_status(*, status: str, limit: int = 1000) -> list[str]:
     """Public ids of orders in `status`, oldest change first (the beat tasks' work list)."""
     rows = (

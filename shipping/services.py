@@ -176,13 +176,10 @@ def _note_unknown_outcome(order: "Order", carrier: str, exc: Exception) -> None:
 def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
     """Carriers that may hold a booking for the order although its parcel went with `shipped_with`
     (or nowhere): those whose booking answer was lost."""
-    unknown = order_selectors.order_events(order=order).filter(
-        kind=EventKind.CARRIER_OUTCOME_UNKNOWN
+    unknown = order_selectors.order_events_of_kind(
+        order=order, kind=EventKind.CARRIER_OUTCOME_UNKNOWN
     )
-    return sorted(
-        {str(data.get("carrier")) for data in unknown.values_list("data", flat=True)}
-        - {shipped_with}
-    )
+    return sorted({str(event.data.get("carrier")) for event in unknown} - {shipped_with})
 
 
 def _call_back_strays_on_commit(order: "Order", *, shipped_with: str) -> None:
