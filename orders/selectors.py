@@ -66,7 +66,7 @@ def order_by_public_id(*, order_id: str) -> Order | None:
 
 
 _ITEMS_OF_ORDER = CompiledRead(
-    lambda order_pk: OrderItem.objects.filter(order_id=order_pk).order_by("product_id")
+    lambda pk: OrderItem.objects.filter(order_id=pk).order_by("product_id")
 )
 
 
@@ -83,9 +83,7 @@ def order_events(*, order: Order) -> QuerySet[OrderEvent]:
 
 
 _EVENTS_OF_KIND = CompiledRead(
-    lambda order_pk, kind: (
-        OrderEvent.objects.filter(order_id=order_pk).filter(kind=kind).order_by("seq")
-    )
+    lambda pk, kind: OrderEvent.objects.filter(order_id=pk).filter(kind=kind).order_by("seq")
 )
 
 

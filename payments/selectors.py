@@ -10,9 +10,7 @@ from ordersite.compiled import CompiledRead
 from .gateways import LedgerEntry, payment_ledger
 from .models import Payment, PaymentStatus, Refund, RefundStatus
 
-_PAYMENT_OF_ORDER = CompiledRead(
-    lambda order_pk: Payment.objects.filter(order_id=order_pk).order_by("pk")[:1]
-)
+_PAYMENT_OF_ORDER = CompiledRead(lambda pk: Payment.objects.filter(order_id=pk).order_by("pk")[:1])
 
 
 def payment_for_order(*, order_pk: int) -> Payment | None:

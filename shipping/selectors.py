@@ -12,7 +12,7 @@ from .gateways import ROLES, Booking, carrier_bookings
 from .models import Shipment, ShipmentStatus
 
 _SHIPMENT_OF_ORDER = CompiledRead(
-    lambda order_pk: Shipment.objects.filter(order_id=order_pk).order_by("pk")[:1]
+    lambda pk: Shipment.objects.filter(order_id=pk).order_by("pk")[:1]
 )
 
 
