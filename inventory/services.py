@@ -16,7 +16,7 @@ from orders import services_returns as return_services
 from orders.pipeline import compensate_on_commit, send_on_commit
 from orders.states import COMPENSABLE, EventKind, LineCondition, OrderStatus
 from orders.steps import REFUND_RETURN
-from ordersite.db import cas_update, require_transaction, update_returning
+from ordersite.db import CompiledUpdate, cas_update, require_transaction, update_returning
 from ordersite.errors import ConflictError
 
 from .exceptions import OutOfStockError
@@ -26,21 +26,31 @@ from .selectors import held_reservations
 logger = logging.getLogger(__name__)
 
 
+# Units held for an order, never more than are on hand (the never-oversold rule).
+_HOLD_UNITS = CompiledUpdate(
+    Product,
+    where=lambda quantity: Q(on_hand__gte=F("reserved") + quantity),
+    changes=lambda quantity: {"reserved": F("reserved") + quantity},
+)
+# Held units leave the shelf with the parcel.
+_SHIP_UNITS = CompiledUpdate(
+    Product,
+    where=lambda quantity: Q(reserved__gte=quantity, on_hand__gte=quantity),
+    changes=lambda quantity: {
+        "reserved": F("reserved") - quantity,
+        "on_hand": F("on_hand") - quantity,
+    },
+)
+
+
 def _reserve_units(*, product_id: int, sku: str, quantity: int) -> None:
     """Take `quantity` units of one product, or raise OutOfStockError. Call inside a transaction."""
-    try:
-        cas_update(
-            Product,
-            product_id,
-            when=Q(on_hand__gte=F("reserved") + quantity),
-            reserved=F("reserved") + quantity,
-        )
-    except ConflictError as exc:
+    if not _HOLD_UNITS(product_id, quantity):
         available = Product.objects.filter(pk=product_id).values_list("on_hand", "reserved").first()
         left = available[0] - available[1] if available else 0
         raise OutOfStockError(
             f"Only {left} of {sku} left.", sku=sku, available=left, requested=quantity
-        ) from exc
+        )
 
 
 def reserve_stock(*, order_id: str) -> str:
@@ -129,13 +139,8 @@ def commit_stock(*, order_pk: int) -> None:
         status=ReservationStatus.COMMITTED,
     )
     for product_id, quantity in sorted(committed):
-        cas_update(
-            Product,
-            product_id,
-            when=Q(reserved__gte=quantity, on_hand__gte=quantity),
-            reserved=F("reserved") - quantity,
-            on_hand=F("on_hand") - quantity,
-        )
+        if not _SHIP_UNITS(product_id, quantity):
+            raise ConflictError(Product._meta.label, pk=product_id)
 
 
 def create_product(

@@ -22,6 +22,7 @@ from celery import signature
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ from orders.pipeline import send_on_commit
 from orders.services import record_event
 from orders.states import EventKind, OrderStatus
 from ordersite import logs, mail
-from ordersite.db import guarded_update
+from ordersite.db import CompiledUpdate, guarded_update
 from ordersite.money import format_money
 
 from .models import Notification, NotificationKind, NotificationStatus
@@ -130,20 +131,26 @@ def _claim(event: "OrderEvent", kind: NotificationKind, public_id: str) -> Notif
     )
 
 
+# Every mail that goes out ends here; the database's clock stamps it.
+_MARK_SENT = CompiledUpdate(
+    Notification,
+    where=lambda: Q(),
+    changes=lambda: {"status": NotificationStatus.SENT, "sent_at": Now()},
+)
+
+
 def _finish(
     notification: Notification, event: "OrderEvent", *, kind: EventKind, **data: Any
 ) -> None:
     """Record the outcome (sent, or skipped with its reason) on the row and in the order's
     timeline, in one transaction: staff read in the timeline what went out."""
-    if kind == EventKind.NOTIFICATION_SENT:
-        changes: dict[str, object] = {"status": NotificationStatus.SENT, "sent_at": timezone.now()}
-    else:
-        changes = {
-            "status": NotificationStatus.SKIPPED,
-            "last_error": str(data.get("reason", ""))[:500],
-        }
     with transaction.atomic(durable=True):
-        Notification.objects.filter(pk=notification.pk).update(**changes)
+        if kind == EventKind.NOTIFICATION_SENT:
+            _MARK_SENT(notification.pk)
+        else:
+            Notification.objects.filter(pk=notification.pk).update(
+                status=NotificationStatus.SKIPPED, last_error=str(data.get("reason", ""))[:500]
+            )
         # The event's order as read at the start: record_event numbers the event and reads its
         # status in one UPDATE, and publishes only the order's ids, so nothing stale is written.
         record_event(

@@ -12,7 +12,7 @@ from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.pipeline import AUTHORIZE, CAPTURE, compensate_on_commit, step_key
 from orders.states import COMPENSABLE, EventKind, OrderStatus
-from ordersite.db import guarded_update, insert_or_get
+from ordersite.db import CompiledUpdate, guarded_update, insert_or_get
 
 from .exceptions import CaptureRefusedError, PaymentNotCapturableError
 from .gateways import get_payment_gateway
@@ -163,6 +163,14 @@ def capture_payment(*, order_id: str) -> str:
     )
 
 
+# The authorization taken in full: only an authorized payment is captured.
+_CAPTURE = CompiledUpdate(
+    Payment,
+    where=lambda: Q(status=PaymentStatus.AUTHORIZED),
+    changes=lambda: {"status": PaymentStatus.CAPTURED, "captured_cents": F("amount_cents")},
+)
+
+
 def _record_capture(order: "Order", payment: Payment) -> str:
     """One transaction: the payment captured and the order completed."""
     order_id = str(order.public_id)
@@ -171,13 +179,7 @@ def _record_capture(order: "Order", payment: Payment) -> str:
             # Another copy of this step (a re-send by the reconciler, a redelivery) captured and
             # completed it while this one asked the gateway (same key: one capture there).
             return f"skipped: order is {order.status} (another copy of the step got there first)"
-        captured = guarded_update(
-            Payment,
-            payment.pk,
-            when=Q(status=PaymentStatus.AUTHORIZED),
-            status=PaymentStatus.CAPTURED,
-            captured_cents=F("amount_cents"),
-        )
+        captured = _CAPTURE(payment.pk)
         if (
             not captured
             and not Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CAPTURED).exists()
