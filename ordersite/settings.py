@@ -125,11 +125,17 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Server-side parameter binding lets psycopg prepare a statement it has run five times, so
-# PostgreSQL parses and plans the pipeline's few dozen statement shapes once per connection.
+# Server-side parameter binding lets psycopg prepare a statement it has run
+# DATABASE_PREPARE_THRESHOLD times, so PostgreSQL parses and plans the pipeline's few dozen
+# statement shapes once per connection. Django turns psycopg's preparing off unless OPTIONS
+# names a threshold: binding alone prepares nothing.
 DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
     "DATABASE_SERVER_SIDE_BINDING", default=False
 )
+if DATABASES["default"]["OPTIONS"]["server_side_binding"]:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int(
+        "DATABASE_PREPARE_THRESHOLD", default=5
+    )
 # DATABASE_URL points at PgBouncer in transaction mode ("pgbouncer"): each transaction may run on
 # another server connection, so nothing may outlive a statement's transaction. Server-side cursors
 # (.iterator()'s DECLARE) and prepared statements would; ordersite keeps no other session state

@@ -93,3 +93,37 @@ def test_an_unknown_pooler_is_refused_at_start_up():
     )
     assert out.returncode != 0
     assert "DATABASE_POOLER must be empty or 'pgbouncer'" in out.stderr
+
+
+def _prepared_after_six_runs(**env: str) -> int:
+    """How many statements PostgreSQL holds prepared for a connection that ran one six times."""
+    code = (
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    for n in range(6): c.execute('SELECT %s + 1', [n])\n"
+        "    c.execute('SELECT count(*) FROM pg_prepared_statements'); print(c.fetchone()[0])\n"
+    )
+    db = connection.settings_dict  # the test database, which exists
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
+        cwd=ROOT,
+        env=dict(os.environ, DJANGO_SETTINGS_MODULE="ordersite.settings", DATABASE_URL=url, **env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.django_db
+def test_server_side_binding_prepares_statements_unless_a_pooler_is_in_between():
+    """Django leaves psycopg's preparing off unless OPTIONS names a threshold: binding alone
+    would prepare nothing."""
+    assert _prepared_after_six_runs(DATABASE_SERVER_SIDE_BINDING="false") == 0
+    assert _prepared_after_six_runs(DATABASE_SERVER_SIDE_BINDING="true") >= 1
+    assert _settings_under(DATABASE_SERVER_SIDE_BINDING="true", DATABASE_POOLER="pgbouncer") == [
+        True,
+        None,
+    ]
