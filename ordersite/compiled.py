@@ -9,6 +9,7 @@ built the way Django's ModelIterable builds them.
 """
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -67,19 +68,32 @@ class CompiledRead(Generic[_M]):
     def _compile(self, args: tuple[Any, ...]) -> _Compiled:
         with self._lock:
             if self._compiled is None:
-                self._compiled = _compile(self._build(*args), args)
+                self._compiled = _compile(self._build, args)
             return self._compiled
 
 
-def _compile(queryset: QuerySet, args: tuple[Any, ...]) -> _Compiled:
+def moved(value: Any, index: int) -> Any:
+    """`value` moved by an amount of its own for argument `index`: compiling once more with every
+    argument moved tells which parameter is which, even where two arguments were equal."""
+    if isinstance(value, bool) or not isinstance(value, int | str | uuid.UUID):
+        raise ImproperlyConfigured(f"Compiled statements take ints, strings or UUIDs: {value!r}")
+    if isinstance(value, uuid.UUID):
+        return uuid.UUID(int=(value.int + index + 1) % 2**128)
+    return value + index + 1 if isinstance(value, int) else f"{value}{'-' * (index + 1)}"
+
+
+def _compile(build: Callable[..., QuerySet], args: tuple[Any, ...]) -> _Compiled:
+    queryset = build(*args)
     # Django's private state of a queryset, absent from the stubs.
     if queryset._prefetch_related_lookups or queryset._known_related_objects:  # type: ignore[attr-defined]
         raise ImproperlyConfigured("A CompiledRead cannot prefetch or carry known objects.")
     compiler = queryset.query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()
-    if list(params) != list(args):
+    other = tuple(moved(arg, index) for index, arg in enumerate(args))
+    other_sql, other_params = build(*other).query.get_compiler(using=queryset.db).as_sql()
+    if list(params) != list(args) or other_sql != sql or list(other_params) != list(other):
         raise ImproperlyConfigured(
-            f"A CompiledRead's parameters must be its arguments: {params!r} != {args!r}"
+            f"A CompiledRead's parameters must be its arguments, in order: {params!r} != {args!r}"
         )
     columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
     if compiler.annotation_col_map or not all(isinstance(c, Col) for c in columns):

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import F, Field, Model, Q, QuerySet, sql
 from django.db.models.constants import OnConflict
 
+from . import compiled
 from .errors import ConflictError
 
 _M = TypeVar("_M", bound=Model)
@@ -87,12 +88,12 @@ class CompiledUpdate:
     """guarded_update for a hot path, compiled once per process (as ordersite.compiled's reads):
     the ORM's building and compiling of a guarded UPDATE cost more CPU than running it, about
     1 ms per call in make bench's profile. `where(*args)` is the guard beside the row's pk,
-    `changes(*args)` the new values (the version moves as in guarded_update). `args` are ints
-    or strings, and the two must depend on them alone (no clock: a constant is kept). The first
-    call compiles the statement once more per argument, with that argument's value moved, to
-    learn which parameters are which argument and which are constants, and refuses a statement
-    whose text depends on a value (the ORM drops a guard whose value is out of its column's
-    range, for one)."""
+    `changes(*args)` the new values (the version moves as in guarded_update). `args` are ints,
+    strings or UUIDs, and the two must depend on them alone (no clock: a constant is kept).
+    The first call compiles the statement once more per argument, with that argument's value
+    moved, to learn which parameters are which argument and which are constants, and refuses a
+    statement whose text depends on a value (the ORM drops a guard whose value is out of its
+    column's range, for one)."""
 
     def __init__(
         self,
@@ -104,7 +105,7 @@ class CompiledUpdate:
         self.model, self._where, self._changes = model, where, changes
         self._compiled: tuple[str, list[tuple[bool, Any]]] | None = None
 
-    def __call__(self, pk: int, *args: int | str) -> bool:
+    def __call__(self, pk: int, *args: Any) -> bool:
         """Apply the change to row `pk` if the guard holds; say whether it did."""
         statement, sources = self._compiled or self._compile(args)
         values = (pk, *args)
@@ -113,14 +114,14 @@ class CompiledUpdate:
             cursor.execute(statement, params)
             return cursor.rowcount == 1
 
-    def _compile(self, args: tuple[int | str, ...]) -> tuple[str, list[tuple[bool, Any]]]:
+    def _compile(self, args: tuple[Any, ...]) -> tuple[str, list[tuple[bool, Any]]]:
         values = (0, *args)  # the pk's value does not matter
         statement, params = self._sql(values)
         sources: list[tuple[bool, Any]] = [(False, param) for param in params]
         for index, value in enumerate(values):
             # The same statement with this one value moved: the parameters that move with it
             # are that argument, whatever the others' values.
-            moved = (*values[:index], _moved(value), *values[index + 1 :])
+            moved = (*values[:index], compiled.moved(value, index), *values[index + 1 :])
             moved_statement, moved_params = self._sql(moved)
             changed = (
                 [n for n, param in enumerate(moved_params) if param != params[n]]
@@ -137,16 +138,10 @@ class CompiledUpdate:
         self._compiled = (statement, sources)
         return self._compiled
 
-    def _sql(self, values: tuple[int | str, ...]) -> tuple[str, tuple]:
+    def _sql(self, values: tuple[Any, ...]) -> tuple[str, tuple]:
         pk, *args = values
         queryset = self.model._default_manager.filter(Q(pk=pk) & self._where(*args))
         return update_sql(queryset, **_bump_version(self.model, self._changes(*args)))
-
-
-def _moved(value: int | str) -> int | str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ImproperlyConfigured(f"CompiledUpdate arguments are ints or strings, not {value!r}.")
-    return value + 1 if isinstance(value, int) else f"{value}-"
 
 
 def _bump_version(model: type[Model], changes: dict[str, Any]) -> dict[str, Any]:

@@ -100,3 +100,12 @@ def test_parameters_that_are_not_the_arguments_are_refused_at_the_first_call():
     counted = CompiledRead(lambda pk: Order.objects.filter(pk=pk).extra(select={"n": "1"}))
     with pytest.raises(ImproperlyConfigured, match="model columns only"):
         counted(1)
+
+
+def test_two_arguments_the_query_takes_in_another_order_are_refused_even_when_equal():
+    """Equal values at the first call cannot hide which parameter is which argument."""
+    swapped = CompiledRead(
+        lambda seq, pk: OrderEvent.objects.filter(order_id=pk).filter(seq=seq).order_by("id")
+    )
+    with pytest.raises(ImproperlyConfigured, match="in order"):
+        swapped(1, 1)

@@ -25,6 +25,16 @@ from ordersite.queues import Queue
 from ..conftest import ROOT, TEST_REDIS_URL, _free_ports, wait_for
 
 
+def test_replies_are_parsed_by_hiredis(settings):
+    """hiredis is in the lock for speed (README, Performance): redis-py uses it when installed."""
+    settings.REDIS_URL = TEST_REDIS_URL
+    connection = redis_factory.client().connection_pool.get_connection()
+    try:
+        assert type(connection._parser).__name__ == "_HiredisParser"
+    finally:
+        redis_factory.client().connection_pool.release(connection)
+
+
 def test_one_client_and_pool_per_url_and_options(settings):
     settings.REDIS_URL = TEST_REDIS_URL
     shared = redis_factory.client()
