@@ -2,9 +2,12 @@
 kill the worker (ordersite/kombu_fixes.py): seen as "Unrecoverable error" in the redis-restart
 chaos run, when a worker held unacknowledged messages as Redis went away."""
 
+import time
+
 import kombu
 import pytest
 
+from ordersite import kombu_fixes
 from ordersite.celery import app  # noqa: F401  (loading the app applies the fix)
 
 from ..conftest import TEST_REDIS_URL
@@ -54,3 +57,43 @@ def test_a_channel_builds_one_redis_client_per_connection_pool_not_one_per_publi
         assert channel._create_client() is not client
         assert channel._create_client().connection_pool is channel.pool
         assert channel._create_client(asynchronous=True) is not channel._create_client()
+
+
+def _received(channel, queue: str) -> list:
+    bodies = []
+    while (message := channel.basic_get(queue, no_ack=True)) is not None:
+        bodies.append(message.payload)
+    return bodies
+
+
+def test_a_channel_keeps_an_exchanges_bindings_briefly_instead_of_reading_them_per_message(
+    monkeypatch,
+):
+    """The bindings read for one publish route the next ones for BINDINGS_TTL_SECONDS, even if
+    Redis lost them meanwhile (a restart); then they are read again, and a bind made on the
+    channel is seen at once."""
+    monkeypatch.setattr(kombu_fixes, "BINDINGS_TTL_SECONDS", 0.2)
+    exchange = kombu.Exchange("kombu-fix-topic", type="topic")
+    queue = kombu.Queue("kombu-fix-topic-q", exchange, routing_key="fix.q")
+    other = kombu.Queue("kombu-fix-topic-other", exchange, routing_key="fix.#")
+    with kombu.Connection(TEST_REDIS_URL) as connection:
+        channel = connection.channel()
+        producer = kombu.Producer(channel, exchange=exchange)
+        bindings = channel.keyprefix_queue % exchange.name
+        try:
+            producer.publish({"n": 1}, routing_key="fix.q", declare=[queue])
+            channel.client.delete(bindings)  # as a restarted Redis leaves it
+            producer.publish({"n": 2}, routing_key="fix.q")
+            assert _received(channel, queue.name) == [{"n": 1}, {"n": 2}]
+
+            time.sleep(0.3)  # kept no longer: read again, and kombu finds no binding
+            producer.publish({"n": 3}, routing_key="fix.q")
+            assert _received(channel, queue.name) == []
+
+            other(channel).declare()  # a bind made on this channel is seen at once
+            producer.publish({"n": 4}, routing_key="fix.q")
+            assert _received(channel, other.name) == [{"n": 4}]
+        finally:
+            queue(channel).delete()
+            other(channel).delete()
+            channel.client.delete(bindings)
