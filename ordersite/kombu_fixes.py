@@ -43,7 +43,7 @@ _restore_unacked = kombu_redis.QoS.restore_unacked
 _create_client = kombu_redis.Channel._create_client  # type: ignore[attr-defined]
 _get_table = kombu_redis.Channel.get_table
 _queue_bind = kombu_redis.Channel._queue_bind  # type: ignore[attr-defined]
-_delete = kombu_redis.Channel._delete  # type: ignore[attr-defined]
+_delete = kombu_redis.Channel._delete
 
 # How long a channel trusts the bindings it read (a second: about one SMEMBERS a second per
 # publishing process instead of one per message).
@@ -121,4 +121,4 @@ def apply() -> None:
     kombu_redis.Channel._create_client = _create_client_once_per_pool  # type: ignore[attr-defined]
     kombu_redis.Channel.get_table = _get_table_kept_briefly  # type: ignore[method-assign]
     kombu_redis.Channel._queue_bind = _queue_bind_and_forget  # type: ignore[attr-defined]
-    kombu_redis.Channel._delete = _delete_and_forget  # type: ignore[attr-defined]
+    kombu_redis.Channel._delete = _delete_and_forget  # type: ignore[method-assign,assignment]
