@@ -22,11 +22,14 @@ lookup and acknowledgement (`conn_or_acquire`), and a client's constructor is co
 connection pool, so one is kept per channel and pool, and a new one is built when the pool is.
 
 Another: every publish to a topic or direct exchange read the exchange's bindings from Redis
-(an SMEMBERS per message, 2 % of the workers' CPU in py-spy). A channel now keeps what it read for
+(an SMEMBERS per message, 2 % of the workers' CPU in py-spy). For the pipeline's exchange, whose
+bindings are its fixed queues (ordersite/queues.py), a channel now keeps what it read for
 BINDINGS_TTL_SECONDS: a binding made or removed by another process is seen within that time (a
 publish racing an unbind can go either way in kombu too), one made or removed on this channel at
-once, and an empty table is never kept. If Redis restarts and loses the bindings, a kept table
-still routes to the queue (kombu alone drops such a message until a worker binds again).
+once, and an empty table is never kept. Other exchanges are read per message as before: Celery's
+remote-control replies are bound per request, by the process that asks. If Redis restarts and
+loses the bindings, a kept table still routes to the queue (kombu alone drops such a message until
+a worker binds again).
 """
 
 import logging
@@ -35,6 +38,8 @@ from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
+
+from .queues import EXCHANGE
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ _delete = kombu_redis.Channel._delete
 # How long a channel trusts the bindings it read (a second: about one SMEMBERS a second per
 # publishing process instead of one per message).
 BINDINGS_TTL_SECONDS = 1.0
+KEPT_EXCHANGES = frozenset({EXCHANGE})
 
 
 def _detached(channel: Any) -> bool:
@@ -87,7 +93,10 @@ def _create_client_once_per_pool(self: kombu_redis.Channel, asynchronous: bool =
 
 
 def _get_table_kept_briefly(self: kombu_redis.Channel, exchange: str) -> list:
-    """The exchange's bindings, read from Redis at most once per BINDINGS_TTL_SECONDS."""
+    """The exchange's bindings, read from Redis at most once per BINDINGS_TTL_SECONDS for the
+    exchanges in KEPT_EXCHANGES."""
+    if exchange not in KEPT_EXCHANGES:
+        return _get_table(self, exchange)
     kept = self.__dict__.setdefault("_ordersite_tables", {})
     now = time.monotonic()
     entry = kept.get(exchange)

@@ -73,6 +73,7 @@ def test_a_channel_keeps_an_exchanges_bindings_briefly_instead_of_reading_them_p
     Redis lost them meanwhile (a restart); then they are read again, and a bind made on the
     channel is seen at once."""
     monkeypatch.setattr(kombu_fixes, "BINDINGS_TTL_SECONDS", 0.2)
+    monkeypatch.setattr(kombu_fixes, "KEPT_EXCHANGES", frozenset({"kombu-fix-topic"}))
     exchange = kombu.Exchange("kombu-fix-topic", type="topic")
     queue = kombu.Queue("kombu-fix-topic-q", exchange, routing_key="fix.q")
     other = kombu.Queue("kombu-fix-topic-other", exchange, routing_key="fix.#")
@@ -97,3 +98,24 @@ def test_a_channel_keeps_an_exchanges_bindings_briefly_instead_of_reading_them_p
             queue(channel).delete()
             other(channel).delete()
             channel.client.delete(bindings)
+
+
+def test_other_exchanges_bindings_are_read_per_message():
+    """Celery's remote-control replies go through an exchange each asking process binds a queue
+    of its own to: a publisher must see a binding made a moment ago elsewhere."""
+    exchange = kombu.Exchange("kombu-fix-replies", type="direct")
+    first = kombu.Queue("kombu-fix-reply-1", exchange, routing_key="reply-1")
+    second = kombu.Queue("kombu-fix-reply-2", exchange, routing_key="reply-2")
+    with kombu.Connection(TEST_REDIS_URL) as publisher, kombu.Connection(TEST_REDIS_URL) as asker:
+        channel, asking = publisher.channel(), asker.channel()
+        producer = kombu.Producer(channel, exchange=exchange)
+        try:
+            first(asking).declare()
+            producer.publish({"n": 1}, routing_key="reply-1")
+            second(asking).declare()  # bound by another connection, just now
+            producer.publish({"n": 2}, routing_key="reply-2")
+            assert _received(asking, second.name) == [{"n": 2}]
+        finally:
+            first(asking).delete()
+            second(asking).delete()
+            asking.client.delete(asking.keyprefix_queue % exchange.name)
