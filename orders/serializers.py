@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ordersite.serializer_fields import FieldsBuiltOnce
+
 from . import visibility
 from .models import Order, OrderItem
 from .states import EventKind, OrderStatus
@@ -137,7 +139,7 @@ class ForCallerMixin:
         return visibility.order_for(user=getattr(request, "user", None), body=body)
 
 
-class OrderStatusOutput(ForCallerMixin, serializers.Serializer):
+class OrderStatusOutput(FieldsBuiltOnce, ForCallerMixin, serializers.Serializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
     status_reason = serializers.CharField(
@@ -146,7 +148,7 @@ class OrderStatusOutput(ForCallerMixin, serializers.Serializer):
     )
 
 
-class OrderItemOutput(serializers.ModelSerializer):
+class OrderItemOutput(FieldsBuiltOnce, serializers.ModelSerializer):
     product_id = serializers.CharField(source="sku", read_only=True)
     line_total_cents = serializers.IntegerField(read_only=True)
 
@@ -167,7 +169,7 @@ class OrderLinksOutput(serializers.Serializer):
     refunds = serializers.URLField(read_only=True)
 
 
-class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
+class OrderOutput(FieldsBuiltOnce, ForCallerMixin, serializers.ModelSerializer):
     order_id = serializers.UUIDField(source="public_id", read_only=True)
     customer_id = serializers.CharField(source="customer.username", read_only=True)
     items = OrderItemOutput(many=True, read_only=True)
@@ -232,7 +234,7 @@ class OrderOutput(ForCallerMixin, serializers.ModelSerializer):
         }
 
 
-class OrderEventOutput(serializers.Serializer):
+class OrderEventOutput(FieldsBuiltOnce, serializers.Serializer):
     """One timeline entry, as orders/visibility.py projects it for the caller: customers get a
     fixed message and whitelisted data per kind, and never see some kinds; staff the full record."""
 

@@ -1,0 +1,61 @@
+"""Serializer fields built once per class (ordersite/serializer_fields.py) answer exactly as DRF's
+fields built per instance do, and no two serializers share a bound field."""
+
+import pytest
+from django.db import transaction
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from orders.models import Order
+from orders.serializers import OrderEventOutput, OrderOutput, OrderStatusOutput
+from orders.services import record_event
+from orders.states import EventKind
+from ordersite.serializer_fields import FieldsBuiltOnce
+
+from ..factories import OrderFactory, ProductFactory
+
+
+def _built_per_instance(serializer: type) -> type:
+    """The same serializer with DRF's own get_fields, as it was before the mixin."""
+
+    def get_fields(self):
+        return super(FieldsBuiltOnce, self).get_fields()
+
+    return type(f"PerInstance{serializer.__name__}", (serializer,), {"get_fields": get_fields})
+
+
+def _request(user) -> Request:
+    request = Request(APIRequestFactory().get("/api/v1/orders/"))
+    request.user = user
+    return request
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["customer", "staff"])
+def test_an_order_answers_as_with_fields_built_per_instance(who, customer, staff):
+    order = OrderFactory(customer=customer, lines=[(ProductFactory(), 2), (ProductFactory(), 1)])
+    order = Order.objects.select_related("customer").prefetch_related("items").get(pk=order.pk)
+    context = {"request": _request(customer if who == "customer" else staff)}
+    for serializer in (OrderOutput, OrderStatusOutput):
+        expected = _built_per_instance(serializer)(order, context=context).data
+        assert serializer(order, context=context).data == expected
+        assert serializer(order, context=context).data == expected  # and again, from the copies
+    with transaction.atomic():
+        record_event(order, EventKind.ORDER_CANCELLED, actor="test", reason="Changed my mind.")
+    events = list(order.events.all())
+    assert events
+    many = {"many": True, "context": context}
+    assert (
+        OrderEventOutput(events, **many).data
+        == _built_per_instance(OrderEventOutput)(events, **many).data
+    )
+
+
+def test_each_serializer_binds_fields_of_its_own():
+    first, second = OrderOutput(), OrderOutput()
+    for name in ("order_id", "status", "items", "url"):
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first
+        assert second.fields[name].parent is second
+    assert first.fields["items"].child is not second.fields["items"].child
+    assert list(first.fields) == list(_built_per_instance(OrderOutput)().fields)
