@@ -29,6 +29,7 @@ from django.conf import settings
 from kombu.exceptions import ChannelError, OperationalError
 
 from . import worker_heartbeat
+from .thread_pool import ResizableThreadPool
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +137,14 @@ def _child_pids() -> list[int]:
     return pids
 
 
-def slot_memory_mb() -> float:
+def slot_memory_mb(*, threads: bool = False) -> float:
     """What one more pool slot costs: AUTOSCALE_SLOT_MEMORY_MB if set; else the mean RSS of the
-    pool's child processes (prefork), or THREAD_SLOT_MB for a pool of threads."""
+    pool's child processes (prefork), or THREAD_SLOT_MB for a pool of threads (which has no
+    child processes to look for: /proc is not read every sample for nothing)."""
     if settings.AUTOSCALE_SLOT_MEMORY_MB > 0:
         return settings.AUTOSCALE_SLOT_MEMORY_MB
+    if threads:
+        return THREAD_SLOT_MB
     sizes = [mb for pid in _child_pids() if (mb := _rss_mb(pid)) is not None]
     return sum(sizes) / len(sizes) if sizes else THREAD_SLOT_MB
 
@@ -164,6 +168,9 @@ class BacklogAutoscaler(Autoscaler):
 
     # --- deciding (the event loop's thread, or Celery's autoscaler thread) ---------------------
     def _maybe_scale(self, req: Any = None) -> bool:
+        """Called for every message received (`req`) and every AUTOSCALE_INTERVAL_SECONDS. Every
+        call records the demand; a message can only grow the pool, and the rest (shrinking, new
+        bounds) waits for the next interval, so a message never scans the cooldown's demands."""
         self._start_sampler()
         now = time.monotonic()
         self.demands.append(
@@ -172,6 +179,8 @@ class BacklogAutoscaler(Autoscaler):
         while self.demands and now - self.demands[0].at > self.cooldown:
             self.demands.popleft()
         current = self.processes
+        if req is not None and self.demands[-1].slots <= current:
+            return False
         target = target_pool_size(
             current=current,
             minimum=self.min_concurrency,
@@ -240,7 +249,7 @@ class BacklogAutoscaler(Autoscaler):
                 per_cpu=settings.AUTOSCALE_PROCESSES_PER_CPU,
                 available_mb=_meminfo_available_mb(),
                 reserve_mb=settings.AUTOSCALE_MEMORY_RESERVE_MB,
-                slot_mb=slot_memory_mb(),
+                slot_mb=slot_memory_mb(threads=isinstance(self.pool, ResizableThreadPool)),
                 current=self.processes,
             )
             time.sleep(self.keepalive)

@@ -2,8 +2,10 @@
 backlog at once, cap by the host, shrink only after the cooldown, never thrash."""
 
 import itertools
+import threading
 
-from ordersite.autoscale import Demand, host_capacity, target_pool_size
+from ordersite.autoscale import BacklogAutoscaler, Demand, host_capacity, target_pool_size
+from ordersite.thread_pool import ResizableThreadPool
 
 COOLDOWN = 30.0
 
@@ -135,3 +137,25 @@ def test_host_capacity_stops_growth_when_memory_runs_short():
         host_capacity(cpus=8, per_cpu=4, available_mb=300, reserve_mb=512, slot_mb=100, current=4)
         == 4
     )
+
+
+def test_a_message_only_grows_the_pool_and_the_interval_shrinks_it():
+    """Every message received asks the autoscaler; only growth is decided there, so a message
+    costs no scan of the cooldown's demands. Shrinking waits for the interval's call."""
+    pool = ResizableThreadPool(limit=1)
+    pool.on_start()
+    try:
+        scaler = BacklogAutoscaler(pool, 4, 1, worker=None)
+        scaler._sampler = threading.current_thread()  # no broker here: the backlog is set below
+        scaler.watching_since -= 2 * scaler.cooldown
+        scaler.backlog = 3
+        assert scaler._maybe_scale(req=object()) is True
+        assert scaler.processes == 3
+        scaler.backlog = 0
+        scaler.demands.clear()  # the busy moment is over
+        assert scaler._maybe_scale(req=object()) is False
+        assert scaler.processes == 3
+        assert scaler._maybe_scale() is True  # the interval's call
+        assert scaler.processes == 1
+    finally:
+        pool.on_stop()
