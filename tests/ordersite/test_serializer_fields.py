@@ -59,3 +59,9 @@ def test_each_serializer_binds_fields_of_its_own():
         assert second.fields[name].parent is second
     assert first.fields["items"].child is not second.fields["items"].child
     assert list(first.fields) == list(_built_per_instance(OrderOutput)().fields)
+
+
+def test_a_dict_fields_child_is_its_own():
+    first, second = OrderEventOutput(), OrderEventOutput()
+    assert first.fields["data"] is not second.fields["data"]
+    assert first.fields["data"].child.parent is first.fields["data"]
