@@ -3,16 +3,28 @@ fields built per instance do, and no two serializers share a bound field."""
 
 import pytest
 from django.db import transaction
+from django.urls import reverse, set_script_prefix
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from orders.models import Order
-from orders.serializers import OrderEventOutput, OrderOutput, OrderStatusOutput
+from orders.serializers import OrderEventOutput, OrderOutput, OrderStatusOutput, _order_path
 from orders.services import record_event
 from orders.states import EventKind
 from ordersite.serializer_fields import FieldsBuiltOnce
 
 from ..factories import OrderFactory, ProductFactory
+
+ORDER_LINKS = (
+    "order-detail",
+    "order-status",
+    "order-events",
+    "order-cancel",
+    "order-ship",
+    "order-deliver",
+    "order-returns",
+    "order-refunds",
+)
 
 
 def _built_per_instance(serializer: type) -> type:
@@ -65,3 +77,16 @@ def test_a_dict_fields_child_is_its_own():
     first, second = OrderEventOutput(), OrderEventOutput()
     assert first.fields["data"] is not second.fields["data"]
     assert first.fields["data"].child.parent is first.fields["data"]
+
+
+@pytest.mark.parametrize("prefix", ["/", "/shop/"])
+def test_an_orders_links_are_the_paths_reverse_gives(prefix):
+    order_id = "1f0e2d3c-4b5a-4968-8776-655443322110"
+    set_script_prefix(prefix)
+    try:
+        for name in ORDER_LINKS:
+            expected = reverse(name, kwargs={"order_id": order_id})
+            assert _order_path(name, order_id) == expected
+            assert expected.startswith(f"{prefix}api/")
+    finally:
+        set_script_prefix("/")
