@@ -29,7 +29,7 @@ publish racing an unbind can go either way in kombu too), one made or removed on
 once, and an empty table is never kept. Other exchanges are read per message as before: Celery's
 remote-control replies are bound per request, by the process that asks. If Redis restarts and
 loses the bindings, a kept table still routes to the queue (kombu alone drops such a message until
-a worker binds again).
+the queue is declared again).
 """
 
 import logging
