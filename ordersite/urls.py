@@ -27,5 +27,5 @@ urlpatterns = [
     path("api/v1/health/ready", ReadinessView.as_view(), name="health-ready"),
     path("", include("orders.urls_live")),
 ]
-if settings.SANDBOXES_ENABLED:  # the test doubles, only where installed (ordersite/settings.py)
+if settings.SANDBOXES_ENABLED:  # the test doubles, only where installed (settings/pipeline.py)
     urlpatterns.insert(0, path("admin/faults/", include("sandboxes.urls")))

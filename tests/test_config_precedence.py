@@ -1,5 +1,5 @@
 """The real environment wins over `.env`, which wins over the defaults: for the processes `make run`
-starts under honcho, and for manage.py, celery and gunicorn reading ordersite/settings.py.
+starts under honcho, and for manage.py, celery and gunicorn reading ordersite/settings/.
 
 Each test runs real processes in a directory of its own, with a `.env` written there, so a
 developer's own `.env` is never touched."""
@@ -96,7 +96,7 @@ def test_make_run_processes_see_the_environment_over_dotenv_over_defaults(tmp_pa
 
 
 def _project_copy(tmp_path: Path, dotenv: str) -> Path:
-    """manage.py and the ordersite package (settings.py reads the .env beside it) in a folder of
+    """manage.py and the ordersite package (its settings read the .env beside it) in a folder of
     their own; the apps still come from the repository through PYTHONPATH."""
     app = tmp_path / "app"
     shutil.copytree(

@@ -121,7 +121,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image(path):
     [
         ".env.example",
         "manage.py",
-        "ordersite/settings.py",
+        "ordersite/settings/framework.py",
         "ordersite/flowerconfig.py",
         "requirements.lock",
     ],
