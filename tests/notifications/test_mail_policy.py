@@ -45,6 +45,15 @@ def test_every_header_folds_as_compat32_folds_it(linesep):
             assert ours.fold(name, value) == stdlib.fold(name, value), (name, value)
 
 
+def test_a_plain_one_line_header_takes_the_short_way():
+    """The saving itself: such a header never reaches compat32's folding."""
+    assert PLAIN_HEADERS_AS_IS._as_is("Subject", "Your order is confirmed") == (
+        "Subject: Your order is confirmed\n"
+    )
+    assert PLAIN_HEADERS_AS_IS._as_is("Subject", "Größe") is None
+    assert PLAIN_HEADERS_AS_IS._as_is("Subject", "x" * 80) is None
+
+
 def _mail(cls: type, subject: str) -> bytes:
     message = cls(
         subject=subject,

@@ -8,7 +8,13 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from orders.models import Order
-from orders.serializers import OrderEventOutput, OrderOutput, OrderStatusOutput, _order_path
+from orders.serializers import (
+    OrderEventOutput,
+    OrderOutput,
+    OrderStatusOutput,
+    _order_path,
+    _order_path_template,
+)
 from orders.services import record_event
 from orders.states import EventKind
 from ordersite.serializer_fields import FieldsBuiltOnce
@@ -70,6 +76,11 @@ def test_each_serializer_binds_fields_of_its_own():
         assert first.fields[name].parent is first
         assert second.fields[name].parent is second
     assert first.fields["items"].child is not second.fields["items"].child
+    # ... copied from the class's fields, built once, never bound themselves
+    templates = OrderOutput.__dict__["_fields_built_once"]
+    assert type(first.fields["status"]) is type(templates["status"])
+    assert first.fields["status"] is not templates["status"]
+    assert getattr(templates["status"], "field_name", None) is None
     assert list(first.fields) == list(_built_per_instance(OrderOutput)().fields)
 
 
@@ -84,6 +95,10 @@ def test_an_orders_links_are_the_paths_reverse_gives(prefix):
     order_id = "1f0e2d3c-4b5a-4968-8776-655443322110"
     set_script_prefix(prefix)
     try:
+        _order_path("order-detail", order_id)
+        hits = _order_path_template.cache_info().hits
+        _order_path("order-detail", order_id)
+        assert _order_path_template.cache_info().hits == hits + 1  # reversed once, then reused
         for name in ORDER_LINKS:
             expected = reverse(name, kwargs={"order_id": order_id})
             assert _order_path(name, order_id) == expected
