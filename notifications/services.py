@@ -18,7 +18,6 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from celery import signature
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from orders import selectors as order_selectors
 from orders import visibility
-from orders.pipeline import send_on_commit
+from orders.pipeline import send_on_commit, task_signature
 from orders.services import record_event
 from orders.states import EventKind, OrderStatus
 from ordersite import logs, mail
@@ -260,7 +259,7 @@ def resend_lost_notifications() -> int:
         if (kind, status) in NOTIFY:
             order_id = str(public_id)
             args = (notification_id(order_id=order_id, seq=seq), order_id, str(seq))
-            signature(SEND_NOTIFICATION, args=args).apply_async()
+            task_signature(SEND_NOTIFICATION, *args).apply_async()
             resent += 1
     if resent:
         logger.warning("re-sent %d notification(s) whose task was lost", resent)

@@ -9,6 +9,7 @@ from celery import Celery, concurrency
 from celery.signals import setup_logging, task_postrun
 
 from . import kombu_fixes
+from .celery_settings import CelerySettings
 from .db_connections import close_broken_connections
 from .logs import configure_worker_logging
 from .worker_heartbeat import WorkerHeartbeat
@@ -21,7 +22,8 @@ kombu_fixes.apply()
 concurrency.ALIASES["threads"] = "ordersite.thread_pool:ResizableThreadPool"  # type: ignore[attr-defined]
 
 app = Celery("ordersite")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+# Django's CELERY_* settings, read from a dict, not LazySettings (ordersite/celery_settings.py).
+app.config_from_object(CelerySettings(), namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["consumer"].add(WorkerHeartbeat)
 setup_logging.connect(configure_worker_logging)

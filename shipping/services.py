@@ -4,7 +4,6 @@ cancelled while the carrier answered."""
 import logging
 from typing import TYPE_CHECKING
 
-from celery import signature
 from django.db import transaction
 from django.db.models import Q
 
@@ -18,6 +17,7 @@ from orders.pipeline import (
     pipeline_chain,
     send_on_commit,
     step_key,
+    task_signature,
 )
 from orders.states import COMPENSABLE, EventKind, OrderStatus
 from orders.steps import CANCEL_STRAY_BOOKING
@@ -170,7 +170,7 @@ def _note_unknown_outcome(order: "Order", carrier: str, exc: Exception) -> None:
     # Read after the event committed: a shipping transaction that committed first is seen here,
     # and one that commits later sees the event (both write the order row, so they serialise).
     if order_selectors.order_for_step(order_id=order_id).status not in SHIPPABLE:
-        signature(CANCEL_STRAY_BOOKING, args=(order_id, carrier)).apply_async()
+        task_signature(CANCEL_STRAY_BOOKING, order_id, carrier).apply_async()
 
 
 def _stray_carriers(order: "Order", *, shipped_with: str) -> list[str]:
