@@ -83,3 +83,20 @@ def test_an_order_is_looked_up_by_public_id_in_orders_selectors_only():
     assert not offenders, (
         "use orders.selectors.order_for_step or order_by_public_id:\n" + "\n".join(offenders)
     )
+
+
+def test_tasks_are_sent_by_name_through_task_signature():
+    """Every task the apps send by name is built by orders.pipeline.task_signature, which gives
+    Celery the arguments' text (a saving on each publish, tests/ordersite/test_publish_cost.py):
+    no other `signature(` call in the apps."""
+    offenders = []
+    for path, source in _sources():
+        for node in ast.walk(ast.parse(source)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "signature"
+                and path != Path("orders/pipeline.py")
+            ):
+                offenders.append(f"{path}:{node.lineno}")
+    assert not offenders, "send tasks with orders.pipeline.task_signature:\n" + "\n".join(offenders)
