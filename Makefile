@@ -77,11 +77,13 @@ bench: $(BIN)/.installed services
 	$(BIN)/python bench/load.py --runs 3 --label bench
 
 # Also: a hot product, 50 ms ± 20 ms gateways, a burst of 10,000 orders (time until every one
-# ended, none lost, memory before and after) and a million orders of history (~40 min).
+# ended, none lost, memory before and after), memory over 50,000 orders at 70 % of saturation
+# (RSS, Redis and stored results every 5,000) and a million orders of history (~80 min).
 bench-full: bench
 	$(BIN)/python bench/load.py --runs 3 --hot --label bench-hot
 	$(BIN)/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20 --label bench-latency
 	$(BIN)/python bench/load.py --runs 1 --burst-orders 10000 --label bench-burst
+	$(BIN)/python bench/load.py --runs 1 --memory-orders 50000 --label bench-memory
 	$(BIN)/python bench/growth.py --orders 1000000
 
 # Celery's autoscaler against ours (ordersite/autoscale.py) under a burst: each pool from MIN to

@@ -15,6 +15,7 @@ Prints a table and writes the figures as JSON under bench/results/. Medians over
 
     .venv/bin/python bench/load.py --runs 3            # make bench
     .venv/bin/python bench/load.py --runs 3 --latency-ms 50 --jitter-ms 20
+    .venv/bin/python bench/load.py --runs 1 --memory-orders 50000 --label bench-memory
 
 Only 127.0.0.1 is contacted; every process it starts is stopped by PID when it ends.
 """
@@ -251,10 +252,41 @@ class Bench:
             **self._costs(before, after, outcome["completed"]),
         }
 
+    def _memory_reading(self, orders: int) -> dict:
+        from django_celery_results.models import TaskResult
+
+        reading = {
+            "orders": orders,
+            "rss_mb": {k: round(v, 1) for k, v in self.stack.rss_mb().items()},
+            "redis_used_mb": round(self.redis.info("memory")["used_memory"] / 2**20, 1),
+            "result_rows": TaskResult.objects.count(),
+        }
+        print("  memory " + json.dumps(reading), flush=True)
+        return reading
+
+    def memory(self, orders: int, rate: float, parts: int) -> dict:
+        """`orders` orders open-loop at `rate`, in `parts` equal parts, each drained; after each,
+        every process's RSS, Redis's memory and the stored results: growth shows as a trend
+        over the whole run, not as one pair of readings."""
+        seconds = orders / parts / rate
+        trend = [self._memory_reading(0)]
+        steps = []
+        for part in range(1, parts + 1):
+            steps.append(self._print(self.step(rate, seconds)))
+            trend.append(self._memory_reading(round(part * rate * seconds)))
+        return {"rate": rate, "parts": parts, "trend": trend, "steps": steps}
+
     def run(self) -> dict:
         a = self.args
         if a.burst_orders:
             return {"burst_orders": self._print_burst(self.burst(a.burst_orders))}
+        if a.memory_orders:  # at --rates' first, or at 70 % of the saturation a burst finds
+            rate = (
+                a.rates[0]
+                if a.rates
+                else round(0.7 * self.ours_burst(a.burst_seconds)["completed_per_s"], 1)
+            )
+            return {"memory": self.memory(a.memory_orders, rate, a.memory_parts)}
         if a.steps_only:  # A/B comparisons: only our open-loop steps at --rates
             return {"steps": [self._print(self.step(rate, a.step_seconds)) for rate in a.rates]}
         result: dict = {"floors": {}}
@@ -308,6 +340,13 @@ def main() -> None:
         "--steps-only", action="store_true", help="skip floors and burst; needs --rates"
     )
     parser.add_argument(
+        "--memory-orders",
+        type=int,
+        default=0,
+        help="only memory: this many orders open-loop at --rates' first (or 70%% of saturation)",
+    )
+    parser.add_argument("--memory-parts", type=int, default=10, help="readings over the run")
+    parser.add_argument(
         "--env", nargs="*", default=[], help="NAME=value for every process (A/B of settings)"
     )
     args = parser.parse_args()
@@ -340,7 +379,9 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "args": vars(args),
-        "summary": summary(runs) if not (args.steps_only or args.burst_orders) else {},
+        "summary": summary(runs)
+        if not (args.steps_only or args.burst_orders or args.memory_orders)
+        else {},
         "rss_mb_at_end": rss,
         "runs": runs,
     }

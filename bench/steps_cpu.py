@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     stack = Stack(roles=("sandbox",))
-    stack.start()
     try:
+        stack.start()  # inside the try: a start that fails still stops what it started
         os.environ.update(stack.env)
         os.environ["DJANGO_SETTINGS_MODULE"] = "ordersite.settings"
         import django
