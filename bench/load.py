@@ -36,6 +36,9 @@ from bench.loadgen import Client, Sample, closed_loop, open_loop, percentile  # 
 from bench.report import format_step, summary  # noqa: E402
 from bench.workload import Workload  # noqa: E402
 
+# kombu's Redis transport keeps priority p (1..9) of a queue in "<queue>\x06\x16<p>".
+_PRIORITY_SUFFIXES = tuple(f"\x06\x16{p}" for p in range(1, 10))
+
 
 class Bench:
     def __init__(self, stack: Stack, args: argparse.Namespace) -> None:
@@ -61,6 +64,30 @@ class Bench:
             "pg": self.stack.pg_counters(),
             "redis": self.stack.redis_commands(),
         }
+
+    def _wait_quiet(self, timeout: float | None = None) -> bool:
+        """Until no message waits in a queue or in a worker's hands (twice in a row, 0.2 s
+        apart), at most --drain-seconds; False if that ran out. Each measurement starts on a quiet
+        stack and ends when the work it caused is done (an order is completed before its
+        shipment mail is sent): no reading is charged with another's leftovers, and no order's
+        own mails are left out of its cost. `timeout` defaults to --drain-seconds."""
+        from ordersite.queues import Queue
+
+        # kombu's Redis keys: a queue's list (and one per priority), the unacknowledged hash.
+        keys = [f"{q.value}{suffix}" for q in Queue for suffix in ("", *_PRIORITY_SUFFIXES)]
+        deadline = time.monotonic() + (timeout or self.args.drain_seconds)
+        quiet = 0
+        while quiet < 2:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.llen(key)
+            pipe.hlen("unacked")
+            quiet = quiet + 1 if not any(pipe.execute()) else 0
+            if time.monotonic() > deadline:
+                print("  (the queues did not go quiet in time)", flush=True)
+                return False
+            time.sleep(0.2)
+        return True
 
     @staticmethod
     def _costs(before: dict, after: dict, completed: int) -> dict:
@@ -119,11 +146,13 @@ class Bench:
         }
 
     def step(self, rate: float, seconds: float) -> dict:
-        """Our orders, open-loop at `rate` for `seconds`, then drained."""
+        """Our orders, open-loop at `rate` for `seconds`, then drained (their mails too)."""
+        self._wait_quiet()
         before = self._readings()
         samples = open_loop(rate, seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
         self._wait_orders(ids, timeout=self.args.drain_seconds)
+        self._wait_quiet()
         after = self._readings()
         outcome = self._order_outcomes(samples)
         api = [(s.done - s.intended) * 1000 for s in samples]
@@ -158,10 +187,12 @@ class Bench:
 
     def ours_burst(self, seconds: float) -> dict:
         """Saturation: as many orders as the API takes for `seconds`, then time to finish them."""
+        self._wait_quiet()
         before = self._readings()
         samples = closed_loop(seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
         self._wait_orders(ids, timeout=self.args.drain_seconds * 3)
+        self._wait_quiet()
         after = self._readings()
         outcome = self._order_outcomes(samples)
         elapsed = outcome["last_completed"] - samples[0].intended
@@ -180,6 +211,7 @@ class Bench:
         return time.time()
 
     def floor_trivial_post(self, seconds: float) -> dict:
+        self._wait_quiet()
         before = self._readings()
         samples = closed_loop(seconds, self.workload.trivial_post)
         after = self._readings()
@@ -193,6 +225,7 @@ class Bench:
     def floor_noop_chain(self, count: int) -> dict:
         from bench.floor import noop_chain
 
+        self._wait_quiet()
         self.redis.set("bench:floor:done", 0)
         before = self._readings()
         for i in range(count):
@@ -211,6 +244,7 @@ class Bench:
         }
 
     def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
+        self._wait_quiet()
         self.redis.set("bench:floor:done", 0)
         before = self._readings()
         send = self.workload.minimal_order
@@ -229,12 +263,14 @@ class Bench:
     def burst(self, orders: int) -> dict:
         """`orders` orders as fast as the API takes them; then how long until every one ended,
         how many were lost, and what each process's memory did meanwhile."""
+        self._wait_quiet()
         rss_before = self.stack.rss_mb()
         before = self._readings()
         samples = closed_loop(float(10**6), self.workload.order, threads=32, count=orders)
         accepted_at = time.time()
         ids = [s.order_id for s in samples if s.status == 201]
         ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
+        self._wait_quiet(timeout=max(600.0, orders / 5))
         after = self._readings()
         outcome = self._order_outcomes(samples)
         start = min(s.intended for s in samples)
