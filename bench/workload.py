@@ -42,7 +42,7 @@ class Workload:
         self.tokens = []
         for n in range(CUSTOMERS):
             # With an address, as a shop's customers have: each order's two mails are rendered
-            # and sent (make run's console backend), not skipped.
+            # and sent (make run's default backend), not skipped.
             user, _ = users.objects.update_or_create(
                 username=f"bench-{n}", defaults={"email": f"bench-{n}@example.com"}
             )

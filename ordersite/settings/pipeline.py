@@ -105,11 +105,12 @@ LIVE_CATCHUP_MARGIN_SECONDS = env.float("LIVE_CATCHUP_MARGIN_SECONDS", default=6
 
 # --- Customer notifications (notifications/) ------------------------------------------------------
 # Mails on confirmation, shipment, failure and cancellation (notifications/), sent by the
-# `notifications` queue's worker through Django's email framework. The console backend prints
-# them; SMTP needs "django.core.mail.backends.smtp.EmailBackend" and the EMAIL_HOST... below.
+# `notifications` queue's worker through Django's email framework. The default backend prints one
+# line per mail (ordersite/mail.py), "django.core.mail.backends.console.EmailBackend" whole mails;
+# SMTP needs "django.core.mail.backends.smtp.EmailBackend" and the EMAIL_HOST... below.
 NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=True)
 NOTIFICATION_MAX_RETRIES = env.int("NOTIFICATION_MAX_RETRIES", default=5)
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="ordersite.mail.ConsoleSummaryBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
