@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,6 +43,32 @@ def procfile() -> dict[str, str]:
 
 
 # --- CPU accounting --------------------------------------------------------------------------
+# kombu's Redis transport keeps priority p (1..9) of a queue in "<queue>\x06\x16<p>".
+_PRIORITY_SUFFIXES = tuple(f"\x06\x16{p}" for p in range(1, 10))
+
+
+def wait_quiet(client: Any, timeout: float) -> bool:
+    """Until no message waits in a pipeline queue or in a worker's hands on the broker `client`
+    (a Redis client) is connected to, twice in a row 0.2 s apart; False if `timeout` seconds ran
+    out first."""
+    from ordersite.queues import Queue
+
+    # kombu's Redis keys: a queue's list (and one per priority), the unacknowledged hash.
+    keys = [f"{q.value}{suffix}" for q in Queue for suffix in ("", *_PRIORITY_SUFFIXES)]
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.llen(key)
+        pipe.hlen("unacked")
+        quiet = quiet + 1 if not any(pipe.execute()) else 0
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _stat(pid: int) -> tuple[int, float] | None:
     """(ppid, own + reaped children's CPU seconds) of a process, or None if it is gone."""
     try:

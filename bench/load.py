@@ -31,13 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Stack  # noqa: E402
+from bench.harness import Stack, wait_quiet  # noqa: E402
 from bench.loadgen import Client, Sample, closed_loop, open_loop, percentile  # noqa: E402
 from bench.report import format_step, summary  # noqa: E402
 from bench.workload import Workload  # noqa: E402
-
-# kombu's Redis transport keeps priority p (1..9) of a queue in "<queue>\x06\x16<p>".
-_PRIORITY_SUFFIXES = tuple(f"\x06\x16{p}" for p in range(1, 10))
 
 
 class Bench:
@@ -71,23 +68,10 @@ class Bench:
         stack and ends when the work it caused is done (an order is completed before its
         shipment mail is sent): no reading is charged with another's leftovers, and no order's
         own mails are left out of its cost. `timeout` defaults to --drain-seconds."""
-        from ordersite.queues import Queue
-
-        # kombu's Redis keys: a queue's list (and one per priority), the unacknowledged hash.
-        keys = [f"{q.value}{suffix}" for q in Queue for suffix in ("", *_PRIORITY_SUFFIXES)]
-        deadline = time.monotonic() + (timeout or self.args.drain_seconds)
-        quiet = 0
-        while quiet < 2:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in keys:
-                pipe.llen(key)
-            pipe.hlen("unacked")
-            quiet = quiet + 1 if not any(pipe.execute()) else 0
-            if time.monotonic() > deadline:
-                print("  (the queues did not go quiet in time)", flush=True)
-                return False
-            time.sleep(0.2)
-        return True
+        quiet = wait_quiet(self.redis, timeout or self.args.drain_seconds)
+        if not quiet:
+            print("  (the queues did not go quiet in time)", flush=True)
+        return quiet
 
     @staticmethod
     def _costs(before: dict, after: dict, completed: int) -> dict:
