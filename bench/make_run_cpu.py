@@ -1,8 +1,9 @@
 """CPU per order of a running `make run`, by process, its log relay (honcho) included.
 
 `make bench` starts make run's processes itself, each writing its log straight to a file, so it
-does not see what `make run` adds: honcho, which reads every line the processes print and relays
-it to the terminal. This measures `make run` as a user runs it. Start `make run`, then:
+does not see what `make run` adds: honcho (inside bin/run-procfile), which reads every line the
+processes print and relays it to the terminal. This measures `make run` as a user runs it.
+Start `make run`, then:
 
     .venv/bin/python bench/make_run_cpu.py --rate 20 --seconds 60 --runs 3
 
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from bench.workload import Workload
 
 ROLES = (  # the first pattern a process's command line contains names its role
-    ("honcho", "honcho (log relay)"),
+    ("bin/run-procfile", "honcho (log relay)"),  # honcho runs inside it (bin/run-procfile)
+    ("honcho", "honcho (log relay)"),  # `honcho start` run by hand, and its relay processes
     ("gunicorn", "web"),
     ("uvicorn", "live"),
     ("worker -Q ", "worker {queue}"),
@@ -60,21 +62,24 @@ def _role(cmdline: str) -> str | None:
     return None  # a shell honcho starts each line with: its CPU is its child's business
 
 
+def _is_manager(cmdline: str) -> bool:
+    return "bin/run-procfile" in cmdline or ("honcho" in cmdline and " start" in cmdline)
+
+
 def _make_run_root() -> int:
-    """The honcho started from this checkout (its working directory is the project's)."""
+    """The process manager started from this checkout (its working directory is the project's):
+    `make run`'s bin/run-procfile, or a `honcho start`."""
     for entry in os.listdir("/proc"):
-        if (
-            entry.isdigit()
-            and "honcho" in _cmdline(int(entry))
-            and " start" in _cmdline(int(entry))
-        ):
-            try:
-                if Path(f"/proc/{entry}/cwd").resolve() == ROOT:
-                    stat = _stat(int(entry))
-                    if stat and "honcho" not in _cmdline(stat[0]):
-                        return int(entry)
-            except OSError:
+        if not entry.isdigit() or not _is_manager(_cmdline(int(entry))):
+            continue
+        try:
+            if Path(f"/proc/{entry}/cwd").resolve() != ROOT:
                 continue
+        except OSError:
+            continue
+        stat = _stat(int(entry))
+        if stat and not _is_manager(_cmdline(stat[0])):  # the topmost, not one of its relays
+            return int(entry)
     raise SystemExit("no `make run` of this checkout is running: start it first")
 
 

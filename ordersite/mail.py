@@ -64,8 +64,8 @@ class ConsoleSummaryBackend(ConsoleBackend):
     """The default backend: each mail rendered to bytes as a mail server would take it, then one
     line on the console (To and Cc, never Bcc; subject, Message-ID, size) instead of Django's
     console backend's whole MIME text. That text was about 54 lines a mail, two mails an order,
-    and `make run`'s honcho relays every line: about 7 ms of CPU an order at 20 orders/s, a tenth
-    of the whole stack's (bench/make_run_cpu.py). EMAIL_BACKEND=django.core.mail.backends.
+    and `make run`'s honcho relays every line: 3.3 ms of its CPU an order at 20 orders/s, 5 % of
+    the whole stack's (bench/make_run_cpu.py). EMAIL_BACKEND=django.core.mail.backends.
     console.EmailBackend prints whole mails again."""
 
     def write_message(self, message: EmailMessage) -> None:
