@@ -69,7 +69,25 @@ def wait_quiet(client: Any, timeout: float) -> bool:
     return True
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
+def wait_orders_ended(ids: list[str], timeout: float) -> float:
+    """Until every order is terminal or parked (`pending_shipment`), or `timeout` seconds ran
+    out; returns the time it stopped waiting. Needs Django set up on the stack's database."""
+    from orders.models import Order
+    from orders.states import TERMINAL
+
+    waiting = set(ids)
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        ended = Order.objects.filter(public_id__in=list(waiting)[:5000]).filter(
+            status__in=[*TERMINAL, "pending_shipment"]
+        )
+        waiting -= {str(v) for v in ended.values_list("public_id", flat=True)}
+        if waiting:
+            time.sleep(0.2)
+    return time.time()
+
+
+def proc_stat(pid: int) -> tuple[int, float] | None:
     """(ppid, own + reaped children's CPU seconds) of a process, or None if it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -80,11 +98,11 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (utime + stime + cutime + cstime) / CLK_TCK
 
 
-def _children() -> dict[int, list[int]]:
+def process_tree() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            stat = _stat(int(entry))
+            stat = proc_stat(int(entry))
             if stat:
                 tree.setdefault(stat[0], []).append(int(entry))
     return tree
@@ -93,11 +111,11 @@ def _children() -> dict[int, list[int]]:
 def tree_cpu(root: int, tree: dict[int, list[int]] | None = None) -> float:
     """CPU seconds of `root` and every live descendant, plus what exited children used (a
     parent's cutime counts the children it reaped: autoscaled pools, PostgreSQL backends)."""
-    tree = tree if tree is not None else _children()
+    tree = tree if tree is not None else process_tree()
     total, stack = 0.0, [root]
     while stack:
         pid = stack.pop()
-        stat = _stat(pid)
+        stat = proc_stat(pid)
         if stat:
             total += stat[1]
         stack.extend(tree.get(pid, []))
@@ -105,7 +123,7 @@ def tree_cpu(root: int, tree: dict[int, list[int]] | None = None) -> float:
 
 
 def tree_rss_mb(root: int) -> float:
-    tree, total, stack = _children(), 0, [root]
+    tree, total, stack = process_tree(), 0, [root]
     while stack:
         pid = stack.pop()
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
@@ -255,7 +273,7 @@ class Stack:
     # --- readings ----------------------------------------------------------------------------
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far, by role: web, workers, beat+flower, sandboxes, redis, postgres."""
-        tree = _children()
+        tree = process_tree()
         by_role = {role: tree_cpu(proc.pid, tree) for role, proc in self.procs.items()}
         return {
             "web": by_role.get("web", 0.0),

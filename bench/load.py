@@ -31,13 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Stack, wait_quiet  # noqa: E402
+from bench.floor_load import FloorMeasurements  # noqa: E402
+from bench.harness import Stack, wait_orders_ended, wait_quiet  # noqa: E402
 from bench.loadgen import Client, Sample, closed_loop, open_loop, percentile  # noqa: E402
 from bench.report import format_step, summary  # noqa: E402
 from bench.workload import Workload  # noqa: E402
 
 
-class Bench:
+class Bench(FloorMeasurements):
     def __init__(self, stack: Stack, args: argparse.Namespace) -> None:
         self.stack, self.args = stack, args
         self.client = Client(stack.port)
@@ -89,22 +90,6 @@ class Bench:
             "redis_commands_per_order": round((after["redis"] - before["redis"]) / n, 1),
         }
 
-    def _wait_orders(self, ids: list[str], timeout: float) -> float:
-        """Until every order is terminal or parked (or `timeout`); returns when the last ended."""
-        from orders.models import Order
-        from orders.states import TERMINAL
-
-        waiting = set(ids)
-        deadline = time.monotonic() + timeout
-        while waiting and time.monotonic() < deadline:
-            ended = Order.objects.filter(public_id__in=list(waiting)[:5000]).filter(
-                status__in=[*TERMINAL, "pending_shipment"]
-            )
-            waiting -= {str(v) for v in ended.values_list("public_id", flat=True)}
-            if waiting:
-                time.sleep(0.2)
-        return time.time()
-
     def _order_outcomes(self, samples: list[Sample]) -> dict:
         from orders.models import Order, OrderEvent
 
@@ -135,7 +120,7 @@ class Bench:
         before = self._readings()
         samples = open_loop(rate, seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
-        self._wait_orders(ids, timeout=self.args.drain_seconds)
+        wait_orders_ended(ids, timeout=self.args.drain_seconds)
         self._wait_quiet()
         after = self._readings()
         outcome = self._order_outcomes(samples)
@@ -175,7 +160,7 @@ class Bench:
         before = self._readings()
         samples = closed_loop(seconds, self.workload.order)
         ids = [s.order_id for s in samples if s.status == 201]
-        self._wait_orders(ids, timeout=self.args.drain_seconds * 3)
+        wait_orders_ended(ids, timeout=self.args.drain_seconds * 3)
         self._wait_quiet()
         after = self._readings()
         outcome = self._order_outcomes(samples)
@@ -188,62 +173,6 @@ class Bench:
             **self._costs(before, after, outcome["completed"]),
         }
 
-    def _wait_counter(self, target: int, timeout: float) -> float:
-        deadline = time.monotonic() + timeout
-        while int(self.redis.get("bench:floor:done") or 0) < target and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return time.time()
-
-    def floor_trivial_post(self, seconds: float) -> dict:
-        self._wait_quiet()
-        before = self._readings()
-        samples = closed_loop(seconds, self.workload.trivial_post)
-        after = self._readings()
-        ok = sum(s.status == 201 for s in samples)
-        web_ms = (after["cpu"]["web"] - before["cpu"]["web"]) * 1000 / max(ok, 1)
-        return {
-            "requests_per_s": round(ok / (after["t"] - before["t"]), 1),
-            "web_cpu_ms_per_request": round(web_ms, 3),
-        }
-
-    def floor_noop_chain(self, count: int) -> dict:
-        from bench.floor import noop_chain
-
-        self._wait_quiet()
-        self.redis.set("bench:floor:done", 0)
-        before = self._readings()
-        for i in range(count):
-            noop_chain(i).apply_async()
-        done = self._wait_counter(count, timeout=120)
-        after = self._readings()
-        finished = int(self.redis.get("bench:floor:done") or 0)
-        costs = self._costs(before, after, finished)
-        costs["cpu_ms_per_order"] = round(
-            sum(costs["cpu_ms_by_role"][r] for r in ("workers", "redis")), 2
-        )
-        return {
-            "chains": finished,
-            "chains_per_s": round(finished / (done - before["t"]), 1),
-            **costs,
-        }
-
-    def floor_minimal_order(self, seconds: float, rate: float | None = None) -> dict:
-        self._wait_quiet()
-        self.redis.set("bench:floor:done", 0)
-        before = self._readings()
-        send = self.workload.minimal_order
-        samples = open_loop(rate, seconds, send) if rate else closed_loop(seconds, send)
-        ok = sum(s.status == 201 for s in samples)
-        done = self._wait_counter(ok, timeout=120)
-        after = self._readings()
-        finished = int(self.redis.get("bench:floor:done") or 0)
-        api = [(s.done - s.intended) * 1000 for s in samples]
-        return {
-            "completed_per_s": round(finished / (done - samples[0].intended), 1),
-            "api_ms": {q: round(percentile(api, p), 1) for q, p in (("p50", 0.5), ("p95", 0.95))},
-            **self._costs(before, after, finished),
-        }
-
     def burst(self, orders: int) -> dict:
         """`orders` orders as fast as the API takes them; then how long until every one ended,
         how many were lost, and what each process's memory did meanwhile."""
@@ -253,7 +182,7 @@ class Bench:
         samples = closed_loop(float(10**6), self.workload.order, threads=32, count=orders)
         accepted_at = time.time()
         ids = [s.order_id for s in samples if s.status == 201]
-        ended = self._wait_orders(ids, timeout=max(600.0, orders / 5))
+        ended = wait_orders_ended(ids, timeout=max(600.0, orders / 5))
         self._wait_quiet(timeout=max(600.0, orders / 5))
         after = self._readings()
         outcome = self._order_outcomes(samples)

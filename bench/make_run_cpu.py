@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import _children, _stat, postmaster_pid, tree_cpu, wait_quiet  # noqa: E402
+from bench.harness import (  # noqa: E402
+    postmaster_pid,
+    proc_stat,
+    process_tree,
+    tree_cpu,
+    wait_orders_ended,
+    wait_quiet,
+)
 from bench.loadgen import Client, open_loop, percentile  # noqa: E402
 
 if TYPE_CHECKING:
@@ -77,7 +83,7 @@ def _make_run_root() -> int:
                 continue
         except OSError:
             continue
-        stat = _stat(int(entry))
+        stat = proc_stat(int(entry))
         if stat and not _is_manager(_cmdline(stat[0])):  # the topmost, not one of its relays
             return int(entry)
     raise SystemExit("no `make run` of this checkout is running: start it first")
@@ -97,13 +103,13 @@ def _redis_pid(port: int) -> int | None:
 def cpu_by_role(root: int, redis_pid: int | None) -> dict[str, float]:
     """CPU seconds so far of every process under `root`, each counted by itself (its own time
     and its reaped children's), summed by role; PostgreSQL and Redis whole."""
-    tree = _children()
+    tree = process_tree()
     totals: dict[str, float] = {}
     stack = [root]
     while stack:
         pid = stack.pop()
         stack.extend(tree.get(pid, []))
-        role, stat = _role(_cmdline(pid)), _stat(pid)
+        role, stat = _role(_cmdline(pid)), proc_stat(pid)
         if role and stat:
             totals[role] = totals.get(role, 0.0) + stat[1]
     totals["postgres"] = tree_cpu(postmaster_pid(), tree)
@@ -112,31 +118,19 @@ def cpu_by_role(root: int, redis_pid: int | None) -> dict[str, float]:
     return totals
 
 
-def _order_states(ids: list[str]) -> dict[str, str]:
-    from orders.models import Order
-
-    rows = Order.objects.filter(public_id__in=ids).values_list("public_id", "status")
-    return {str(public_id): status for public_id, status in rows}
-
-
 def measure(
     args: argparse.Namespace, workload: "Workload", root: int, redis_pid: int | None, broker: Any
 ) -> dict:
-    from orders.states import TERMINAL
+    from orders.models import Order  # Django is set up by main()
 
     wait_quiet(broker, args.drain_seconds)
     before = cpu_by_role(root, redis_pid)
     samples = open_loop(args.rate, args.seconds, workload.order)
     ids = [s.order_id for s in samples if s.status == 201]
-    deadline = time.monotonic() + args.drain_seconds
-    while time.monotonic() < deadline:
-        states = _order_states(ids)
-        if all(status in (*TERMINAL, "pending_shipment") for status in states.values()):
-            break
-        time.sleep(0.5)
+    wait_orders_ended(ids, args.drain_seconds)
     wait_quiet(broker, args.drain_seconds)
     after = cpu_by_role(root, redis_pid)
-    completed = sum(status == "completed" for status in _order_states(ids).values())
+    completed = Order.objects.filter(public_id__in=ids, status="completed").count()
     n = max(completed, 1)
     by_role = {
         role: round((after[role] - before.get(role, 0.0)) * 1000 / n, 2)
