@@ -97,8 +97,11 @@ def test_make_run_processes_see_the_environment_over_dotenv_over_defaults(tmp_pa
 
 ANCESTORS = """
 import os
+import time
 from pathlib import Path
 
+while not Path("second-said").exists():  # so honcho, which stops all when one ends, lets it speak
+    time.sleep(0.05)
 pid, chain = os.getppid(), []
 while pid > 1:
     chain.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\\0", b" ").decode())
@@ -116,7 +119,8 @@ def test_make_run_relays_output_with_threads_of_its_own_process(tmp_path):
     (tmp_path / "Procfile").write_text(
         "first: python ancestors.py\n"
         # second outlives first, so honcho (which stops all when one ends) never cuts first short
-        "second: python -c \"import time; print('second says', 1, flush=True); time.sleep(30)\"\n"
+        "second: python -c \"import pathlib, time; print('second says', 1, flush=True); "
+        "pathlib.Path('second-said').touch(); time.sleep(30)\"\n"
     )
     run = subprocess.run(
         [sys.executable, str(ROOT / "bin" / "run-procfile")],
