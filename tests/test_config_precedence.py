@@ -95,18 +95,33 @@ def test_make_run_processes_see_the_environment_over_dotenv_over_defaults(tmp_pa
     assert "(admin / from-file)" in run.stdout
 
 
-ANCESTORS = """
-import os
+# Two programs that each wait, at most 20 s, for a file the other writes: `first` prints its count
+# only once `second` has spoken (honcho stops every program when one ends), and `second` ends once
+# `first` has printed. Each ends by itself even if the other never comes.
+WAIT_FOR = """
 import time
 from pathlib import Path
 
-while not Path("second-said").exists():  # so honcho, which stops all when one ends, lets it speak
-    time.sleep(0.05)
+def wait_for(name):
+    deadline = time.monotonic() + 20
+    while not Path(name).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+FIRST = WAIT_FOR + """
+import os
+
+wait_for("second-said")
 pid, chain = os.getppid(), []
 while pid > 1:
     chain.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\\0", b" ").decode())
     pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 print("ANCESTORS", sum("run-procfile" in cmdline for cmdline in chain), flush=True)
+Path("first-said").touch()
+"""
+SECOND = WAIT_FOR + """
+print("second says", 1, flush=True)
+Path("second-said").touch()
+wait_for("first-said")
 """
 
 
@@ -115,13 +130,9 @@ def test_make_run_relays_output_with_threads_of_its_own_process(tmp_path):
     every line through a multiprocessing queue, at about 0.3 ms of CPU a line; ThreadedManager
     reads each program's output in a thread of bin/run-procfile itself. Every line still
     arrives, each program's under its name."""
-    (tmp_path / "ancestors.py").write_text(ANCESTORS)
-    (tmp_path / "Procfile").write_text(
-        "first: python ancestors.py\n"
-        # second outlives first, so honcho (which stops all when one ends) never cuts first short
-        "second: python -c \"import pathlib, time; print('second says', 1, flush=True); "
-        "pathlib.Path('second-said').touch(); time.sleep(30)\"\n"
-    )
+    (tmp_path / "first.py").write_text(FIRST)
+    (tmp_path / "second.py").write_text(SECOND)
+    (tmp_path / "Procfile").write_text("first: python first.py\nsecond: python second.py\n")
     run = subprocess.run(
         [sys.executable, str(ROOT / "bin" / "run-procfile")],
         cwd=tmp_path,
