@@ -240,6 +240,32 @@ def _free_ports(count: int) -> list[int]:
     raise RuntimeError(f"no {count} free ports in TEST_SANDBOX_PORTS")
 
 
+@contextlib.contextmanager
+def throwaway_redis(tmp_path: Path, *extra: str, conf: str = "") -> Iterator[int]:
+    """A throwaway redis-server on a free port of the tests' own; stopped by its PID."""
+    port = _free_ports(1)[0]
+    config = tmp_path / f"redis-{port}.conf"
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\nsave ''\nappendonly no\ndir {tmp_path}\n{conf}"
+    )
+    proc = subprocess.Popen(
+        ["redis-server", str(config), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: _redis_answers(port), timeout=10)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
 class SandboxProcess:
     """`manage.py run_sandboxes` on free ports of the tests' own; stopped by its own PID."""
 

@@ -1,15 +1,12 @@
 """ordersite/redis.py: one client (one pool) per URL and process, safe across a fork, Sentinel in
 one place; and every Lua script's keys in one Redis Cluster hash slot."""
 
-import contextlib
 import hashlib
 import importlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -22,7 +19,7 @@ from ordersite import breakers, worker_heartbeat
 from ordersite import redis as redis_factory
 from ordersite.queues import Queue
 
-from ..conftest import ROOT, TEST_REDIS_URL, _free_ports, wait_for
+from ..conftest import ROOT, TEST_REDIS_URL, throwaway_redis
 
 
 def test_replies_are_parsed_by_hiredis(settings):
@@ -79,38 +76,12 @@ def test_a_pool_built_before_a_fork_reconnects_in_the_child(settings):
     assert client.connection_pool.pid == os.getpid()
 
 
-@contextlib.contextmanager
-def _redis_server(tmp_path: Path, *extra: str, conf: str = "") -> Iterator[int]:
-    """A throwaway redis-server on a free port of the tests' own; stopped by its PID."""
-    port = _free_ports(1)[0]
-    config = tmp_path / f"redis-{port}.conf"
-    config.write_text(
-        f"port {port}\nbind 127.0.0.1\nsave ''\nappendonly no\ndir {tmp_path}\n{conf}"
-    )
-    proc = subprocess.Popen(
-        ["redis-server", str(config), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for(lambda: _answers(port), timeout=10)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 def test_with_sentinels_clients_follow_the_master_they_name(settings, tmp_path):
     """A real Sentinel watching a throwaway Redis: the client asks it for the master, so the
     host in the URL does not matter, only its database and password."""
-    with _redis_server(tmp_path) as master_port:
+    with throwaway_redis(tmp_path) as master_port:
         sentinel_conf = f"sentinel monitor ordersite-test 127.0.0.1 {master_port} 1\n"
-        with _redis_server(tmp_path, "--sentinel", conf=sentinel_conf) as sentinel_port:
+        with throwaway_redis(tmp_path, "--sentinel", conf=sentinel_conf) as sentinel_port:
             settings.REDIS_SENTINELS = [f"127.0.0.1:{sentinel_port}"]
             settings.REDIS_SENTINEL_MASTER = "ordersite-test"
             client = redis_factory.client("redis://nowhere.invalid:1/3", timeout=2.0)
