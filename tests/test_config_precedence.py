@@ -107,7 +107,9 @@ def wait_for(name):
     while not Path(name).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
 """
-FIRST = WAIT_FOR + """
+FIRST = (
+    WAIT_FOR
+    + """
 import os
 
 wait_for("second-said")
@@ -118,11 +120,15 @@ while pid > 1:
 print("ANCESTORS", sum("run-procfile" in cmdline for cmdline in chain), flush=True)
 Path("first-said").touch()
 """
-SECOND = WAIT_FOR + """
+)
+SECOND = (
+    WAIT_FOR
+    + """
 print("second says", 1, flush=True)
 Path("second-said").touch()
 wait_for("first-said")
 """
+)
 
 
 def test_make_run_relays_output_with_threads_of_its_own_process(tmp_path):
